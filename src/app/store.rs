@@ -1,0 +1,239 @@
+//! The KV data model, over a minimal key-value trait.
+//!
+//! Layout (the only place it is spelled out):
+//! - `k:<sha256 hex>` → [`KeyRecord`] JSON: one read per verification;
+//! - `p:<project>:<key id>` → the digest hex, with the [`KeySummary`] as KV
+//!   metadata, so a listing needs no per-key reads.
+//!
+//! Guarantee: writes go record first, pointer second, so a half-done write
+//! never leaves a usable key that the admin API cannot see or delete.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+use crate::app::record::{KeyRecord, KeySummary};
+use crate::error::Error;
+use crate::key::KeyDigest;
+
+/// One page of a prefix listing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListPage {
+    pub entries: Vec<(String, Option<Value>)>,
+    /// Where the next page starts; `None` on the last page.
+    pub cursor: Option<String>,
+}
+
+/// The operations keygate needs from Workers KV. Failures are [`Error::Unavailable`].
+#[allow(async_fn_in_trait)]
+pub trait KeyValueStore {
+    async fn get(&self, name: &str) -> Result<Option<String>, Error>;
+    async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error>;
+    async fn delete(&self, name: &str) -> Result<(), Error>;
+    async fn list(&self, prefix: &str, limit: usize, cursor: Option<&str>) -> Result<ListPage, Error>;
+}
+
+/// Keys as stored: records by digest, pointers by project and id.
+pub struct KeyStore<S> {
+    kv: S,
+}
+
+impl<S: KeyValueStore> KeyStore<S> {
+    pub fn new(kv: S) -> KeyStore<S> {
+        KeyStore { kv }
+    }
+
+    pub fn kv(&self) -> &S {
+        &self.kv
+    }
+
+    /// The record of a presented key, by its digest.
+    pub async fn get(&self, digest: &KeyDigest) -> Result<Option<KeyRecord>, Error> {
+        self.read_record(&digest.storage_key()).await
+    }
+
+    /// The digest hex and record of a key by project and id; `None` when either is missing.
+    pub async fn find(&self, project: &str, id: &str) -> Result<Option<(String, KeyRecord)>, Error> {
+        let Some(digest_hex) = self.kv.get(&pointer_name(project, id)).await? else { return Ok(None) };
+        let record = self.read_record(&record_name(&digest_hex)).await?;
+        // A record of another project under this pointer would be corruption: never show it.
+        Ok(record.filter(|r| r.project == project && r.id == id).map(|r| (digest_hex, r)))
+    }
+
+    /// Writes the record, then the pointer with its listing summary.
+    pub async fn save(&self, digest_hex: &str, record: &KeyRecord) -> Result<(), Error> {
+        let json = serde_json::to_string(record).map_err(|e| Error::Unavailable(e.to_string()))?;
+        self.kv.put(&record_name(digest_hex), &json, None).await?;
+        let summary = serde_json::to_value(record.summary()).map_err(|e| Error::Unavailable(e.to_string()))?;
+        self.kv.put(&pointer_name(&record.project, &record.id), digest_hex, Some(summary)).await
+    }
+
+    /// Deletes the record (the key stops working), then the pointer.
+    pub async fn remove(&self, digest_hex: &str, project: &str, id: &str) -> Result<(), Error> {
+        self.kv.delete(&record_name(digest_hex)).await?;
+        self.kv.delete(&pointer_name(project, id)).await
+    }
+
+    /// A page of a project's keys, in id order, from their pointers' metadata.
+    pub async fn list(
+        &self,
+        project: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<KeySummary>, Option<String>), Error> {
+        let kv_cursor = cursor.map(|c| open_cursor(project, c)).transpose()?;
+        let page = self.kv.list(&format!("p:{project}:"), limit, kv_cursor.as_deref()).await?;
+        let summaries =
+            page.entries.into_iter().filter_map(|(_, metadata)| serde_json::from_value(metadata?).ok()).collect();
+        Ok((summaries, page.cursor.map(|c| seal_cursor(project, &c))))
+    }
+
+    async fn read_record(&self, name: &str) -> Result<Option<KeyRecord>, Error> {
+        match self.kv.get(name).await? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| Error::Unavailable(format!("corrupt key record: {e}"))),
+        }
+    }
+}
+
+fn record_name(digest_hex: &str) -> String {
+    format!("k:{digest_hex}")
+}
+
+fn pointer_name(project: &str, id: &str) -> String {
+    format!("p:{project}:{id}")
+}
+
+/// Our cursor is KV's, bound to the project by a CRC32, so garbage or another
+/// project's cursor is a 400 rather than a storage error.
+fn seal_cursor(project: &str, kv_cursor: &str) -> String {
+    let mut bytes = cursor_check(project, kv_cursor).to_be_bytes().to_vec();
+    bytes.extend_from_slice(kv_cursor.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn open_cursor(project: &str, cursor: &str) -> Result<String, Error> {
+    let invalid = || Error::validation("cursor", "Not a cursor this list returned.");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    if bytes.len() < 5 {
+        return Err(invalid());
+    }
+    let (check, kv_cursor) = bytes.split_at(4);
+    let kv_cursor = String::from_utf8(kv_cursor.to_vec()).map_err(|_| invalid())?;
+    if check != cursor_check(project, &kv_cursor).to_be_bytes() {
+        return Err(invalid());
+    }
+    Ok(kv_cursor)
+}
+
+fn cursor_check(project: &str, kv_cursor: &str) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(project.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(kv_cursor.as_bytes());
+    hasher.finalize()
+}
+
+/// An in-memory [`KeyValueStore`] for tests: counts reads and can be made to fail.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: RefCell<BTreeMap<String, (String, Option<Value>)>>,
+    reads: Cell<usize>,
+    failing: Cell<bool>,
+}
+
+impl MemoryStore {
+    /// How many `get` calls reached the store.
+    pub fn reads(&self) -> usize {
+        self.reads.get()
+    }
+
+    /// Makes every later call fail, as an unreachable KV would.
+    pub fn fail(&self, failing: bool) {
+        self.failing.set(failing);
+    }
+
+    /// Every stored (name, value, metadata), for tests that inspect storage.
+    pub fn dump(&self) -> Vec<(String, String, Option<Value>)> {
+        self.entries.borrow().iter().map(|(k, (v, m))| (k.clone(), v.clone(), m.clone())).collect()
+    }
+
+    pub fn insert_raw(&self, name: &str, value: &str) {
+        self.entries.borrow_mut().insert(name.to_owned(), (value.to_owned(), None));
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.failing.get() {
+            Err(Error::Unavailable("memory store set to fail".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl KeyValueStore for MemoryStore {
+    async fn get(&self, name: &str) -> Result<Option<String>, Error> {
+        self.reads.set(self.reads.get() + 1);
+        self.check()?;
+        Ok(self.entries.borrow().get(name).map(|(value, _)| value.clone()))
+    }
+
+    async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error> {
+        self.check()?;
+        self.entries.borrow_mut().insert(name.to_owned(), (value.to_owned(), metadata));
+        Ok(())
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), Error> {
+        self.check()?;
+        self.entries.borrow_mut().remove(name);
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str, limit: usize, cursor: Option<&str>) -> Result<ListPage, Error> {
+        self.check()?;
+        let entries = self.entries.borrow();
+        let mut matching = entries
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix) && cursor.is_none_or(|after| name.as_str() > after));
+        let page: Vec<_> = matching.by_ref().take(limit).map(|(n, (_, m))| (n.clone(), m.clone())).collect();
+        let more = matching.next().is_some();
+        let cursor = if more { page.last().map(|(name, _)| name.clone()) } else { None };
+        Ok(ListPage { entries: page, cursor })
+    }
+}
+
+impl<T: KeyValueStore> KeyValueStore for &T {
+    async fn get(&self, name: &str) -> Result<Option<String>, Error> {
+        (**self).get(name).await
+    }
+    async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error> {
+        (**self).put(name, value, metadata).await
+    }
+    async fn delete(&self, name: &str) -> Result<(), Error> {
+        (**self).delete(name).await
+    }
+    async fn list(&self, prefix: &str, limit: usize, cursor: Option<&str>) -> Result<ListPage, Error> {
+        (**self).list(prefix, limit, cursor).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_bound_to_their_project() {
+        let sealed = seal_cursor("alpha", "p:alpha:key_1");
+        assert_eq!(open_cursor("alpha", &sealed).unwrap(), "p:alpha:key_1");
+        assert!(open_cursor("beta", &sealed).is_err());
+        for garbage in ["", "x", "!!!!", "AAAAAAAA", &sealed[..sealed.len() - 1]] {
+            assert_eq!(open_cursor("alpha", garbage).unwrap_err().code(), "VALIDATION_ERROR", "{garbage}");
+        }
+    }
+}

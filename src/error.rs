@@ -1,0 +1,216 @@
+//! The error table of the contract, as one type.
+//!
+//! Guarantee: this is the only place that maps a failure to its status, wire
+//! code and public fields. Internal detail ([`Error::Unavailable`]) is kept for
+//! logs and never rendered.
+
+use serde_json::{json, Map, Value};
+
+/// Everything a request can fail with, client mistakes and system failures alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    InvalidJson(String),
+    Validation {
+        field: String,
+        message: String,
+    },
+    AmbiguousCredentials,
+    MissingApiKey,
+    /// The message says what is wrong with the presented credential, never which stored key exists.
+    InvalidApiKey(String),
+    ApiKeyExpired,
+    ApiKeyDisabled,
+    InvalidSignature(&'static str),
+    InsufficientPermissions {
+        required_scope: String,
+    },
+    ProjectMismatch,
+    NotFound,
+    KeyNotFound,
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    PayloadTooLarge {
+        limit_bytes: usize,
+    },
+    RateLimited {
+        retry_after: u64,
+        policy: &'static str,
+    },
+    Config(String),
+    Origin,
+    /// Storage or runtime failure; the detail is for logs only.
+    Unavailable(String),
+}
+
+impl Error {
+    pub fn validation(field: &str, message: impl Into<String>) -> Error {
+        Error::Validation { field: field.to_owned(), message: message.into() }
+    }
+
+    pub fn unknown_key() -> Error {
+        Error::InvalidApiKey("Invalid API key.".to_owned())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidJson(_) | Error::Validation { .. } | Error::AmbiguousCredentials => 400,
+            Error::MissingApiKey
+            | Error::InvalidApiKey(_)
+            | Error::ApiKeyExpired
+            | Error::ApiKeyDisabled
+            | Error::InvalidSignature(_) => 401,
+            Error::InsufficientPermissions { .. } | Error::ProjectMismatch => 403,
+            Error::NotFound | Error::KeyNotFound => 404,
+            Error::MethodNotAllowed { .. } => 405,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::RateLimited { .. } => 429,
+            Error::Config(_) => 500,
+            Error::Origin => 502,
+            Error::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidJson(_) => "INVALID_JSON",
+            Error::Validation { .. } => "VALIDATION_ERROR",
+            Error::AmbiguousCredentials => "AMBIGUOUS_CREDENTIALS",
+            Error::MissingApiKey => "MISSING_API_KEY",
+            Error::InvalidApiKey(_) => "INVALID_API_KEY",
+            Error::ApiKeyExpired => "API_KEY_EXPIRED",
+            Error::ApiKeyDisabled => "API_KEY_DISABLED",
+            Error::InvalidSignature(_) => "INVALID_SIGNATURE",
+            Error::InsufficientPermissions { .. } => "INSUFFICIENT_PERMISSIONS",
+            Error::ProjectMismatch => "PROJECT_MISMATCH",
+            Error::NotFound => "NOT_FOUND",
+            Error::KeyNotFound => "KEY_NOT_FOUND",
+            Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Error::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
+            Error::Config(_) => "CONFIG_ERROR",
+            Error::Origin => "ORIGIN_ERROR",
+            Error::Unavailable(_) => "UNAVAILABLE",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Error::InvalidJson(message) | Error::Validation { message, .. } | Error::InvalidApiKey(message) => {
+                message.clone()
+            }
+            Error::AmbiguousCredentials => "Two different API keys were presented; send exactly one.".into(),
+            Error::MissingApiKey => "No API key: send `Authorization: Bearer <key>` or the key header.".into(),
+            Error::ApiKeyExpired => "The API key has expired.".into(),
+            Error::ApiKeyDisabled => "The API key is disabled.".into(),
+            Error::InvalidSignature(message) => (*message).into(),
+            Error::InsufficientPermissions { required_scope } => {
+                format!("The API key lacks the scope `{required_scope}`.")
+            }
+            Error::ProjectMismatch => "The credential belongs to another project.".into(),
+            Error::NotFound => "No such route.".into(),
+            Error::KeyNotFound => "No such key in this project.".into(),
+            Error::MethodNotAllowed { allow } => format!("Method not allowed; this route takes {allow}."),
+            Error::PayloadTooLarge { limit_bytes } => {
+                format!("The request body is larger than {limit_bytes} bytes.")
+            }
+            Error::RateLimited { retry_after, .. } => {
+                format!("Rate limit exceeded. Please retry after {retry_after} seconds.")
+            }
+            Error::Config(message) => format!("Configuration error: {message}"),
+            Error::Origin => "The origin could not be reached.".into(),
+            Error::Unavailable(_) => "Key storage is unavailable; the request was not let through.".into(),
+        }
+    }
+
+    /// The contract's extra fields beside `code` and `message`.
+    fn extra_fields(&self, fields: &mut Map<String, Value>) {
+        match self {
+            Error::Validation { field, .. } => {
+                fields.insert("field".into(), json!(field));
+            }
+            Error::InsufficientPermissions { required_scope } => {
+                fields.insert("required_scope".into(), json!(required_scope));
+            }
+            Error::PayloadTooLarge { limit_bytes } => {
+                fields.insert("limit_bytes".into(), json!(limit_bytes));
+            }
+            Error::RateLimited { retry_after, policy } => {
+                fields.insert("retry_after".into(), json!(retry_after));
+                fields.insert("policy".into(), json!(policy));
+            }
+            _ => {}
+        }
+    }
+
+    /// `code`, `message` and the extra fields, as one JSON object.
+    pub fn fields(&self) -> Map<String, Value> {
+        let mut fields = Map::new();
+        fields.insert("code".into(), json!(self.code()));
+        fields.insert("message".into(), json!(self.message()));
+        self.extra_fields(&mut fields);
+        fields
+    }
+
+    /// `{"error":{…}}`, the body of every error answer.
+    pub fn to_json(&self) -> Value {
+        json!({ "error": self.fields() })
+    }
+
+    /// Headers the contract attaches to this error.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            _ if self.status() == 401 => vec![("www-authenticate", r#"Bearer realm="keygate""#.to_owned())],
+            Error::RateLimited { retry_after, .. } => vec![("retry-after", retry_after.to_string())],
+            Error::MethodNotAllowed { allow } => vec![("allow", (*allow).to_owned())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_401_challenges_for_a_bearer_token() {
+        for error in [
+            Error::MissingApiKey,
+            Error::unknown_key(),
+            Error::ApiKeyExpired,
+            Error::ApiKeyDisabled,
+            Error::InvalidSignature("bad"),
+        ] {
+            assert_eq!(error.status(), 401);
+            assert_eq!(error.headers(), vec![("www-authenticate", r#"Bearer realm="keygate""#.to_owned())]);
+        }
+        assert!(Error::ProjectMismatch.headers().is_empty());
+    }
+
+    #[test]
+    fn rate_limit_error_carries_retry_after_twice() {
+        let error = Error::RateLimited { retry_after: 7, policy: "minute" };
+        assert_eq!(error.status(), 429);
+        assert_eq!(error.headers(), vec![("retry-after", "7".to_owned())]);
+        assert_eq!(
+            error.to_json(),
+            json!({"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Rate limit exceeded. Please retry after 7 seconds.","retry_after":7,"policy":"minute"}})
+        );
+    }
+
+    #[test]
+    fn extra_fields_follow_the_table() {
+        assert_eq!(Error::validation("name", "too long").to_json()["error"]["field"], "name");
+        let scope = Error::InsufficientPermissions { required_scope: "bots:write".into() };
+        assert_eq!(scope.to_json()["error"]["required_scope"], "bots:write");
+        assert_eq!(Error::PayloadTooLarge { limit_bytes: 10 }.to_json()["error"]["limit_bytes"], 10);
+        assert_eq!(Error::MethodNotAllowed { allow: "GET" }.headers(), vec![("allow", "GET".to_owned())]);
+    }
+
+    #[test]
+    fn unavailable_hides_its_detail() {
+        let error = Error::Unavailable("KV get failed: secret-ish detail".into());
+        assert_eq!(error.status(), 503);
+        assert!(!error.to_json().to_string().contains("secret-ish"));
+    }
+}

@@ -1,0 +1,14 @@
+//! keygate: an API-key gateway for Cloudflare Workers.
+//!
+//! The pure core (everything but `edge`) decides; `edge` only adapts the
+//! `worker` runtime to it and exists only in the wasm build.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod key;
+pub mod ratelimit;
+pub mod scope;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

@@ -1,0 +1,137 @@
+// One way to run the built worker in workerd for every spec: Miniflare,
+// configured from wrangler.toml itself (bindings, Durable Object classes,
+// vars), so these tests prove the deployment file as well as the code.
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { Miniflare } from "miniflare";
+import { parse } from "smol-toml";
+
+const root = new URL("../../", import.meta.url).pathname;
+const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
+
+export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+
+/** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
+function options({ vars = {}, persistTo } = {}) {
+  const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
+  const durableObjects = Object.fromEntries(
+    wrangler.durable_objects.bindings.map(({ name, class_name }) => [
+      name,
+      { className: class_name, useSQLite: sqliteClasses.has(class_name) },
+    ]),
+  );
+  const worker = {
+    name: wrangler.name,
+    scriptPath: join(root, wrangler.main),
+    modules: true,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    compatibilityDate: wrangler.compatibility_date,
+    kvNamespaces: wrangler.kv_namespaces.map((ns) => ns.binding),
+    durableObjects,
+    bindings: { ...wrangler.vars, ADMIN_TOKEN, ...vars },
+  };
+  // Without a persistence path Miniflare keeps storage in memory only.
+  return persistTo ? { workers: [worker], resourcePersistencePath: persistTo } : { workers: [worker] };
+}
+
+/** Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars). */
+export async function startWorker({ vars, persistTo } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo }));
+  const url = await mf.ready;
+  const kv = await mf.getKVNamespace("KEYS");
+  const call = async (method, path, { headers = {}, body, json } = {}) => {
+    const init = { method, headers: { ...headers } };
+    if (json !== undefined) {
+      init.body = JSON.stringify(json);
+      init.headers["content-type"] = "application/json";
+    } else if (body !== undefined) {
+      init.body = body;
+    }
+    const response = await mf.dispatchFetch(new URL(path, url), init);
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = text;
+    }
+    return { status: response.status, headers: response.headers, body: data };
+  };
+  return { mf, url, kv, call, stop: () => mf.dispose() };
+}
+
+/** A temporary directory for persisted storage, removed by the returned function. */
+export function temporaryDirectory() {
+  const dir = mkdtempSync(join(tmpdir(), "keygate-e2e-"));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+// --- An independent implementation of the key format of API.md, so the
+// --- end-to-end tests check the Rust one rather than reuse it.
+
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(text) {
+  let crc = 0xffffffff;
+  for (const byte of Buffer.from(text)) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function base62(value, width) {
+  let out = "";
+  for (let i = 0; i < width; i++) {
+    out = BASE62[value % 62] + out;
+    value = Math.floor(value / 62);
+  }
+  return out;
+}
+
+/** A well-formed key with a correct checksum: `sk_<env>_` + 37 random + 6 checksum. */
+export function makeKey(environment = "live") {
+  let body = "";
+  while (body.length < 37) {
+    for (const byte of randomBytes(64)) {
+      if (body.length < 37 && byte < 248) body += BASE62[byte % 62];
+    }
+  }
+  const signed = `sk_${environment}_${body}`;
+  return signed + base62(crc32(signed), 6);
+}
+
+export function digestOf(key) {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+let nextId = 0;
+/** Writes a key record into KV directly, as the admin API would, and returns the key. */
+export async function seedKey(kv, fields = {}) {
+  const key = fields.key ?? makeKey(fields.environment ?? "live");
+  const now = Date.now();
+  nextId += 1;
+  const record = {
+    id: `key_${String(nextId).padStart(22, "0")}`,
+    project: "acme",
+    name: "seeded",
+    prefix: key.slice(0, 12),
+    scopes: [],
+    environment: "live",
+    status: "active",
+    plan: "standard",
+    rate_limit: { per_minute: 100, per_day: 10000 },
+    meta: {},
+    created_at: now,
+    updated_at: now,
+    expires_at: null,
+    ...fields,
+  };
+  delete record.key;
+  await kv.put(`k:${digestOf(key)}`, JSON.stringify(record));
+  return { key, record };
+}
