@@ -28,7 +28,7 @@ pub enum Error {
     NotFound,
     KeyNotFound,
     MethodNotAllowed {
-        allow: &'static str,
+        allow: &'static [&'static str],
     },
     PayloadTooLarge {
         limit_bytes: usize,
@@ -50,6 +50,54 @@ impl Error {
 
     pub fn unknown_key() -> Error {
         Error::InvalidApiKey("Invalid API key.".to_owned())
+    }
+
+    /// One error of every kind (the match below keeps it complete), for documentation checks.
+    pub fn examples() -> Vec<Error> {
+        let all = vec![
+            Error::InvalidJson(String::new()),
+            Error::validation("field", ""),
+            Error::AmbiguousCredentials,
+            Error::MissingApiKey,
+            Error::unknown_key(),
+            Error::ApiKeyExpired,
+            Error::ApiKeyDisabled,
+            Error::InvalidSignature(""),
+            Error::InsufficientPermissions { required_scope: String::new() },
+            Error::ProjectMismatch,
+            Error::NotFound,
+            Error::KeyNotFound,
+            Error::MethodNotAllowed { allow: &[] },
+            Error::PayloadTooLarge { limit_bytes: 0 },
+            Error::RateLimited { retry_after: 1, policy: "minute" },
+            Error::Config(String::new()),
+            Error::Origin,
+            Error::Unavailable(String::new()),
+        ];
+        for error in &all {
+            // Adding a variant fails to compile here until it is added to the list above.
+            match error {
+                Error::InvalidJson(_)
+                | Error::Validation { .. }
+                | Error::AmbiguousCredentials
+                | Error::MissingApiKey
+                | Error::InvalidApiKey(_)
+                | Error::ApiKeyExpired
+                | Error::ApiKeyDisabled
+                | Error::InvalidSignature(_)
+                | Error::InsufficientPermissions { .. }
+                | Error::ProjectMismatch
+                | Error::NotFound
+                | Error::KeyNotFound
+                | Error::MethodNotAllowed { .. }
+                | Error::PayloadTooLarge { .. }
+                | Error::RateLimited { .. }
+                | Error::Config(_)
+                | Error::Origin
+                | Error::Unavailable(_) => {}
+            }
+        }
+        all
     }
 
     pub fn status(&self) -> u16 {
@@ -110,7 +158,7 @@ impl Error {
             Error::ProjectMismatch => "The credential belongs to another project.".into(),
             Error::NotFound => "No such route.".into(),
             Error::KeyNotFound => "No such key in this project.".into(),
-            Error::MethodNotAllowed { allow } => format!("Method not allowed; this route takes {allow}."),
+            Error::MethodNotAllowed { allow } => format!("Method not allowed; this route takes {}.", allow.join(", ")),
             Error::PayloadTooLarge { limit_bytes } => {
                 format!("The request body is larger than {limit_bytes} bytes.")
             }
@@ -162,7 +210,7 @@ impl Error {
         match self {
             _ if self.status() == 401 => vec![("www-authenticate", r#"Bearer realm="keygate""#.to_owned())],
             Error::RateLimited { retry_after, .. } => vec![("retry-after", retry_after.to_string())],
-            Error::MethodNotAllowed { allow } => vec![("allow", (*allow).to_owned())],
+            Error::MethodNotAllowed { allow } => vec![("allow", allow.join(", "))],
             _ => Vec::new(),
         }
     }
@@ -204,7 +252,8 @@ mod tests {
         let scope = Error::InsufficientPermissions { required_scope: "bots:write".into() };
         assert_eq!(scope.to_json()["error"]["required_scope"], "bots:write");
         assert_eq!(Error::PayloadTooLarge { limit_bytes: 10 }.to_json()["error"]["limit_bytes"], 10);
-        assert_eq!(Error::MethodNotAllowed { allow: "GET" }.headers(), vec![("allow", "GET".to_owned())]);
+        let not_allowed = Error::MethodNotAllowed { allow: &["GET", "HEAD"] };
+        assert_eq!(not_allowed.headers(), vec![("allow", "GET, HEAD".to_owned())]);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! Guarantee: [`App::handle`] always answers: a failure becomes the
 //! contract's JSON error, never a panic or an unverified pass.
 
+pub mod admin;
 pub mod http;
 pub mod json;
 pub mod record;
+pub mod routes;
 pub mod store;
 pub mod verify;
 
@@ -15,6 +17,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::Error;
 use http::{Request, Response};
 use record::UnixMillis;
+use routes::Route;
 use store::{KeyStore, KeyValueStore};
 
 /// The current time, injected so tests control it.
@@ -50,31 +53,6 @@ impl<C: Clock> Clock for &C {
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// keygate's own routes; everything else is not found (deny by default).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    Health,
-    Verify,
-}
-
-impl Route {
-    pub fn parse(path: &str) -> Option<Route> {
-        match path {
-            "/healthz" => Some(Route::Health),
-            "/v1/keys/verify" => Some(Route::Verify),
-            _ => None,
-        }
-    }
-
-    /// The methods this route answers, as the `Allow` header lists them.
-    pub fn allow(&self) -> &'static str {
-        match self {
-            Route::Health => "GET, HEAD",
-            Route::Verify => "POST",
-        }
-    }
-}
-
 pub struct App<'c, S, C> {
     pub config: &'c Config,
     pub keys: KeyStore<S>,
@@ -88,13 +66,26 @@ impl<S: KeyValueStore, C: Clock> App<'_, S, C> {
 
     async fn route(&self, request: &Request) -> Result<Response, Error> {
         let route = Route::parse(&request.path).ok_or(Error::NotFound)?;
-        let method = request.method.as_str();
-        match (&route, method) {
-            (Route::Health, "GET" | "HEAD") => Ok(health(self.config)),
-            (Route::Verify, "POST") => verify::handle_verify(self.config, &self.keys, self.clock.now(), request).await,
-            _ => Err(Error::MethodNotAllowed { allow: route.allow() }),
+        if !route.methods().contains(&request.method.as_str()) {
+            return Err(Error::MethodNotAllowed { allow: route.methods() });
+        }
+        let now = self.clock.now();
+        match route {
+            Route::Health => Ok(health(self.config)),
+            Route::OpenApi => Ok(openapi()),
+            Route::Verify => verify::handle_verify(self.config, &self.keys, now, request).await,
+            _ => admin::Admin { config: self.config, keys: &self.keys, now }.handle(route, request).await,
         }
     }
+}
+
+/// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+fn openapi() -> Response {
+    let mut response = Response::json(200, &serde_json::Value::Null);
+    response.body = OPENAPI_JSON.as_bytes().to_vec();
+    response
 }
 
 fn health(config: &Config) -> Response {

@@ -1,0 +1,396 @@
+//! The admin API: create, list, get, update, delete and rotate a project's keys.
+//!
+//! Guarantees: every field is validated before anything is written; a key
+//! acting as admin (`keys:read`/`keys:write`) works in its own project only,
+//! and can neither grant nor act on scopes beyond its own, so no key can
+//! mint or take over a more powerful one. Secrets appear only in the answer
+//! that creates them.
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::app::http::{Request, Response};
+use crate::app::json::{Field, JsonObject};
+use crate::app::record::{parse_rfc3339, KeyRecord, KeyStatus, UnixMillis};
+use crate::app::routes::Route;
+use crate::app::store::{KeyStore, KeyValueStore};
+use crate::app::verify::{bearer_token, presented_key, verify, Decision, Requirement};
+use crate::config::Config;
+use crate::error::Error;
+use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
+use crate::ratelimit::Quota;
+use crate::scope::{Scope, ScopeSet};
+
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_SCOPES: usize = 64;
+pub const MAX_META_BYTES: usize = 1024;
+pub const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+const CREATE_FIELDS: &[&str] = &["name", "scopes", "environment", "plan", "rate_limit", "expires_at", "meta"];
+const PATCH_FIELDS: &[&str] = &["name", "scopes", "status", "plan", "rate_limit", "expires_at", "meta"];
+
+/// Who is calling the admin API.
+#[derive(Debug)]
+pub enum Principal {
+    /// The deployment's `ADMIN_TOKEN`: any project, any scope.
+    Root,
+    /// An API key with `keys:read`/`keys:write`, confined to its project and its scopes.
+    Key(ScopeSet),
+}
+
+impl Principal {
+    /// Refuses unless this principal holds every one of `scopes` itself.
+    fn must_hold(&self, scopes: &[String]) -> Result<(), Error> {
+        let Principal::Key(held) = self else { return Ok(()) };
+        for text in scopes {
+            let scope = Scope::parse(text).map_err(|e| Error::Unavailable(format!("stored scope: {e}")))?;
+            if !held.grants(&scope) {
+                return Err(Error::InsufficientPermissions { required_scope: scope.to_string() });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Whether `text` is a project id: `[a-z0-9][a-z0-9_-]{0,63}`.
+pub fn is_project_id(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+pub struct Admin<'a, S> {
+    pub config: &'a Config,
+    pub keys: &'a KeyStore<S>,
+    pub now: UnixMillis,
+}
+
+impl<S: KeyValueStore> Admin<'_, S> {
+    /// Serves an admin route; `method` has been checked against the route already.
+    pub async fn handle(&self, route: Route<'_>, request: &Request) -> Result<Response, Error> {
+        let (project, id) = match route {
+            Route::Keys { project } => (project, None),
+            Route::Key { project, id } | Route::Rotate { project, id } | Route::Usage { project, id } => {
+                (project, Some(id))
+            }
+            _ => return Err(Error::NotFound),
+        };
+        if !is_project_id(project) {
+            return Err(Error::validation("project", "A project id matches [a-z0-9][a-z0-9_-]{0,63}."));
+        }
+        let access = if request.method == "GET" { Access::Read } else { Access::Write };
+        let principal = self.authenticate(request, project, access).await?;
+        let Some(id) = id else {
+            return match request.method.as_str() {
+                "POST" => self.create(project, &principal, request).await,
+                _ => self.list(project, request).await,
+            };
+        };
+        let (digest_hex, record) = self.find(project, id).await?;
+        match (route, request.method.as_str()) {
+            (Route::Key { .. }, "GET") => Ok(Response::json(200, &record.to_json())),
+            (Route::Key { .. }, "PATCH") => self.update(&principal, digest_hex, record, request).await,
+            (Route::Key { .. }, _) => self.delete(&principal, &digest_hex, &record).await,
+            (Route::Rotate { .. }, _) => self.rotate(&principal, digest_hex, record, request).await,
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// `ADMIN_TOKEN` as a bearer token, or an API key with `keys:<access>` in this project.
+    async fn authenticate(&self, request: &Request, project: &str, access: Access) -> Result<Principal, Error> {
+        let bearer = request.header("authorization").map(bearer_token).transpose()?;
+        if let Some(token) = bearer.filter(|token| !token.starts_with("sk_")) {
+            if self.config.key_headers.iter().any(|name| request.header(name).is_some()) {
+                return Err(Error::AmbiguousCredentials);
+            }
+            return match &self.config.admin_token {
+                Some(admin_token) if same_secret(token, admin_token) => Ok(Principal::Root),
+                Some(_) => Err(Error::InvalidApiKey("Invalid admin token.".into())),
+                None => Err(Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into())),
+            };
+        }
+        let action = match access {
+            Access::Read => "read",
+            Access::Write => "write",
+        };
+        let requirement = Requirement {
+            scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
+            project: Some(project.to_owned()),
+        };
+        match verify(self.config, self.keys, self.now, presented_key(request, self.config)?, &requirement).await? {
+            Decision::Allow(grant) => Ok(Principal::Key(grant.scopes)),
+            Decision::Deny(denial) => Err(denial),
+        }
+    }
+
+    async fn find(&self, project: &str, id: &str) -> Result<(String, KeyRecord), Error> {
+        if !is_key_id(id) {
+            return Err(Error::KeyNotFound);
+        }
+        self.keys.find(project, id).await?.ok_or(Error::KeyNotFound)
+    }
+
+    async fn create(&self, project: &str, principal: &Principal, request: &Request) -> Result<Response, Error> {
+        let body = JsonObject::parse(&request.body, false)?.only(CREATE_FIELDS)?;
+        let name = match body.field("name") {
+            Field::Present(value) => name(value)?,
+            _ => return Err(Error::validation("name", "Required: a name of 1 to 100 characters.")),
+        };
+        let scopes = match body.field("scopes") {
+            Field::Present(value) => scopes(value)?,
+            Field::Absent | Field::Null => Vec::new(),
+        };
+        principal.must_hold(&scopes)?;
+        let environment = match body.optional_str("environment")? {
+            None => self.config.environment,
+            Some(text) => {
+                Environment::parse(text).ok_or_else(|| Error::validation("environment", "Must be `live` or `test`."))?
+            }
+        };
+        let (plan, rate_limit) = match self.limits(&body)? {
+            Some(limits) => limits,
+            None => (Some(self.config.default_plan.clone()), self.config.plans[&self.config.default_plan]),
+        };
+        let expires_at = match body.field("expires_at") {
+            Field::Present(value) => Some(future_time(value, self.now)?),
+            Field::Absent | Field::Null => None,
+        };
+        let meta = match body.field("meta") {
+            Field::Present(value) => meta(value)?,
+            Field::Absent | Field::Null => Map::new(),
+        };
+        let record = KeyRecord {
+            id: String::new(),
+            project: project.to_owned(),
+            name,
+            prefix: String::new(),
+            scopes,
+            environment: environment.as_str().to_owned(),
+            status: KeyStatus::Active,
+            plan,
+            rate_limit,
+            meta,
+            created_at: self.now,
+            updated_at: self.now,
+            expires_at,
+            rotated_from: None,
+        };
+        self.issue(record, environment).await
+    }
+
+    /// Gives `template` a new id and secret, stores it, and answers 201 with the secret this once.
+    async fn issue(&self, mut record: KeyRecord, environment: Environment) -> Result<Response, Error> {
+        let randomness = |e: getrandom::Error| Error::Unavailable(format!("no randomness: {e}"));
+        let key = ApiKey::generate(environment).map_err(randomness)?;
+        record.id = generate_key_id().map_err(randomness)?;
+        record.prefix = key.display_prefix();
+        self.keys.save(&key.digest().to_hex(), &record).await?;
+        let mut answer = record.to_json();
+        answer["key"] = json!(key.expose());
+        Ok(Response::json(201, &answer))
+    }
+
+    async fn list(&self, project: &str, request: &Request) -> Result<Response, Error> {
+        let limit = match request.query_param("limit") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| Error::validation("limit", "Must be an integer from 1 to 100."))?,
+        };
+        let cursor = request.query_param("cursor").filter(|c| !c.is_empty());
+        let (summaries, next) = self.keys.list(project, limit, cursor).await?;
+        let keys: Vec<Value> = summaries.iter().map(|summary| summary.to_json()).collect();
+        Ok(Response::json(200, &json!({ "keys": keys, "cursor": next })))
+    }
+
+    async fn update(
+        &self,
+        principal: &Principal,
+        digest_hex: String,
+        mut record: KeyRecord,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        principal.must_hold(&record.scopes)?;
+        let body = JsonObject::parse(&request.body, false)?.only(PATCH_FIELDS)?;
+        if let Field::Present(value) = body.field("name") {
+            record.name = name(value)?;
+        }
+        if let Field::Present(value) = body.field("scopes") {
+            record.scopes = scopes(value)?;
+            principal.must_hold(&record.scopes)?;
+        }
+        match body.field("status") {
+            Field::Absent => {}
+            Field::Present(Value::String(status)) if status == "active" => record.status = KeyStatus::Active,
+            Field::Present(Value::String(status)) if status == "inactive" => record.status = KeyStatus::Inactive,
+            _ => return Err(Error::validation("status", "Must be `active` or `inactive`.")),
+        }
+        if let Some((plan, rate_limit)) = self.limits(&body)? {
+            (record.plan, record.rate_limit) = (plan, rate_limit);
+        }
+        match body.field("expires_at") {
+            Field::Absent => {}
+            Field::Null => record.expires_at = None,
+            Field::Present(value) => record.expires_at = Some(future_time(value, self.now)?),
+        }
+        match body.field("meta") {
+            Field::Absent => {}
+            Field::Null => record.meta = Map::new(),
+            Field::Present(value) => record.meta = meta(value)?,
+        }
+        record.updated_at = self.now;
+        self.keys.save(&digest_hex, &record).await?;
+        Ok(Response::json(200, &record.to_json()))
+    }
+
+    async fn delete(&self, principal: &Principal, digest_hex: &str, record: &KeyRecord) -> Result<Response, Error> {
+        principal.must_hold(&record.scopes)?;
+        self.keys.remove(digest_hex, &record.project, &record.id).await?;
+        Ok(Response::no_content())
+    }
+
+    /// A new key that is the old one with a new id and secret; the old one expires after the grace.
+    async fn rotate(
+        &self,
+        principal: &Principal,
+        digest_hex: String,
+        mut old: KeyRecord,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        principal.must_hold(&old.scopes)?;
+        let body = JsonObject::parse(&request.body, true)?.only(&["grace_seconds"])?;
+        let grace_seconds = match body.field("grace_seconds") {
+            Field::Absent | Field::Null => 0,
+            Field::Present(value) => value
+                .as_u64()
+                .filter(|seconds| *seconds <= MAX_GRACE_SECONDS)
+                .ok_or_else(|| Error::validation("grace_seconds", "Must be an integer from 0 to 604800."))?,
+        };
+        let environment = Environment::parse(&old.environment)
+            .ok_or_else(|| Error::Unavailable(format!("stored environment of {} is malformed", old.id)))?;
+        let mut new = old.clone();
+        new.rotated_from = Some(old.id.clone());
+        new.created_at = self.now;
+        new.updated_at = self.now;
+        // The new key goes first: if the old one's update fails, both still work, and a retry is safe.
+        let answer = self.issue(new, environment).await?;
+        let grace_end = self.now + grace_seconds as i64 * 1000;
+        old.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+        old.updated_at = self.now;
+        self.keys.save(&digest_hex, &old).await?;
+        Ok(answer)
+    }
+
+    /// `plan` or `rate_limit` from a body: `None` when neither is given.
+    fn limits(&self, body: &JsonObject) -> Result<Option<(Option<String>, Quota)>, Error> {
+        match (body.field("plan"), body.field("rate_limit")) {
+            (Field::Present(_), Field::Present(_)) => {
+                Err(Error::validation("rate_limit", "Give either plan or rate_limit, not both."))
+            }
+            (Field::Present(plan), _) => {
+                let name = plan.as_str().ok_or_else(|| Error::validation("plan", "Must be a string."))?;
+                let quota = self.config.plans.get(name).ok_or_else(|| {
+                    let known = self.config.plans.keys().cloned().collect::<Vec<_>>().join(", ");
+                    Error::validation("plan", format!("Unknown plan; this deployment has: {known}."))
+                })?;
+                Ok(Some((Some(name.to_owned()), *quota)))
+            }
+            (_, Field::Present(limits)) => {
+                let quota = crate::config::quota_from_json(limits).ok_or_else(|| {
+                    Error::validation(
+                        "rate_limit",
+                        "Must be {\"per_minute\": N, \"per_day\": M} with positive integers.",
+                    )
+                })?;
+                Ok(Some((None, quota)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Compares secrets in constant time, hiding their lengths too.
+fn same_secret(presented: &str, expected: &str) -> bool {
+    Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
+}
+
+fn name(value: &Value) -> Result<String, Error> {
+    let text = value.as_str().ok_or_else(|| Error::validation("name", "Must be a string."))?;
+    let chars = text.chars().count();
+    if text.trim().is_empty() || chars > MAX_NAME_CHARS || text.chars().any(char::is_control) {
+        return Err(Error::validation("name", "Must be 1 to 100 characters, not blank, without control characters."));
+    }
+    Ok(text.to_owned())
+}
+
+/// A list of well-formed scopes, duplicates dropped, order kept.
+fn scopes(value: &Value) -> Result<Vec<String>, Error> {
+    let items = value.as_array().ok_or_else(|| Error::validation("scopes", "Must be an array of scope strings."))?;
+    if items.len() > MAX_SCOPES {
+        return Err(Error::validation("scopes", format!("At most {MAX_SCOPES} scopes.")));
+    }
+    let mut scopes: Vec<String> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let text =
+            item.as_str().ok_or_else(|| Error::validation("scopes", format!("scopes[{index}] is not a string.")))?;
+        let scope = Scope::parse(text).map_err(|e| Error::validation("scopes", format!("scopes[{index}]: {e}.")))?;
+        let text = scope.to_string();
+        if !scopes.contains(&text) {
+            scopes.push(text);
+        }
+    }
+    Ok(scopes)
+}
+
+fn future_time(value: &Value, now: UnixMillis) -> Result<UnixMillis, Error> {
+    let at = value
+        .as_str()
+        .and_then(parse_rfc3339)
+        .ok_or_else(|| Error::validation("expires_at", "Must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z."))?;
+    if at <= now {
+        return Err(Error::validation("expires_at", "Must be in the future."));
+    }
+    Ok(at)
+}
+
+fn meta(value: &Value) -> Result<Map<String, Value>, Error> {
+    let Value::Object(object) = value else { return Err(Error::validation("meta", "Must be a JSON object.")) };
+    if value.to_string().len() > MAX_META_BYTES {
+        return Err(Error::validation("meta", format!("Must be at most {MAX_META_BYTES} bytes as JSON.")));
+    }
+    Ok(object.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_ids_follow_the_grammar() {
+        for good in ["a", "acme", "0", "a-b_c", &"a".repeat(64)] {
+            assert!(is_project_id(good), "{good}");
+        }
+        for bad in ["", "-a", "_a", "Acme", "a.b", "a/b", "a%2Fb", &"a".repeat(65), "ä"] {
+            assert!(!is_project_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_compare_by_value_only() {
+        assert!(same_secret("0123456789abcdef", "0123456789abcdef"));
+        assert!(!same_secret("0123456789abcdef", "0123456789abcdeF"));
+        assert!(!same_secret("", "0123456789abcdef"));
+    }
+}
