@@ -35,7 +35,7 @@ test-native:
 	cargo test
 
 test-e2e: npm
-	node --test --test-concurrency=1 'tests/e2e/*.test.mjs'
+	node --test --test-concurrency=1 --test-timeout=60000 'tests/e2e/*.test.mjs'
 
 build: tools
 	$(MAKE) --no-print-directory wasm

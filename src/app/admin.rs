@@ -12,14 +12,15 @@ use subtle::ConstantTimeEq;
 
 use crate::app::http::{Request, Response};
 use crate::app::json::{Field, JsonObject};
-use crate::app::record::{parse_rfc3339, KeyRecord, KeyStatus, UnixMillis};
+use crate::app::limiter::{Limiter, LimiterAnswer, LimiterCall};
+use crate::app::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::app::routes::Route;
-use crate::app::store::{KeyStore, KeyValueStore};
-use crate::app::verify::{bearer_token, presented_key, verify, Decision, Requirement};
-use crate::config::Config;
+use crate::app::store::KeyValueStore;
+use crate::app::verify::{bearer_token, presented_key, Decision, Requirement};
+use crate::app::Context;
 use crate::error::Error;
 use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
-use crate::ratelimit::Quota;
+use crate::ratelimit::{PolicyStatus, Quota};
 use crate::scope::{Scope, ScopeSet};
 
 pub const MAX_NAME_CHARS: usize = 100;
@@ -69,15 +70,9 @@ pub fn is_project_id(text: &str) -> bool {
         && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-pub struct Admin<'a, S> {
-    pub config: &'a Config,
-    pub keys: &'a KeyStore<S>,
-    pub now: UnixMillis,
-}
-
-impl<S: KeyValueStore> Admin<'_, S> {
+impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
     /// Serves an admin route; `method` has been checked against the route already.
-    pub async fn handle(&self, route: Route<'_>, request: &Request) -> Result<Response, Error> {
+    pub async fn handle_admin(&self, route: Route<'_>, request: &Request) -> Result<Response, Error> {
         let (project, id) = match route {
             Route::Keys { project } => (project, None),
             Route::Key { project, id } | Route::Rotate { project, id } | Route::Usage { project, id } => {
@@ -102,6 +97,7 @@ impl<S: KeyValueStore> Admin<'_, S> {
             (Route::Key { .. }, "PATCH") => self.update(&principal, digest_hex, record, request).await,
             (Route::Key { .. }, _) => self.delete(&principal, &digest_hex, &record).await,
             (Route::Rotate { .. }, _) => self.rotate(&principal, digest_hex, record, request).await,
+            (Route::Usage { .. }, _) => self.usage(&record).await,
             _ => Err(Error::NotFound),
         }
     }
@@ -127,17 +123,47 @@ impl<S: KeyValueStore> Admin<'_, S> {
             scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
             project: Some(project.to_owned()),
         };
-        match verify(self.config, self.keys, self.now, presented_key(request, self.config)?, &requirement).await? {
+        match self.verify(presented_key(request, self.config)?, &requirement).await? {
             Decision::Allow(grant) => Ok(Principal::Key(grant.scopes)),
             Decision::Deny(denial) => Err(denial),
         }
     }
 
+    /// The key's digest and authoritative record: KV finds it, its Durable Object has the last word.
     async fn find(&self, project: &str, id: &str) -> Result<(String, KeyRecord), Error> {
         if !is_key_id(id) {
             return Err(Error::KeyNotFound);
         }
-        self.keys.find(project, id).await?.ok_or(Error::KeyNotFound)
+        let (digest_hex, kv_record) = self.keys.find(project, id).await?.ok_or(Error::KeyNotFound)?;
+        match self.limiter.call(id, LimiterCall::Get).await? {
+            LimiterAnswer::Record { deleted: true, .. } => Err(Error::KeyNotFound),
+            LimiterAnswer::Record { record, .. } => Ok((digest_hex, record.unwrap_or(kv_record))),
+            _ => Err(Error::Unavailable("the key's Durable Object answered out of protocol".into())),
+        }
+    }
+
+    /// Writes a record: its Durable Object first (in force at once), then KV (the index).
+    async fn store(&self, digest_hex: &str, record: &KeyRecord) -> Result<(), Error> {
+        let put = LimiterCall::Put { digest: digest_hex.to_owned(), record: record.clone() };
+        self.limiter.call(&record.id, put).await?;
+        self.keys.save(digest_hex, record).await
+    }
+
+    async fn usage(&self, record: &KeyRecord) -> Result<Response, Error> {
+        let LimiterAnswer::Usage { requests_today, last_used_at, rate } =
+            self.limiter.call(&record.id, LimiterCall::Usage).await?
+        else {
+            return Err(Error::Unavailable("the key's Durable Object answered out of protocol".into()));
+        };
+        let policy = |status: PolicyStatus| {
+            let reset = (rate.map_or(0, |r| r.now) + status.reset_after).max(0) as u64;
+            json!({"limit": status.limit, "remaining": status.remaining, "reset": reset.div_ceil(1_000_000)})
+        };
+        let ratelimit = rate.map(|rate| json!({"minute": policy(rate.minute), "day": policy(rate.day)}));
+        Ok(Response::json(
+            200,
+            &json!({"requests_today": requests_today, "last_used_at": last_used_at.map(rfc3339), "ratelimit": ratelimit}),
+        ))
     }
 
     async fn create(&self, project: &str, principal: &Principal, request: &Request) -> Result<Response, Error> {
@@ -194,7 +220,7 @@ impl<S: KeyValueStore> Admin<'_, S> {
         let key = ApiKey::generate(environment).map_err(randomness)?;
         record.id = generate_key_id().map_err(randomness)?;
         record.prefix = key.display_prefix();
-        self.keys.save(&key.digest().to_hex(), &record).await?;
+        self.store(&key.digest().to_hex(), &record).await?;
         let mut answer = record.to_json();
         answer["key"] = json!(key.expose());
         Ok(Response::json(201, &answer))
@@ -251,12 +277,13 @@ impl<S: KeyValueStore> Admin<'_, S> {
             Field::Present(value) => record.meta = meta(value)?,
         }
         record.updated_at = self.now;
-        self.keys.save(&digest_hex, &record).await?;
+        self.store(&digest_hex, &record).await?;
         Ok(Response::json(200, &record.to_json()))
     }
 
     async fn delete(&self, principal: &Principal, digest_hex: &str, record: &KeyRecord) -> Result<Response, Error> {
         principal.must_hold(&record.scopes)?;
+        self.limiter.call(&record.id, LimiterCall::Delete).await?;
         self.keys.remove(digest_hex, &record.project, &record.id).await?;
         Ok(Response::no_content())
     }
@@ -289,7 +316,7 @@ impl<S: KeyValueStore> Admin<'_, S> {
         let grace_end = self.now + grace_seconds as i64 * 1000;
         old.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
         old.updated_at = self.now;
-        self.keys.save(&digest_hex, &old).await?;
+        self.store(&digest_hex, &old).await?;
         Ok(answer)
     }
 

@@ -6,16 +6,21 @@
 pub mod admin;
 pub mod http;
 pub mod json;
+pub mod limiter;
 pub mod record;
 pub mod routes;
 pub mod store;
 pub mod verify;
 
+use std::cell::Cell;
+
 use serde_json::json;
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
+use crate::ratelimit::RateDecision;
 use http::{Request, Response};
+use limiter::Limiter;
 use record::UnixMillis;
 use routes::Route;
 use store::{KeyStore, KeyValueStore};
@@ -53,28 +58,52 @@ impl<C: Clock> Clock for &C {
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub struct App<'c, S, C> {
+pub struct App<'c, S, L, C> {
     pub config: &'c Config,
     pub keys: KeyStore<S>,
+    pub limiter: L,
     pub clock: C,
 }
 
-impl<S: KeyValueStore, C: Clock> App<'_, S, C> {
-    pub async fn handle(&self, request: &Request) -> Response {
-        self.route(request).await.unwrap_or_else(Response::from)
-    }
+/// What one request works with. Whoever consults a key's Durable Object
+/// leaves its rate-limit state in `rate`, and [`App::handle`] turns it into
+/// headers on the answer, whatever the answer is.
+pub struct Context<'a, S, L> {
+    pub config: &'a Config,
+    pub keys: &'a KeyStore<S>,
+    pub limiter: &'a L,
+    pub now: UnixMillis,
+    pub rate: Cell<Option<RateDecision>>,
+}
 
+impl<S: KeyValueStore, L: Limiter, C: Clock> App<'_, S, L, C> {
+    pub async fn handle(&self, request: &Request) -> Response {
+        let context = Context {
+            config: self.config,
+            keys: &self.keys,
+            limiter: &self.limiter,
+            now: self.clock.now(),
+            rate: Cell::new(None),
+        };
+        let mut response = context.route(request).await.unwrap_or_else(Response::from);
+        if let Some(rate) = context.rate.get() {
+            response.add_rate_headers(&rate);
+        }
+        response
+    }
+}
+
+impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
     async fn route(&self, request: &Request) -> Result<Response, Error> {
         let route = Route::parse(&request.path).ok_or(Error::NotFound)?;
         if !route.methods().contains(&request.method.as_str()) {
             return Err(Error::MethodNotAllowed { allow: route.methods() });
         }
-        let now = self.clock.now();
         match route {
             Route::Health => Ok(health(self.config)),
             Route::OpenApi => Ok(openapi()),
-            Route::Verify => verify::handle_verify(self.config, &self.keys, now, request).await,
-            _ => admin::Admin { config: self.config, keys: &self.keys, now }.handle(route, request).await,
+            Route::Verify => self.handle_verify(request).await,
+            _ => self.handle_admin(route, request).await,
         }
     }
 }

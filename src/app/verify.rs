@@ -1,7 +1,8 @@
 //! Key verification: from a presented credential to a [`Decision`].
 //!
 //! Order, cheapest first: credential shape → key format and checksum (no read)
-//! → environment (no read) → one KV read → status → expiry → project → scope.
+//! → environment (no read) → one KV read → the key's Durable Object: status →
+//! expiry → project → scope → rate limit.
 //! Guarantee: `Err` is only a system failure (fail closed, 503); every verdict
 //! about the key is a [`Decision`], and unknown, deleted and wrong-environment
 //! keys get the same public answer.
@@ -10,11 +11,14 @@ use serde_json::{json, Value};
 
 use crate::app::http::{Request, Response};
 use crate::app::json::JsonObject;
-use crate::app::record::{rfc3339, KeyRecord, KeyStatus, UnixMillis};
-use crate::app::store::{KeyStore, KeyValueStore};
+use crate::app::limiter::{Limiter, LimiterAnswer, LimiterCall};
+use crate::app::record::{rfc3339, KeyRecord};
+use crate::app::store::KeyValueStore;
+use crate::app::Context;
 use crate::config::Config;
 use crate::error::Error;
 use crate::key::ApiKey;
+use crate::ratelimit::RateDecision;
 use crate::scope::{Scope, ScopeSet};
 
 /// The verdict on a presented key.
@@ -71,82 +75,77 @@ pub fn bearer_token(value: &str) -> Result<&str, Error> {
     Ok(token)
 }
 
-/// Runs every check on `presented` against `requirement` at `now`.
-pub async fn verify<S: KeyValueStore>(
-    config: &Config,
-    store: &KeyStore<S>,
-    now: UnixMillis,
-    presented: &str,
-    requirement: &Requirement,
-) -> Result<Decision, Error> {
-    let key = match ApiKey::parse(presented) {
-        Ok(key) => key,
-        Err(reason) => return Ok(Decision::Deny(Error::InvalidApiKey(format!("Invalid API key: {reason}.")))),
-    };
-    if key.environment() != config.environment {
-        let message =
-            format!("Invalid API key: this deployment accepts only sk_{}_ keys.", config.environment.as_str());
-        return Ok(Decision::Deny(Error::InvalidApiKey(message)));
-    }
-    let Some(record) = store.get(&key.digest()).await? else {
-        return Ok(Decision::Deny(Error::unknown_key()));
-    };
-    if record.environment != config.environment.as_str() {
-        return Ok(Decision::Deny(Error::unknown_key()));
-    }
-    judge(record, now, requirement)
-}
-
-/// The checks on a stored record: status, expiry, project, scope.
-pub fn judge(record: KeyRecord, now: UnixMillis, requirement: &Requirement) -> Result<Decision, Error> {
-    if record.status == KeyStatus::Inactive {
-        return Ok(Decision::Deny(Error::ApiKeyDisabled));
-    }
-    if record.is_expired(now) {
-        return Ok(Decision::Deny(Error::ApiKeyExpired));
-    }
-    if requirement.project.as_ref().is_some_and(|project| *project != record.project) {
-        return Ok(Decision::Deny(Error::ProjectMismatch));
-    }
-    let scopes = ScopeSet::parse_all(record.scopes.iter().map(String::as_str))
-        .map_err(|e| Error::Unavailable(format!("stored scope of {} is malformed: {e}", record.id)))?;
-    if let Some(wanted) = &requirement.scope {
-        if !scopes.grants(wanted) {
-            return Ok(Decision::Deny(Error::InsufficientPermissions { required_scope: wanted.to_string() }));
+impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
+    /// Runs every check on `presented` against `requirement`: format and
+    /// environment with no read, one KV read, then one call to the key's
+    /// Durable Object, which judges its authoritative record and spends.
+    pub async fn verify(&self, presented: &str, requirement: &Requirement) -> Result<Decision, Error> {
+        let key = match ApiKey::parse(presented) {
+            Ok(key) => key,
+            Err(reason) => return Ok(Decision::Deny(Error::InvalidApiKey(format!("Invalid API key: {reason}.")))),
+        };
+        let environment = self.config.environment.as_str();
+        if key.environment() != self.config.environment {
+            let message = format!("Invalid API key: this deployment accepts only sk_{environment}_ keys.");
+            return Ok(Decision::Deny(Error::InvalidApiKey(message)));
+        }
+        let digest = key.digest();
+        let Some(record) = self.keys.get(&digest).await? else {
+            return Ok(Decision::Deny(Error::unknown_key()));
+        };
+        if record.environment != environment {
+            return Ok(Decision::Deny(Error::unknown_key()));
+        }
+        let key_id = record.id.clone();
+        let call = LimiterCall::Check {
+            digest: digest.to_hex(),
+            scope: requirement.scope.as_ref().map(Scope::to_string),
+            project: requirement.project.clone(),
+            record,
+        };
+        let LimiterAnswer::Checked { refusal, record, rate } = self.limiter.call(&key_id, call).await? else {
+            return Err(Error::Unavailable("the key's Durable Object answered out of protocol".into()));
+        };
+        self.rate.set(rate);
+        match (refusal, record) {
+            (Some(refusal), _) => Ok(Decision::Deny(refusal.to_error(rate.as_ref()))),
+            (None, Some(record)) => {
+                let scopes = ScopeSet::new(record.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect());
+                Ok(Decision::Allow(Grant { record, scopes }))
+            }
+            (None, None) => Err(Error::Unavailable("the key's Durable Object admitted no record".into())),
         }
     }
-    Ok(Decision::Allow(Grant { record, scopes }))
+
+    /// `POST /v1/keys/verify`: 200 with the verdict; only a malformed body is 400.
+    pub async fn handle_verify(&self, request: &Request) -> Result<Response, Error> {
+        let body = JsonObject::parse(&request.body, true)?.only(&["key", "scope", "project"])?;
+        let scope = body
+            .optional_str("scope")?
+            .map(|text| Scope::parse(text).map_err(|e| Error::validation("scope", format!("{e}."))))
+            .transpose()?;
+        let project = body.optional_str("project")?.map(str::to_owned);
+        let presented = match body.optional_str("key")? {
+            Some(key) => key,
+            None => match presented_key(request, self.config) {
+                Ok(key) => key,
+                Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
+            },
+        };
+        let answer = match self.verify(presented, &Requirement { scope, project }).await? {
+            Decision::Allow(grant) => valid(&grant.record, self.rate.get().as_ref()),
+            Decision::Deny(denial) => invalid(&denial),
+        };
+        Ok(Response::json(200, &answer))
+    }
 }
 
-/// `POST /v1/keys/verify`: 200 with the verdict; only a malformed body is 400.
-pub async fn handle_verify<S: KeyValueStore>(
-    config: &Config,
-    store: &KeyStore<S>,
-    now: UnixMillis,
-    request: &Request,
-) -> Result<Response, Error> {
-    let body = JsonObject::parse(&request.body, true)?.only(&["key", "scope", "project"])?;
-    let scope = body
-        .optional_str("scope")?
-        .map(|text| Scope::parse(text).map_err(|e| Error::validation("scope", format!("{e}."))))
-        .transpose()?;
-    let project = body.optional_str("project")?.map(str::to_owned);
-    let presented = match body.optional_str("key")? {
-        Some(key) => key,
-        None => match presented_key(request, config) {
-            Ok(key) => key,
-            Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
-        },
-    };
-    let requirement = Requirement { scope, project };
-    let answer = match verify(config, store, now, presented, &requirement).await? {
-        Decision::Allow(grant) => valid(&grant.record),
-        Decision::Deny(denial) => invalid(&denial),
-    };
-    Ok(Response::json(200, &answer))
-}
-
-fn valid(record: &KeyRecord) -> Value {
+fn valid(record: &KeyRecord, rate: Option<&RateDecision>) -> Value {
+    let ratelimit = rate.map(|rate| {
+        let reported = rate.reported_status();
+        let reset = (rate.now + reported.reset_after).max(0) as u64;
+        json!({"limit": reported.limit, "remaining": reported.remaining, "reset": reset.div_ceil(1_000_000)})
+    });
     json!({
         "valid": true,
         "code": "VALID",
@@ -155,7 +154,7 @@ fn valid(record: &KeyRecord) -> Value {
         "scopes": record.scopes,
         "environment": record.environment,
         "expires_at": record.expires_at.map(rfc3339),
-        "ratelimit": null,
+        "ratelimit": ratelimit,
     })
 }
 

@@ -1,19 +1,144 @@
-//! The per-key Durable Object (SQLite-backed). It will hold the key's
-//! authoritative state and rate-limit counters; until then it answers nothing.
+//! The per-key Durable Object (SQLite-backed) and the worker's way to reach it.
+//!
+//! The object keeps one row, the key's [`KeyState`] as JSON. Each call loads
+//! it, applies [`KeyState::apply`] and stores it with synchronous SQL, with no
+//! `await` in between, so concurrent requests are decided one at a time.
 
-use worker::{durable_object, DurableObject, Env, Request, Response, State};
+use std::cell::Cell;
+
+use wasm_bindgen::JsValue;
+use worker::{durable_object, DurableObject, Env, State};
+
+use crate::app::limiter::{KeyState, Limiter, LimiterAnswer, LimiterCall, IDLE_MILLIS};
+use crate::error::Error;
 
 #[durable_object]
 pub struct LimiterObject {
-    _state: State,
+    state: State,
+    /// Whether this instance knows an alarm is pending (saves a read per request).
+    alarm_known: Cell<bool>,
+}
+
+#[derive(serde::Deserialize)]
+struct Row {
+    state: String,
+}
+
+impl LimiterObject {
+    fn sql(&self) -> worker::SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn load(&self) -> worker::Result<KeyState> {
+        let rows: Vec<Row> = self.sql().exec("SELECT state FROM key_state WHERE id = 0", None)?.to_array()?;
+        match rows.first() {
+            None => Ok(KeyState::default()),
+            Some(row) => serde_json::from_str(&row.state).map_err(|e| worker::Error::RustError(e.to_string())),
+        }
+    }
+
+    fn save(&self, state: &KeyState) -> worker::Result<()> {
+        let json = serde_json::to_string(state).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.sql().exec(
+            "INSERT INTO key_state (id, state) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+            vec![json.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Makes sure an alarm will look at this key once it has been idle for a day.
+    async fn ensure_alarm(&self, after_ms: i64) -> worker::Result<()> {
+        if !self.alarm_known.get() {
+            let storage = self.state.storage();
+            if storage.get_alarm().await?.is_none() {
+                storage.set_alarm(after_ms.max(1)).await?;
+            }
+            self.alarm_known.set(true);
+        }
+        Ok(())
+    }
+}
+
+fn now() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+fn status(code: u16) -> worker::Result<worker::Response> {
+    Ok(worker::Response::builder().with_status(code).empty())
 }
 
 impl DurableObject for LimiterObject {
     fn new(state: State, _env: Env) -> Self {
-        LimiterObject { _state: state }
+        let object = LimiterObject { state, alarm_known: Cell::new(false) };
+        // Synchronous, and a failure resurfaces on the first query as a 500 to the worker (→ 503).
+        let _ = object
+            .sql()
+            .exec("CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL)", None);
+        object
     }
 
-    async fn fetch(&self, _request: Request) -> worker::Result<Response> {
-        Ok(Response::builder().with_status(501).empty())
+    async fn fetch(&self, mut request: worker::Request) -> worker::Result<worker::Response> {
+        let Ok(call) = request.json::<LimiterCall>().await else { return status(400) };
+        // Load, decide, store: synchronous from here to the write.
+        let mut state = match self.load() {
+            Ok(state) => state,
+            Err(_) => return status(500),
+        };
+        let (answer, changed) = state.apply(call, now());
+        if changed {
+            if self.save(&state).is_err() {
+                return status(500);
+            }
+            if self.ensure_alarm(IDLE_MILLIS).await.is_err() {
+                return status(500);
+            }
+        }
+        worker::Response::from_json(&answer)
+    }
+
+    async fn alarm(&self) -> worker::Result<worker::Response> {
+        self.alarm_known.set(false);
+        let mut state = self.load()?;
+        let now = now();
+        match state.idle_cleanup(now) {
+            Some(true) => self.state.storage().delete_all().await?,
+            Some(false) => {
+                state.limit = Default::default();
+                self.save(&state)?;
+            }
+            None if state.limit != Default::default() || state.deleted => {
+                let due = state.last_activity().unwrap_or(now) + IDLE_MILLIS;
+                self.ensure_alarm(due - now).await?;
+            }
+            None => {}
+        }
+        status(204)
+    }
+}
+
+/// The worker's side: one `fetch` to the key's object per call.
+pub struct DoLimiter(worker::ObjectNamespace);
+
+impl DoLimiter {
+    pub fn bind(env: &Env, binding: &str) -> Result<DoLimiter, Error> {
+        env.durable_object(binding)
+            .map(DoLimiter)
+            .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
+    }
+}
+
+impl Limiter for DoLimiter {
+    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+        let unavailable = |e: &dyn std::fmt::Display| Error::Unavailable(format!("Durable Object call failed: {e}"));
+        let body = serde_json::to_string(&call).map_err(|e| unavailable(&e))?;
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post).with_body(Some(JsValue::from_str(&body)));
+        let request = worker::Request::new_with_init("https://limiter.keygate/", &init).map_err(|e| unavailable(&e))?;
+        let stub = self.0.id_from_name(key_id).and_then(|id| id.get_stub()).map_err(|e| unavailable(&e))?;
+        let mut response = stub.fetch_with_request(request).await.map_err(|e| unavailable(&e))?;
+        if response.status_code() != 200 {
+            return Err(unavailable(&format!("status {}", response.status_code())));
+        }
+        response.json::<LimiterAnswer>().await.map_err(|e| unavailable(&e))
     }
 }

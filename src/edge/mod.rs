@@ -17,6 +17,8 @@ use crate::error::Error;
 
 /// The KV namespace binding that holds keys.
 const KEYS_BINDING: &str = "KEYS";
+/// The Durable Object namespace binding of per-key objects.
+const LIMITER_BINDING: &str = "LIMITER";
 
 thread_local! {
     /// Vars and secrets do not change within an isolate: parse them once.
@@ -38,10 +40,14 @@ async fn fetch(request: worker::Request, env: worker::Env, _ctx: worker::Context
         Err(error) => http::Response::from(error),
         Ok(request) => match config.as_ref() {
             Err(problem) => core::unconfigured(&request, problem),
-            Ok(config) => match kv::KvStore::bind(&env, KEYS_BINDING) {
-                Err(error) => http::Response::from(error),
-                Ok(kv) => App { config, keys: KeyStore::new(kv), clock: WorkerClock }.handle(&request).await,
-            },
+            Ok(config) => {
+                match (kv::KvStore::bind(&env, KEYS_BINDING), limiter::DoLimiter::bind(&env, LIMITER_BINDING)) {
+                    (Err(error), _) | (_, Err(error)) => http::Response::from(error),
+                    (Ok(kv), Ok(limiter)) => {
+                        App { config, keys: KeyStore::new(kv), limiter, clock: WorkerClock }.handle(&request).await
+                    }
+                }
+            }
         },
     };
     Ok(to_worker_response(answer))

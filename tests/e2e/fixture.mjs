@@ -32,8 +32,8 @@ function options({ vars = {}, persistTo } = {}) {
     durableObjects,
     bindings: { ...wrangler.vars, ADMIN_TOKEN, ...vars },
   };
-  // Without a persistence path Miniflare keeps storage in memory only.
-  return persistTo ? { workers: [worker], resourcePersistencePath: persistTo } : { workers: [worker] };
+  // Without a persistence root Miniflare keeps storage in memory only.
+  return persistTo ? { workers: [worker], defaultPersistRoot: persistTo } : { workers: [worker] };
 }
 
 /** Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars). */

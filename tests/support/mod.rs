@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use keygate::app::http::{Request, Response};
+use keygate::app::limiter::MemoryLimiter;
 use keygate::app::record::{KeyRecord, KeyStatus};
 use keygate::app::store::{KeyStore, MemoryStore};
 use keygate::app::{App, FakeClock};
@@ -21,12 +22,16 @@ pub fn default_config() -> Config {
     config(&[("KEY_HEADERS", "X-API-Key, X-TLM-Key"), ("ADMIN_TOKEN", ADMIN_TOKEN)])
 }
 
+/// Durable Objects in memory, on the same clock as the app.
+pub type Limiter<'c> = MemoryLimiter<&'c FakeClock>;
+
 pub fn app<'c>(
     config: &'c Config,
     store: &'c MemoryStore,
+    limiter: &'c Limiter<'c>,
     clock: &'c FakeClock,
-) -> App<'c, &'c MemoryStore, &'c FakeClock> {
-    App { config, keys: KeyStore::new(store), clock }
+) -> App<'c, &'c MemoryStore, &'c Limiter<'c>, &'c FakeClock> {
+    App { config, keys: KeyStore::new(store), limiter, clock }
 }
 
 pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyRecord {
@@ -51,16 +56,89 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
 /// Stores a new live key with `scopes` (edited by `edit`) and returns its plaintext.
 pub fn seed(store: &MemoryStore, scopes: &[&str], edit: impl FnOnce(&mut KeyRecord)) -> String {
     let key = ApiKey::generate(Environment::Live).unwrap();
-    let mut stored = record("key_0000000000000000000001", "acme", &key, scopes);
+    let mut stored = record(&keygate::key::generate_key_id().unwrap(), "acme", &key, scopes);
     edit(&mut stored);
     futures_executor::block_on(KeyStore::new(store).save(&key.digest().to_hex(), &stored)).unwrap();
     key.expose().to_owned()
 }
 
-pub fn send<S, C>(app: &App<'_, S, C>, request: Request) -> Response
+pub fn send<S, L, C>(app: &App<'_, S, L, C>, request: Request) -> Response
 where
     S: keygate::app::store::KeyValueStore,
+    L: keygate::app::limiter::Limiter,
     C: keygate::app::Clock,
 {
     futures_executor::block_on(app.handle(&request))
+}
+
+/// An app over memory stores and a fake clock, kept across requests.
+pub struct Harness {
+    pub config: Config,
+    pub store: MemoryStore,
+    pub clock: FakeClock,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness::with_config(default_config())
+    }
+
+    pub fn with_config(config: Config) -> Harness {
+        Harness { config, store: MemoryStore::default(), clock: FakeClock::at(NOW) }
+    }
+
+    /// Runs `f` with a limiter; the limiter (the Durable Objects) lives as long as `f`.
+    pub fn with_limiter<T>(&self, f: impl FnOnce(&Session<'_>) -> T) -> T {
+        let limiter = MemoryLimiter::new(&self.clock);
+        f(&Session { harness: self, limiter })
+    }
+}
+
+/// A harness with its Durable Objects.
+pub struct Session<'h> {
+    pub harness: &'h Harness,
+    pub limiter: Limiter<'h>,
+}
+
+impl Session<'_> {
+    pub fn send(&self, request: Request) -> Response {
+        let h = self.harness;
+        send(&app(&h.config, &h.store, &self.limiter, &h.clock), request)
+    }
+
+    /// A request with `credential` as a bearer token and `body` as JSON (when not null).
+    pub fn call(&self, method: &str, path: &str, credential: &str, body: serde_json::Value) -> Response {
+        let mut request = Request::new(method, path).with_header("Authorization", &format!("Bearer {credential}"));
+        if !body.is_null() {
+            request = request.with_body(body.to_string());
+        }
+        self.send(request)
+    }
+
+    pub fn root(&self, method: &str, path: &str, body: serde_json::Value) -> Response {
+        self.call(method, path, ADMIN_TOKEN, body)
+    }
+
+    /// Creates a key as root in `project` and returns the whole answer.
+    pub fn create(&self, project: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self.root("POST", &format!("/v1/projects/{project}/keys"), body);
+        assert_eq!(response.status, 201, "{}", response.json_body());
+        response.json_body()
+    }
+
+    pub fn verify(&self, key: &str, scope: Option<&str>) -> serde_json::Value {
+        self.verify_response(key, scope).json_body()
+    }
+
+    pub fn verify_response(&self, key: &str, scope: Option<&str>) -> Response {
+        let body = match scope {
+            Some(scope) => serde_json::json!({"key": key, "scope": scope}),
+            None => serde_json::json!({"key": key}),
+        };
+        self.send(Request::new("POST", "/v1/keys/verify").with_body(body.to_string()))
+    }
+}
+
+pub fn code(response: &Response) -> String {
+    response.json_body()["error"]["code"].as_str().unwrap_or_default().to_owned()
 }

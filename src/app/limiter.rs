@@ -1,0 +1,365 @@
+//! The authoritative state of one key, as its Durable Object holds it.
+//!
+//! The Durable Object only loads a [`KeyState`], calls [`KeyState::apply`] and
+//! stores the result, with no `await` in between, so concurrent requests to
+//! one key are decided one after another and cannot over-admit.
+//!
+//! Guarantees: an admin change (`Put`, `Delete`) wins over any KV copy on the
+//! very next check; checks run cheapest first and a denied request spends no
+//! rate-limit token; the state is plain data, serialized whole.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::record::{KeyRecord, KeyStatus, UnixMillis};
+use crate::app::Clock;
+use crate::error::Error;
+use crate::ratelimit::{self, LimitState, RateDecision};
+use crate::scope::{Scope, ScopeSet};
+
+/// How long a key may sit unused before its counters are dropped (and a
+/// deleted key's tombstone with them: KV has long converged by then).
+pub const IDLE_MILLIS: UnixMillis = 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyState {
+    /// Digest hex of the key's secret; a check with another digest is refused.
+    pub digest: Option<String>,
+    pub record: Option<KeyRecord>,
+    pub deleted: bool,
+    pub limit: LimitState,
+    pub last_used_at: Option<UnixMillis>,
+    /// Last admin write (`Put` or `Delete`).
+    pub changed_at: Option<UnixMillis>,
+}
+
+/// What the worker asks of a key's Durable Object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum LimiterCall {
+    /// A use of the key: judge the authoritative record, then spend one request.
+    /// `record` is the KV copy, adopted only when the object has never seen the key.
+    Check {
+        digest: String,
+        record: KeyRecord,
+        scope: Option<String>,
+        project: Option<String>,
+    },
+    /// An admin write; applied before KV is written.
+    Put {
+        digest: String,
+        record: KeyRecord,
+    },
+    Delete,
+    /// The authoritative record, for admin reads and read-modify-write.
+    Get,
+    Usage,
+}
+
+/// Why a check refused a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    Unknown,
+    Disabled,
+    Expired,
+    ProjectMismatch,
+    MissingScope(String),
+    RateLimited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum LimiterAnswer {
+    Checked { refusal: Option<Refusal>, record: Option<KeyRecord>, rate: Option<RateDecision> },
+    Done,
+    Record { record: Option<KeyRecord>, deleted: bool },
+    Usage { requests_today: u32, last_used_at: Option<UnixMillis>, rate: Option<RateDecision> },
+}
+
+impl KeyState {
+    /// Applies one call at `now`; returns the answer and whether the state changed.
+    pub fn apply(&mut self, call: LimiterCall, now: UnixMillis) -> (LimiterAnswer, bool) {
+        match call {
+            LimiterCall::Check { digest, record, scope, project } => self.check(digest, record, scope, project, now),
+            LimiterCall::Put { digest, record } => {
+                self.digest = Some(digest);
+                self.record = Some(record);
+                self.deleted = false;
+                self.changed_at = Some(now);
+                (LimiterAnswer::Done, true)
+            }
+            LimiterCall::Delete => {
+                *self = KeyState { deleted: true, changed_at: Some(now), ..KeyState::default() };
+                (LimiterAnswer::Done, true)
+            }
+            LimiterCall::Get => (LimiterAnswer::Record { record: self.record.clone(), deleted: self.deleted }, false),
+            LimiterCall::Usage => {
+                let now_micros = now * 1000;
+                let rate = self.record.as_ref().map(|r| ratelimit::peek(r.rate_limit, self.limit, now_micros));
+                let requests_today = self.limit.count_on(now_micros);
+                (LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate }, false)
+            }
+        }
+    }
+
+    fn check(
+        &mut self,
+        digest: String,
+        kv_record: KeyRecord,
+        scope: Option<String>,
+        project: Option<String>,
+        now: UnixMillis,
+    ) -> (LimiterAnswer, bool) {
+        let refused = |refusal, record, rate| (LimiterAnswer::Checked { refusal: Some(refusal), record, rate }, false);
+        if self.deleted || self.digest.as_ref().is_some_and(|held| *held != digest) {
+            return refused(Refusal::Unknown, None, None);
+        }
+        let mut changed = false;
+        if self.record.is_none() {
+            // First sight of a key KV knows (e.g. created before this object existed): adopt it.
+            self.digest = Some(digest);
+            self.record = Some(kv_record);
+            changed = true;
+        }
+        let record = self.record.clone().expect("set above");
+        let now_micros = now * 1000;
+        let refusal = match judge(&record, now, scope.as_deref(), project.as_deref()) {
+            Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
+                return (LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None }, changed)
+            }
+            Err(refusal) => Some(refusal),
+            Ok(()) => None,
+        };
+        if let Some(refusal) = refusal {
+            let rate = ratelimit::peek(record.rate_limit, self.limit, now_micros);
+            return (
+                LimiterAnswer::Checked { refusal: Some(refusal), record: Some(record), rate: Some(rate) },
+                changed,
+            );
+        }
+        let (rate, limit) = ratelimit::check(record.rate_limit, self.limit, now_micros);
+        if !rate.admitted {
+            return (
+                LimiterAnswer::Checked { refusal: Some(Refusal::RateLimited), record: Some(record), rate: Some(rate) },
+                changed,
+            );
+        }
+        self.limit = limit;
+        self.last_used_at = Some(now);
+        (LimiterAnswer::Checked { refusal: None, record: Some(record), rate: Some(rate) }, true)
+    }
+
+    /// When the state last moved (a use or an admin write).
+    pub fn last_activity(&self) -> Option<UnixMillis> {
+        self.last_used_at.max(self.changed_at)
+    }
+
+    /// What an idle alarm should do at `now`: `None` to keep, `Some(true)` to
+    /// drop everything (a deleted key), `Some(false)` to drop only the counters.
+    /// A tombstone outlives the last admin write by a day, so a stale KV copy
+    /// can never bring a deleted key back.
+    pub fn idle_cleanup(&self, now: UnixMillis) -> Option<bool> {
+        let idle = self.last_activity().is_none_or(|at| now - at >= IDLE_MILLIS);
+        match (idle, self.deleted) {
+            (false, _) => None,
+            (true, true) => Some(true),
+            (true, false) if self.limit != LimitState::default() => Some(false),
+            (true, false) => None,
+        }
+    }
+}
+
+/// Status, expiry, project and scope, cheapest first. Unknown and deleted look alike.
+pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: Option<&str>) -> Result<(), Refusal> {
+    if record.status == KeyStatus::Inactive {
+        return Err(Refusal::Disabled);
+    }
+    if record.is_expired(now) {
+        return Err(Refusal::Expired);
+    }
+    if project.is_some_and(|project| project != record.project) {
+        return Err(Refusal::ProjectMismatch);
+    }
+    if let Some(wanted) = scope {
+        let wanted = Scope::parse(wanted).map_err(|_| Refusal::MissingScope(wanted.to_owned()))?;
+        // A stored scope that no longer parses grants nothing.
+        let held = ScopeSet::new(record.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect());
+        if !held.grants(&wanted) {
+            return Err(Refusal::MissingScope(wanted.to_string()));
+        }
+    }
+    Ok(())
+}
+
+impl Refusal {
+    /// The contract's error for this refusal.
+    pub fn to_error(&self, rate: Option<&RateDecision>) -> Error {
+        match self {
+            Refusal::Unknown => Error::unknown_key(),
+            Refusal::Disabled => Error::ApiKeyDisabled,
+            Refusal::Expired => Error::ApiKeyExpired,
+            Refusal::ProjectMismatch => Error::ProjectMismatch,
+            Refusal::MissingScope(scope) => Error::InsufficientPermissions { required_scope: scope.clone() },
+            Refusal::RateLimited => Error::RateLimited {
+                retry_after: rate.and_then(|r| r.retry_after).unwrap_or(1),
+                policy: rate.map_or("minute", |r| r.reported.as_str()),
+            },
+        }
+    }
+}
+
+/// Reaches the Durable Object of a key, by key id. Failures are `UNAVAILABLE`.
+#[allow(async_fn_in_trait)]
+pub trait Limiter {
+    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error>;
+}
+
+/// Durable Objects in memory, for tests: same [`KeyState::apply`], a fake clock.
+pub struct MemoryLimiter<C> {
+    objects: RefCell<HashMap<String, KeyState>>,
+    clock: C,
+    calls: Cell<usize>,
+    failing: Cell<bool>,
+}
+
+impl<C: Clock> MemoryLimiter<C> {
+    pub fn new(clock: C) -> MemoryLimiter<C> {
+        MemoryLimiter { objects: RefCell::default(), clock, calls: Cell::new(0), failing: Cell::new(false) }
+    }
+
+    /// How many calls reached any object.
+    pub fn calls(&self) -> usize {
+        self.calls.get()
+    }
+
+    /// How many objects exist (were ever created).
+    pub fn objects(&self) -> usize {
+        self.objects.borrow().len()
+    }
+
+    pub fn fail(&self, failing: bool) {
+        self.failing.set(failing);
+    }
+
+    pub fn state(&self, key_id: &str) -> Option<KeyState> {
+        self.objects.borrow().get(key_id).cloned()
+    }
+}
+
+impl<C: Clock> Limiter for MemoryLimiter<C> {
+    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+        self.calls.set(self.calls.get() + 1);
+        if self.failing.get() {
+            return Err(Error::Unavailable("memory limiter set to fail".into()));
+        }
+        let mut objects = self.objects.borrow_mut();
+        Ok(objects.entry(key_id.to_owned()).or_default().apply(call, self.clock.now()).0)
+    }
+}
+
+impl<T: Limiter> Limiter for &T {
+    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+        (**self).call(key_id, call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::Quota;
+
+    const NOW: UnixMillis = 1_795_420_800_000;
+
+    fn record(scopes: &[&str]) -> KeyRecord {
+        KeyRecord {
+            id: "key_0000000000000000000001".into(),
+            project: "acme".into(),
+            name: "n".into(),
+            prefix: "sk_live_abcd".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            environment: "live".into(),
+            status: KeyStatus::Active,
+            plan: None,
+            rate_limit: Quota::new(60, 1000).unwrap(),
+            meta: Default::default(),
+            created_at: NOW,
+            updated_at: NOW,
+            expires_at: None,
+            rotated_from: None,
+        }
+    }
+
+    fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Refusal>, bool) {
+        let call = LimiterCall::Check { digest: "d1".into(), record: kv, scope: scope.map(Into::into), project: None };
+        match state.apply(call, NOW) {
+            (LimiterAnswer::Checked { refusal, .. }, changed) => (refusal, changed),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
+        let mut state = KeyState::default();
+        assert_eq!(check(&mut state, record(&["bots:read"]), Some("bots:read")), (None, true));
+        // KV now serves a stale copy with more scopes: the object's record wins.
+        assert_eq!(
+            check(&mut state, record(&["bots:read", "admin"]), Some("users:read")).0,
+            Some(Refusal::MissingScope("users:read".into()))
+        );
+    }
+
+    #[test]
+    fn a_put_or_delete_wins_over_a_stale_kv_copy() {
+        let mut state = KeyState::default();
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]) }, NOW);
+        assert_eq!(
+            check(&mut state, record(&["bots:read"]), Some("bots:read")).0,
+            Some(Refusal::MissingScope("bots:read".into()))
+        );
+        let mut inactive = record(&[]);
+        inactive.status = KeyStatus::Inactive;
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive }, NOW);
+        assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
+        state.apply(LimiterCall::Delete, NOW);
+        assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), false));
+    }
+
+    #[test]
+    fn another_digest_under_the_same_id_is_unknown() {
+        let mut state = KeyState::default();
+        state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]) }, NOW);
+        assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
+    }
+
+    #[test]
+    fn denied_requests_spend_nothing() {
+        let mut state = KeyState::default();
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]) }, NOW);
+        let before = state.clone();
+        assert_eq!(
+            check(&mut state, record(&[]), Some("bots:read")),
+            (Some(Refusal::MissingScope("bots:read".into())), false)
+        );
+        assert_eq!(state, before);
+        assert_eq!(check(&mut state, record(&[]), None), (None, true));
+        assert_eq!(state.limit.day_count, 1);
+        assert_eq!(state.last_used_at, Some(NOW));
+    }
+
+    #[test]
+    fn idle_cleanup_drops_counters_or_tombstones_after_a_day() {
+        let mut state = KeyState::default();
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]) }, NOW);
+        check(&mut state, record(&[]), None);
+        assert_eq!(state.idle_cleanup(NOW + IDLE_MILLIS - 1), None);
+        assert_eq!(state.idle_cleanup(NOW + IDLE_MILLIS), Some(false));
+        // A deletion long after the last use still keeps its tombstone for a day.
+        state.apply(LimiterCall::Delete, NOW + 5 * IDLE_MILLIS);
+        assert_eq!(state.idle_cleanup(NOW + 6 * IDLE_MILLIS - 1), None);
+        assert_eq!(state.idle_cleanup(NOW + 6 * IDLE_MILLIS), Some(true));
+        assert_eq!(KeyState::default().idle_cleanup(NOW), None);
+    }
+}
