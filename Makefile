@@ -3,6 +3,7 @@
 #   make dev    build and serve the worker on 127.0.0.1:8787 (local KV and Durable Objects)
 #   make test   native tests, wasm build, end-to-end tests in workerd (Miniflare)
 #   make build  the release wasm worker in build/
+#   make bench  native microbenchmarks of the core (criterion)
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +25,7 @@ export WRANGLER_SEND_METRICS := false
 
 DEV_PORT ?= 8787
 
-.PHONY: dev test build wasm tools rust-target worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
+.PHONY: dev test build bench wasm tools rust-target worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
 
 dev: tools dev-vars
 	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
@@ -43,6 +44,9 @@ build: tools
 # The bare build, also wrangler.toml's [build] command; `tools` must have run.
 wasm:
 	worker-build --release
+
+bench:
+	cargo bench --bench core
 
 lint:
 	cargo fmt --check

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::key::Environment;
 use crate::ratelimit::Quota;
+use crate::webhook::{Scheme, WebhookSecret};
 
 /// The shortest `ADMIN_TOKEN` accepted: anything shorter is guessable.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
@@ -22,7 +23,22 @@ pub struct Config {
     pub plans: BTreeMap<String, Quota>,
     pub default_plan: String,
     pub admin_token: Option<String>,
+    /// Webhook sources by name.
+    pub webhooks: BTreeMap<String, WebhookSource>,
+    pub max_webhook_bytes: usize,
 }
+
+/// One entry of `WEBHOOKS` with its secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSource {
+    pub scheme: Scheme,
+    pub tolerance_seconds: i64,
+    pub forward_to: Option<String>,
+    pub secrets: Vec<WebhookSecret>,
+}
+
+pub const DEFAULT_MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,6 +48,8 @@ impl fmt::Debug for Config {
             .field("plans", &self.plans)
             .field("default_plan", &self.default_plan)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("webhooks", &self.webhooks)
+            .field("max_webhook_bytes", &self.max_webhook_bytes)
             .finish()
     }
 }
@@ -72,10 +90,25 @@ impl Config {
             }
         }
         let admin_token = problems.check("ADMIN_TOKEN", parse_admin_token(var("ADMIN_TOKEN")));
+        let webhooks = parse_webhooks(var("WEBHOOKS").as_deref().unwrap_or("{}"), &var, &mut problems);
+        let max_webhook_bytes = problems.check(
+            "MAX_WEBHOOK_BYTES",
+            match var("MAX_WEBHOOK_BYTES") {
+                None => Ok(DEFAULT_MAX_WEBHOOK_BYTES),
+                Some(text) => text
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|bytes| (1..=100 * 1024 * 1024).contains(bytes))
+                    .ok_or_else(|| "must be a whole number of bytes from 1 to 104857600".to_owned()),
+            },
+        );
 
-        match (environment, key_headers, plans, admin_token) {
-            (Some(environment), Some(key_headers), Some(plans), Some(admin_token)) if problems.0.is_empty() => {
-                Ok(Config { environment, key_headers, plans, default_plan, admin_token })
+        match (environment, key_headers, plans, admin_token, max_webhook_bytes) {
+            (Some(environment), Some(key_headers), Some(plans), Some(admin_token), Some(max_webhook_bytes))
+                if problems.0.is_empty() =>
+            {
+                Ok(Config { environment, key_headers, plans, default_plan, admin_token, webhooks, max_webhook_bytes })
             }
             _ => Err(ConfigError { problems: problems.0 }),
         }
@@ -89,6 +122,11 @@ struct Problems(Vec<String>);
 impl Problems {
     fn check<T>(&mut self, name: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|message| self.0.push(format!("{name}: {message}"))).ok()
+    }
+
+    fn fail<T>(&mut self, name: &str, message: String, fallback: T) -> T {
+        self.0.push(format!("{name}: {message}"));
+        fallback
     }
 }
 
@@ -113,6 +151,91 @@ fn parse_key_headers(text: Option<&str>) -> Result<Vec<String>, String> {
 /// RFC 9110 `tchar`.
 fn is_header_name_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// `WEBHOOKS` and each source's `WEBHOOK_SECRET_<SOURCE>`; problems name the variable and source.
+fn parse_webhooks(
+    text: &str,
+    var: &impl Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> BTreeMap<String, WebhookSource> {
+    let mut sources = BTreeMap::new();
+    let entries = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(entries)) => entries,
+        Ok(_) => return problems.fail("WEBHOOKS", "must be a JSON object of source name → settings".into(), sources),
+        Err(e) => return problems.fail("WEBHOOKS", format!("not valid JSON ({e})"), sources),
+    };
+    for (name, settings) in entries {
+        match parse_source(&name, &settings) {
+            Err(message) => problems.0.push(format!("WEBHOOKS: source `{name}`: {message}")),
+            Ok(scheme_settings) => {
+                let secret_var = secret_variable(&name);
+                match parse_secrets(&scheme_settings.0, var(&secret_var)) {
+                    Err(message) => problems.0.push(format!("{secret_var}: {message} (source `{name}`)")),
+                    Ok(secrets) => {
+                        let (scheme, tolerance_seconds, forward_to) = scheme_settings;
+                        sources.insert(name, WebhookSource { scheme, tolerance_seconds, forward_to, secrets });
+                    }
+                }
+            }
+        }
+    }
+    sources
+}
+
+/// `WEBHOOK_SECRET_` + the source name upper-cased, `-` replaced by `_`.
+pub fn secret_variable(source: &str) -> String {
+    format!("WEBHOOK_SECRET_{}", source.to_ascii_uppercase().replace('-', "_"))
+}
+
+fn parse_source(name: &str, settings: &Value) -> Result<(Scheme, i64, Option<String>), String> {
+    if !(1..=64).contains(&name.len())
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err("a source name matches [a-z0-9_-]{1,64}".into());
+    }
+    let Value::Object(fields) = settings else { return Err("must be an object".into()) };
+    if let Some(unknown) =
+        fields.keys().find(|k| !["scheme", "header", "tolerance_seconds", "forward_to"].contains(&k.as_str()))
+    {
+        return Err(format!("unknown setting `{unknown}`"));
+    }
+    let text = |key: &str| match fields.get(key) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(format!("`{key}` must be a string")),
+    };
+    let scheme_name = text("scheme")?.ok_or("`scheme` is required")?;
+    let header = text("header")?;
+    if header.is_some_and(|h| h.is_empty() || !h.bytes().all(is_header_name_byte)) {
+        return Err("`header` is not a valid header name".into());
+    }
+    let scheme = Scheme::parse(scheme_name, header)?;
+    let tolerance = match fields.get("tolerance_seconds") {
+        None => DEFAULT_TOLERANCE_SECONDS,
+        Some(value) => value
+            .as_i64()
+            .filter(|seconds| (1..=86_400).contains(seconds))
+            .ok_or("`tolerance_seconds` must be an integer from 1 to 86400")?,
+    };
+    let forward_to = text("forward_to")?;
+    if forward_to.is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://"))) {
+        return Err("`forward_to` must be an http(s) URL".into());
+    }
+    Ok((scheme, tolerance, forward_to.map(str::to_owned)))
+}
+
+/// One secret, or a JSON array of secrets during rotation; a secret may contain spaces.
+fn parse_secrets(scheme: &Scheme, value: Option<String>) -> Result<Vec<WebhookSecret>, String> {
+    let value = value.ok_or("missing: every webhook source needs its secret")?;
+    let texts: Vec<String> = match serde_json::from_str::<Vec<String>>(&value) {
+        Ok(list) if value.trim_start().starts_with('[') => list,
+        _ => vec![value],
+    };
+    if texts.is_empty() {
+        return Err("the list of secrets is empty".into());
+    }
+    texts.iter().map(|text| WebhookSecret::parse(scheme, text).map_err(str::to_owned)).collect()
 }
 
 fn parse_plans(text: &str) -> Result<BTreeMap<String, Quota>, String> {
@@ -212,6 +335,42 @@ mod tests {
         assert!(missing_default.problems[0].starts_with("DEFAULT_PLAN"), "{missing_default:?}");
         let ok = config(&[("PLANS", "{\"free\":{\"per_minute\":1,\"per_day\":2}}"), ("DEFAULT_PLAN", "free")]);
         assert_eq!(ok.unwrap().plans["free"], Quota::new(1, 2).unwrap());
+    }
+
+    #[test]
+    fn webhook_sources_need_a_known_scheme_and_their_secret() {
+        let webhooks = r#"{"gh":{"scheme":"github"},"chat-bot":{"scheme":"hmac-sha256","header":"X-Chatbot-Signature","forward_to":"https://origin.example/hooks"}}"#;
+        let ok = config(&[
+            ("WEBHOOKS", webhooks),
+            ("WEBHOOK_SECRET_GH", "a secret with spaces"),
+            ("WEBHOOK_SECRET_CHAT_BOT", r#"["old one", "new one"]"#),
+        ])
+        .unwrap();
+        assert_eq!(ok.webhooks["gh"].scheme, Scheme::Github);
+        assert_eq!(ok.webhooks["gh"].tolerance_seconds, 300);
+        assert_eq!(ok.webhooks["chat-bot"].secrets.len(), 2);
+        assert_eq!(ok.webhooks["chat-bot"].scheme, Scheme::HmacSha256 { header: "x-chatbot-signature".into() });
+        assert_eq!(ok.webhooks["chat-bot"].forward_to.as_deref(), Some("https://origin.example/hooks"));
+
+        let missing = config(&[("WEBHOOKS", webhooks), ("WEBHOOK_SECRET_GH", "s")]).unwrap_err();
+        assert_eq!(missing.problems.len(), 1);
+        assert!(missing.problems[0].starts_with("WEBHOOK_SECRET_CHAT_BOT"), "{missing:?}");
+        let unknown = config(&[("WEBHOOKS", r#"{"x":{"scheme":"md5"}}"#), ("WEBHOOK_SECRET_X", "s")]).unwrap_err();
+        assert!(unknown.problems[0].contains("md5"), "{unknown:?}");
+        let empty_standard = config(&[("WEBHOOKS", r#"{"s":{"scheme":"standard"}}"#), ("WEBHOOK_SECRET_S", "whsec_")]);
+        assert!(empty_standard.unwrap_err().problems[0].starts_with("WEBHOOK_SECRET_S"));
+        for bad in [
+            r#"{"x":{"scheme":"github","tolerance_seconds":0}}"#,
+            r#"{"x":{"scheme":"github","header":"X-Sig"}}"#,
+            r#"{"x":{"scheme":"github","forward_to":"ftp://x"}}"#,
+            r#"{"x":{"scheme":"github","extra":1}}"#,
+            r#"{"X":{"scheme":"github"}}"#,
+            "[]",
+        ] {
+            assert!(config(&[("WEBHOOKS", bad), ("WEBHOOK_SECRET_X", "s")]).is_err(), "{bad}");
+        }
+        assert!(config(&[("MAX_WEBHOOK_BYTES", "0")]).is_err());
+        assert_eq!(config(&[("MAX_WEBHOOK_BYTES", "2048")]).unwrap().max_webhook_bytes, 2048);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod key;
 pub mod ratelimit;
 pub mod scope;
+pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -4,6 +4,7 @@ mod support;
 
 use keygate::app::http::Request;
 use keygate::app::limiter::MemoryLimiter;
+use keygate::app::origin::MemoryOrigin;
 use keygate::app::record::KeyStatus;
 use keygate::app::store::MemoryStore;
 use keygate::app::FakeClock;
@@ -20,7 +21,8 @@ fn answer(store: &MemoryStore, request: Request) -> (u16, Value) {
     let config = default_config();
     let clock = FakeClock::at(NOW);
     let limiter = MemoryLimiter::new(&clock);
-    let response = send(&app(&config, store, &limiter, &clock), request);
+    let origin = MemoryOrigin::default();
+    let response = send(&app(&config, store, &limiter, &origin, &clock), request);
     (response.status, response.json_body())
 }
 
@@ -206,7 +208,8 @@ fn routes_answer_404_and_405_as_json() {
     let config = default_config();
     let clock = FakeClock::at(NOW);
     let limiter = MemoryLimiter::new(&clock);
-    let response = send(&app(&config, &store, &limiter, &clock), Request::new("GET", "/v1/keys/verify"));
+    let origin = MemoryOrigin::default();
+    let response = send(&app(&config, &store, &limiter, &origin, &clock), Request::new("GET", "/v1/keys/verify"));
     assert_eq!(response.status, 405);
     assert_eq!(response.header("allow"), Some("POST"));
     assert_eq!(response.json_body()["error"]["code"], "METHOD_NOT_ALLOWED");

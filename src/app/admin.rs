@@ -70,7 +70,7 @@ pub fn is_project_id(text: &str) -> bool {
         && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
+impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// Serves an admin route; `method` has been checked against the route already.
     pub async fn handle_admin(&self, route: Route<'_>, request: &Request) -> Result<Response, Error> {
         let (project, id) = match route {

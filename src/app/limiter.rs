@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::app::record::{KeyRecord, KeyStatus, UnixMillis};
+use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::app::Clock;
 use crate::error::Error;
 use crate::ratelimit::{self, LimitState, RateDecision};
@@ -217,9 +218,11 @@ pub trait Limiter {
     async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error>;
 }
 
-/// Durable Objects in memory, for tests: same [`KeyState::apply`], a fake clock.
+/// Durable Objects in memory, for tests: same [`KeyState::apply`] and
+/// [`DeliveryState::apply`], a fake clock.
 pub struct MemoryLimiter<C> {
     objects: RefCell<HashMap<String, KeyState>>,
+    deliveries: RefCell<HashMap<String, DeliveryState>>,
     clock: C,
     calls: Cell<usize>,
     failing: Cell<bool>,
@@ -227,7 +230,13 @@ pub struct MemoryLimiter<C> {
 
 impl<C: Clock> MemoryLimiter<C> {
     pub fn new(clock: C) -> MemoryLimiter<C> {
-        MemoryLimiter { objects: RefCell::default(), clock, calls: Cell::new(0), failing: Cell::new(false) }
+        MemoryLimiter {
+            objects: RefCell::default(),
+            deliveries: RefCell::default(),
+            clock,
+            calls: Cell::new(0),
+            failing: Cell::new(false),
+        }
     }
 
     /// How many calls reached any object.
@@ -257,6 +266,15 @@ impl<C: Clock> Limiter for MemoryLimiter<C> {
         }
         let mut objects = self.objects.borrow_mut();
         Ok(objects.entry(key_id.to_owned()).or_default().apply(call, self.clock.now()).0)
+    }
+}
+
+impl<C: Clock> Deliveries for MemoryLimiter<C> {
+    async fn delivery(&self, name: &str, call: DeliveryCall) -> Result<bool, Error> {
+        if self.failing.get() {
+            return Err(Error::Unavailable("memory limiter set to fail".into()));
+        }
+        Ok(self.deliveries.borrow_mut().entry(name.to_owned()).or_default().apply(call, self.clock.now()))
     }
 }
 

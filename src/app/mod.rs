@@ -7,10 +7,12 @@ pub mod admin;
 pub mod http;
 pub mod json;
 pub mod limiter;
+pub mod origin;
 pub mod record;
 pub mod routes;
 pub mod store;
 pub mod verify;
+pub mod webhooks;
 
 use std::cell::Cell;
 
@@ -19,11 +21,14 @@ use serde_json::json;
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
 use crate::ratelimit::RateDecision;
+use http::MAX_JSON_BODY_BYTES;
 use http::{Request, Response};
 use limiter::Limiter;
+use origin::Origin;
 use record::UnixMillis;
 use routes::Route;
 use store::{KeyStore, KeyValueStore};
+use webhooks::Deliveries;
 
 /// The current time, injected so tests control it.
 pub trait Clock {
@@ -58,30 +63,34 @@ impl<C: Clock> Clock for &C {
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub struct App<'c, S, L, C> {
+pub struct App<'c, S, L, O, C> {
     pub config: &'c Config,
     pub keys: KeyStore<S>,
+    /// The Durable Objects: one per key, one per webhook delivery.
     pub limiter: L,
+    pub origin: O,
     pub clock: C,
 }
 
 /// What one request works with. Whoever consults a key's Durable Object
 /// leaves its rate-limit state in `rate`, and [`App::handle`] turns it into
 /// headers on the answer, whatever the answer is.
-pub struct Context<'a, S, L> {
+pub struct Context<'a, S, L, O> {
     pub config: &'a Config,
     pub keys: &'a KeyStore<S>,
     pub limiter: &'a L,
+    pub origin: &'a O,
     pub now: UnixMillis,
     pub rate: Cell<Option<RateDecision>>,
 }
 
-impl<S: KeyValueStore, L: Limiter, C: Clock> App<'_, S, L, C> {
+impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, L, O, C> {
     pub async fn handle(&self, request: &Request) -> Response {
         let context = Context {
             config: self.config,
             keys: &self.keys,
             limiter: &self.limiter,
+            origin: &self.origin,
             now: self.clock.now(),
             rate: Cell::new(None),
         };
@@ -93,7 +102,7 @@ impl<S: KeyValueStore, L: Limiter, C: Clock> App<'_, S, L, C> {
     }
 }
 
-impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
+impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> {
     async fn route(&self, request: &Request) -> Result<Response, Error> {
         let route = Route::parse(&request.path).ok_or(Error::NotFound)?;
         if !route.methods().contains(&request.method.as_str()) {
@@ -103,8 +112,17 @@ impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
             Route::Health => Ok(health(self.config)),
             Route::OpenApi => Ok(openapi()),
             Route::Verify => self.handle_verify(request).await,
+            Route::Webhook { source } => self.handle_webhook(source, request).await,
             _ => self.handle_admin(route, request).await,
         }
+    }
+}
+
+/// The largest body a route reads: webhooks take `MAX_WEBHOOK_BYTES`, JSON routes 64 KiB.
+pub fn body_limit(config: &Config, path: &str) -> usize {
+    match Route::parse(path) {
+        Some(Route::Webhook { .. }) => config.max_webhook_bytes,
+        _ => MAX_JSON_BODY_BYTES,
     }
 }
 

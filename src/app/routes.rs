@@ -12,6 +12,7 @@ pub const ROUTE_TABLE: &[(&str, &[&str])] = &[
     ("/v1/projects/{project}/keys/{id}", &["GET", "PATCH", "DELETE"]),
     ("/v1/projects/{project}/keys/{id}/rotate", &["POST"]),
     ("/v1/projects/{project}/keys/{id}/usage", &["GET"]),
+    ("/webhooks/{source}", &["POST"]),
 ];
 
 /// A matched route with its path parameters (still percent-encoded; callers validate them).
@@ -24,6 +25,7 @@ pub enum Route<'p> {
     Key { project: &'p str, id: &'p str },
     Rotate { project: &'p str, id: &'p str },
     Usage { project: &'p str, id: &'p str },
+    Webhook { source: &'p str },
 }
 
 impl<'p> Route<'p> {
@@ -37,6 +39,7 @@ impl<'p> Route<'p> {
             ["v1", "projects", project, "keys", id] => Route::Key { project, id },
             ["v1", "projects", project, "keys", id, "rotate"] => Route::Rotate { project, id },
             ["v1", "projects", project, "keys", id, "usage"] => Route::Usage { project, id },
+            ["webhooks", source] => Route::Webhook { source },
             _ => return None,
         })
     }
@@ -50,6 +53,7 @@ impl<'p> Route<'p> {
             Route::Key { .. } => 4,
             Route::Rotate { .. } => 5,
             Route::Usage { .. } => 6,
+            Route::Webhook { .. } => 7,
         };
         ROUTE_TABLE[index].0
     }
@@ -75,6 +79,9 @@ mod tests {
             ("/v1/projects/acme/keys/key_1/rotate", Some(Route::Rotate { project: "acme", id: "key_1" })),
             ("/v1/projects/acme/keys/key_1/usage", Some(Route::Usage { project: "acme", id: "key_1" })),
             ("/v1/projects/acme/keys/", Some(Route::Key { project: "acme", id: "" })),
+            ("/webhooks/github", Some(Route::Webhook { source: "github" })),
+            ("/webhooks/", Some(Route::Webhook { source: "" })),
+            ("/webhooks/a/b", None),
             ("/healthz/", None),
             ("/v1/projects/acme", None),
             ("/v1/projects/acme/keys/key_1/other", None),
@@ -96,9 +103,10 @@ mod tests {
             Route::Key { project: "p", id: "i" },
             Route::Rotate { project: "p", id: "i" },
             Route::Usage { project: "p", id: "i" },
+            Route::Webhook { source: "s" },
         ];
         for route in routes {
-            let concrete = route.template().replace("{project}", "p").replace("{id}", "i");
+            let concrete = route.template().replace("{project}", "p").replace("{id}", "i").replace("{source}", "s");
             assert_eq!(Route::parse(&concrete), Some(route));
             assert!(!route.methods().is_empty());
         }

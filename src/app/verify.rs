@@ -75,7 +75,7 @@ pub fn bearer_token(value: &str) -> Result<&str, Error> {
     Ok(token)
 }
 
-impl<S: KeyValueStore, L: Limiter> Context<'_, S, L> {
+impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// Runs every check on `presented` against `requirement`: format and
     /// environment with no read, one KV read, then one call to the key's
     /// Durable Object, which judges its authoritative record and spends.

@@ -1,4 +1,5 @@
-//! The per-key Durable Object (SQLite-backed) and the worker's way to reach it.
+//! The Durable Objects (SQLite-backed): one per key, one per webhook delivery,
+//! and the worker's way to reach them.
 //!
 //! The object keeps one row, the key's [`KeyState`] as JSON. Each call loads
 //! it, applies [`KeyState::apply`] and stores it with synchronous SQL, with no
@@ -10,6 +11,7 @@ use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, State};
 
 use crate::app::limiter::{KeyState, Limiter, LimiterAnswer, LimiterCall, IDLE_MILLIS};
+use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
 
 #[durable_object]
@@ -116,29 +118,83 @@ impl DurableObject for LimiterObject {
     }
 }
 
-/// The worker's side: one `fetch` to the key's object per call.
-pub struct DoLimiter(worker::ObjectNamespace);
+/// Remembers one webhook delivery id until its claim ends, then forgets it entirely.
+#[durable_object]
+pub struct DeliveryObject {
+    state: State,
+}
 
-impl DoLimiter {
-    pub fn bind(env: &Env, binding: &str) -> Result<DoLimiter, Error> {
-        env.durable_object(binding)
-            .map(DoLimiter)
-            .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
+impl DurableObject for DeliveryObject {
+    fn new(state: State, _env: Env) -> Self {
+        DeliveryObject { state }
+    }
+
+    async fn fetch(&self, mut request: worker::Request) -> worker::Result<worker::Response> {
+        let Ok(call) = request.json::<DeliveryCall>().await else { return status(400) };
+        let storage = self.state.storage();
+        let mut delivery: DeliveryState = storage.get("delivery").await?.unwrap_or_default();
+        // Storage calls on one object are serialized by its input gate, so no other
+        // request interleaves between this read and the write below.
+        let fresh = delivery.apply(call, now());
+        storage.put("delivery", delivery).await?;
+        if let Some(until) = delivery.claimed_until {
+            storage.set_alarm(until - now()).await?;
+        }
+        worker::Response::from_json(&fresh)
+    }
+
+    async fn alarm(&self) -> worker::Result<worker::Response> {
+        self.state.storage().delete_all().await?;
+        status(204)
     }
 }
 
-impl Limiter for DoLimiter {
+/// The worker's side: one `fetch` to the object per call.
+pub struct DurableObjects {
+    keys: worker::ObjectNamespace,
+    deliveries: worker::ObjectNamespace,
+}
+
+impl DurableObjects {
+    pub fn bind(env: &Env, keys: &str, deliveries: &str) -> Result<DurableObjects, Error> {
+        let namespace = |binding: &str| {
+            env.durable_object(binding)
+                .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
+        };
+        Ok(DurableObjects { keys: namespace(keys)?, deliveries: namespace(deliveries)? })
+    }
+}
+
+fn unavailable(error: &dyn std::fmt::Display) -> Error {
+    Error::Unavailable(format!("Durable Object call failed: {error}"))
+}
+
+/// POSTs `call` as JSON to the object `name` of `namespace` and reads its JSON answer.
+async fn call_object<A: serde::de::DeserializeOwned>(
+    namespace: &worker::ObjectNamespace,
+    name: &str,
+    call: &impl serde::Serialize,
+) -> Result<A, Error> {
+    let body = serde_json::to_string(call).map_err(|e| unavailable(&e))?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post).with_body(Some(JsValue::from_str(&body)));
+    let request = worker::Request::new_with_init("https://object.keygate/", &init).map_err(|e| unavailable(&e))?;
+    let stub = namespace.id_from_name(name).and_then(|id| id.get_stub()).map_err(|e| unavailable(&e))?;
+    let mut response = stub.fetch_with_request(request).await.map_err(|e| unavailable(&e))?;
+    if response.status_code() != 200 {
+        return Err(unavailable(&format!("status {}", response.status_code())));
+    }
+    response.json::<A>().await.map_err(|e| unavailable(&e))
+}
+
+impl Limiter for DurableObjects {
     async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
-        let unavailable = |e: &dyn std::fmt::Display| Error::Unavailable(format!("Durable Object call failed: {e}"));
-        let body = serde_json::to_string(&call).map_err(|e| unavailable(&e))?;
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post).with_body(Some(JsValue::from_str(&body)));
-        let request = worker::Request::new_with_init("https://limiter.keygate/", &init).map_err(|e| unavailable(&e))?;
-        let stub = self.0.id_from_name(key_id).and_then(|id| id.get_stub()).map_err(|e| unavailable(&e))?;
-        let mut response = stub.fetch_with_request(request).await.map_err(|e| unavailable(&e))?;
-        if response.status_code() != 200 {
-            return Err(unavailable(&format!("status {}", response.status_code())));
-        }
-        response.json::<LimiterAnswer>().await.map_err(|e| unavailable(&e))
+        call_object(&self.keys, key_id, &call).await
+    }
+}
+
+impl Deliveries for DurableObjects {
+    async fn delivery(&self, name: &str, call: DeliveryCall) -> Result<bool, Error> {
+        call_object(&self.deliveries, name, &call).await
     }
 }

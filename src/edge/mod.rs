@@ -2,6 +2,7 @@
 
 mod kv;
 mod limiter;
+mod origin;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -19,6 +20,8 @@ use crate::error::Error;
 const KEYS_BINDING: &str = "KEYS";
 /// The Durable Object namespace binding of per-key objects.
 const LIMITER_BINDING: &str = "LIMITER";
+/// The Durable Object namespace binding of webhook delivery ids.
+const DELIVERIES_BINDING: &str = "DELIVERIES";
 
 thread_local! {
     /// Vars and secrets do not change within an isolate: parse them once.
@@ -36,21 +39,30 @@ impl Clock for WorkerClock {
 #[worker::event(fetch)]
 async fn fetch(request: worker::Request, env: worker::Env, _ctx: worker::Context) -> worker::Result<worker::Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
-    let answer = match read_request(request).await {
+    let limit = match config.as_ref() {
+        Ok(config) => core::body_limit(config, &request.path()),
+        Err(_) => MAX_JSON_BODY_BYTES,
+    };
+    let answer = match read_request(request, limit).await {
         Err(error) => http::Response::from(error),
-        Ok(request) => match config.as_ref() {
-            Err(problem) => core::unconfigured(&request, problem),
-            Ok(config) => {
-                match (kv::KvStore::bind(&env, KEYS_BINDING), limiter::DoLimiter::bind(&env, LIMITER_BINDING)) {
-                    (Err(error), _) | (_, Err(error)) => http::Response::from(error),
-                    (Ok(kv), Ok(limiter)) => {
-                        App { config, keys: KeyStore::new(kv), limiter, clock: WorkerClock }.handle(&request).await
-                    }
-                }
+        Ok(request) => match (config.as_ref(), bind(&env)) {
+            (Err(problem), _) => core::unconfigured(&request, problem),
+            (Ok(_), Err(error)) => http::Response::from(error),
+            (Ok(config), Ok((kv, objects))) => {
+                let keys = KeyStore::new(kv);
+                let app = App { config, keys, limiter: objects, origin: origin::FetchOrigin, clock: WorkerClock };
+                app.handle(&request).await
             }
         },
     };
     Ok(to_worker_response(answer))
+}
+
+fn bind(env: &worker::Env) -> Result<(kv::KvStore, limiter::DurableObjects), Error> {
+    Ok((
+        kv::KvStore::bind(env, KEYS_BINDING)?,
+        limiter::DurableObjects::bind(env, LIMITER_BINDING, DELIVERIES_BINDING)?,
+    ))
 }
 
 /// A var or secret as text; a var given as a TOML table arrives as an object and is read as JSON.
@@ -62,7 +74,7 @@ fn var(env: &worker::Env, name: &str) -> Option<String> {
     value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok()?.as_string())
 }
 
-async fn read_request(mut request: worker::Request) -> Result<http::Request, Error> {
+async fn read_request(mut request: worker::Request, limit: usize) -> Result<http::Request, Error> {
     let url = request.url().map_err(|e| Error::Unavailable(e.to_string()))?;
     let mut plain = http::Request {
         method: request.method().to_string(),
@@ -71,7 +83,7 @@ async fn read_request(mut request: worker::Request) -> Result<http::Request, Err
         headers: request.headers().entries().collect(),
         body: Vec::new(),
     };
-    plain.body = read_body(&mut request, MAX_JSON_BODY_BYTES).await?;
+    plain.body = read_body(&mut request, limit).await?;
     Ok(plain)
 }
 

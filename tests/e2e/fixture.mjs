@@ -5,7 +5,7 @@ import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { Miniflare } from "miniflare";
+import { Miniflare, Response } from "miniflare";
 import { parse } from "smol-toml";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -14,7 +14,7 @@ const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo } = {}) {
+function options({ vars = {}, persistTo, outbound } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -31,18 +31,26 @@ function options({ vars = {}, persistTo } = {}) {
     kvNamespaces: wrangler.kv_namespaces.map((ns) => ns.binding),
     durableObjects,
     bindings: { ...wrangler.vars, ADMIN_TOKEN, ...vars },
+    // Every fetch the worker makes (origin, forward_to) goes here instead of the network.
+    // (`outbound: null` lets them reach the network, which tests keep on loopback.)
+    ...(outbound === null
+      ? {}
+      : { outboundService: outbound ?? (() => new Response("no outbound handler in this test", { status: 599 })) }),
   };
   // Without a persistence root Miniflare keeps storage in memory only.
   return persistTo ? { workers: [worker], defaultPersistRoot: persistTo } : { workers: [worker] };
 }
 
-/** Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars). */
-export async function startWorker({ vars, persistTo } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo }));
+/**
+ * Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars);
+ * `outbound(request)` answers the worker's own fetches.
+ */
+export async function startWorker({ vars, persistTo, outbound } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound }));
   const url = await mf.ready;
   const kv = await mf.getKVNamespace("KEYS");
   const call = async (method, path, { headers = {}, body, json } = {}) => {
-    const init = { method, headers: { ...headers } };
+    const init = { method, headers: { ...headers }, duplex: "half" };
     if (json !== undefined) {
       init.body = JSON.stringify(json);
       init.headers["content-type"] = "application/json";

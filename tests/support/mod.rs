@@ -3,6 +3,7 @@
 
 use keygate::app::http::{Request, Response};
 use keygate::app::limiter::MemoryLimiter;
+use keygate::app::origin::MemoryOrigin;
 use keygate::app::record::{KeyRecord, KeyStatus};
 use keygate::app::store::{KeyStore, MemoryStore};
 use keygate::app::{App, FakeClock};
@@ -29,9 +30,10 @@ pub fn app<'c>(
     config: &'c Config,
     store: &'c MemoryStore,
     limiter: &'c Limiter<'c>,
+    origin: &'c MemoryOrigin,
     clock: &'c FakeClock,
-) -> App<'c, &'c MemoryStore, &'c Limiter<'c>, &'c FakeClock> {
-    App { config, keys: KeyStore::new(store), limiter, clock }
+) -> App<'c, &'c MemoryStore, &'c Limiter<'c>, &'c MemoryOrigin, &'c FakeClock> {
+    App { config, keys: KeyStore::new(store), limiter, origin, clock }
 }
 
 pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyRecord {
@@ -62,10 +64,11 @@ pub fn seed(store: &MemoryStore, scopes: &[&str], edit: impl FnOnce(&mut KeyReco
     key.expose().to_owned()
 }
 
-pub fn send<S, L, C>(app: &App<'_, S, L, C>, request: Request) -> Response
+pub fn send<S, L, O, C>(app: &App<'_, S, L, O, C>, request: Request) -> Response
 where
     S: keygate::app::store::KeyValueStore,
-    L: keygate::app::limiter::Limiter,
+    L: keygate::app::limiter::Limiter + keygate::app::webhooks::Deliveries,
+    O: keygate::app::origin::Origin,
     C: keygate::app::Clock,
 {
     futures_executor::block_on(app.handle(&request))
@@ -75,6 +78,7 @@ where
 pub struct Harness {
     pub config: Config,
     pub store: MemoryStore,
+    pub origin: MemoryOrigin,
     pub clock: FakeClock,
 }
 
@@ -84,7 +88,7 @@ impl Harness {
     }
 
     pub fn with_config(config: Config) -> Harness {
-        Harness { config, store: MemoryStore::default(), clock: FakeClock::at(NOW) }
+        Harness { config, store: MemoryStore::default(), origin: MemoryOrigin::default(), clock: FakeClock::at(NOW) }
     }
 
     /// Runs `f` with a limiter; the limiter (the Durable Objects) lives as long as `f`.
@@ -103,7 +107,7 @@ pub struct Session<'h> {
 impl Session<'_> {
     pub fn send(&self, request: Request) -> Response {
         let h = self.harness;
-        send(&app(&h.config, &h.store, &self.limiter, &h.clock), request)
+        send(&app(&h.config, &h.store, &self.limiter, &h.origin, &h.clock), request)
     }
 
     /// A request with `credential` as a bearer token and `body` as JSON (when not null).
