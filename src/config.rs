@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::key::Environment;
 use crate::ratelimit::Quota;
+use crate::rules::{self, Rule};
 use crate::webhook::{Scheme, WebhookSecret};
 
 /// The shortest `ADMIN_TOKEN` accepted: anything shorter is guessable.
@@ -26,6 +27,10 @@ pub struct Config {
     /// Webhook sources by name.
     pub webhooks: BTreeMap<String, WebhookSource>,
     pub max_webhook_bytes: usize,
+    /// Upstream base URL without a trailing slash; `None` answers verified requests itself.
+    pub origin: Option<String>,
+    /// Gateway rules, first match wins.
+    pub routes: Vec<Rule>,
 }
 
 /// One entry of `WEBHOOKS` with its secrets.
@@ -50,6 +55,8 @@ impl fmt::Debug for Config {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
             .field("webhooks", &self.webhooks)
             .field("max_webhook_bytes", &self.max_webhook_bytes)
+            .field("origin", &self.origin)
+            .field("routes", &self.routes)
             .finish()
     }
 }
@@ -104,12 +111,34 @@ impl Config {
             },
         );
 
-        match (environment, key_headers, plans, admin_token, max_webhook_bytes) {
-            (Some(environment), Some(key_headers), Some(plans), Some(admin_token), Some(max_webhook_bytes))
-                if problems.0.is_empty() =>
-            {
-                Ok(Config { environment, key_headers, plans, default_plan, admin_token, webhooks, max_webhook_bytes })
-            }
+        let origin = problems.check("ORIGIN", parse_origin(var("ORIGIN")));
+        let routes = problems.check(
+            "ROUTES",
+            rules::parse_rules(
+                var("ROUTES").as_deref().filter(|t| !t.trim().is_empty()).unwrap_or(rules::DEFAULT_ROUTES),
+            ),
+        );
+
+        match (environment, key_headers, plans, admin_token, max_webhook_bytes, origin, routes) {
+            (
+                Some(environment),
+                Some(key_headers),
+                Some(plans),
+                Some(admin_token),
+                Some(max_webhook_bytes),
+                Some(origin),
+                Some(routes),
+            ) if problems.0.is_empty() => Ok(Config {
+                environment,
+                key_headers,
+                plans,
+                default_plan,
+                admin_token,
+                webhooks,
+                max_webhook_bytes,
+                origin,
+                routes,
+            }),
             _ => Err(ConfigError { problems: problems.0 }),
         }
     }
@@ -273,6 +302,22 @@ pub fn is_plan_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// An http(s) base URL without query or fragment; empty means none.
+fn parse_origin(text: Option<String>) -> Result<Option<String>, String> {
+    let text = text.unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let rest = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !text.contains(['?', '#', ' ']) => {
+            Ok(Some(text.trim_end_matches('/').to_owned()))
+        }
+        _ => Err("must be an http(s) base URL such as https://api.internal.example (no query)".into()),
+    }
+}
+
 fn parse_admin_token(token: Option<String>) -> Result<Option<String>, String> {
     match token {
         None => Ok(None),
@@ -371,6 +416,21 @@ mod tests {
         }
         assert!(config(&[("MAX_WEBHOOK_BYTES", "0")]).is_err());
         assert_eq!(config(&[("MAX_WEBHOOK_BYTES", "2048")]).unwrap().max_webhook_bytes, 2048);
+    }
+
+    #[test]
+    fn origin_and_routes_are_validated() {
+        assert_eq!(config(&[]).unwrap().origin, None);
+        assert_eq!(config(&[("ORIGIN", "")]).unwrap().origin, None);
+        assert_eq!(
+            config(&[("ORIGIN", "https://api.example/base/")]).unwrap().origin.as_deref(),
+            Some("https://api.example/base")
+        );
+        for bad in ["api.example", "ftp://x", "https://", "https://x?y=1"] {
+            assert!(config(&[("ORIGIN", bad)]).unwrap_err().problems[0].starts_with("ORIGIN"), "{bad}");
+        }
+        assert_eq!(config(&[]).unwrap().routes.len(), 1);
+        assert!(config(&[("ROUTES", "[]")]).unwrap_err().problems[0].starts_with("ROUTES"));
     }
 
     #[test]

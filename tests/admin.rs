@@ -159,7 +159,7 @@ fn lifecycle_patch_disable_rotate_delete() {
 
         let new_path = format!("/v1/projects/acme/keys/{}", rotated["id"].as_str().unwrap());
         let deleted = h.root("DELETE", &new_path, Value::Null);
-        assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+        assert_eq!((deleted.status, deleted.body.bytes().len()), (204, 0));
         assert_eq!(h.verify(&new_key, None)["code"], "INVALID_API_KEY");
         assert_eq!(code(&h.root("GET", &new_path, Value::Null)), "KEY_NOT_FOUND");
         assert_eq!(code(&h.root("DELETE", &new_path, Value::Null)), "KEY_NOT_FOUND");
@@ -263,7 +263,7 @@ fn unknown_foreign_and_malformed_ids_are_not_found() {
         {
             let response = h.root("GET", path, Value::Null);
             assert_eq!((response.status, code(&response)), (404, "KEY_NOT_FOUND".to_owned()), "{path}");
-            assert!(!String::from_utf8_lossy(&response.body).contains("theirs"));
+            assert!(!String::from_utf8_lossy(response.body.bytes()).contains("theirs"));
         }
         assert_eq!(h.root("PATCH", &foreign, json!({"name": "mine"})).status, 404);
         assert_eq!(h.root("DELETE", &foreign, Value::Null).status, 404);

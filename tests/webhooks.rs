@@ -4,7 +4,7 @@ mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use keygate::app::http::{Request, Response};
+use keygate::app::http::{Body, Request, Response};
 use keygate::webhook::{sign, Scheme, WebhookSecret};
 use serde_json::json;
 use support::*;
@@ -61,21 +61,18 @@ fn a_signed_delivery_is_forwarded_once_with_its_exact_bytes() {
         harness.origin.answer_with(Response {
             status: 202,
             headers: vec![("x-origin".into(), "yes".into())],
-            body: b"taken".to_vec(),
+            body: Body::Bytes(b"taken".to_vec()),
         });
         // Not what serde would write: the exact bytes must survive.
         let body = "{ \"action\" : \"opened\",\n  \"n\": 1.50 }";
         let answer = h.send(github_delivery(body, "d-1"));
-        assert_eq!(
-            (answer.status, answer.header("x-origin"), answer.body.as_slice()),
-            (202, Some("yes"), &b"taken"[..])
-        );
+        assert_eq!((answer.status, answer.header("x-origin"), answer.body.bytes()), (202, Some("yes"), &b"taken"[..]));
 
         let received = harness.origin.received();
         assert_eq!(received.len(), 1);
         let forwarded = &received[0];
         assert_eq!((forwarded.method.as_str(), forwarded.url.as_str()), ("POST", "https://origin.example/hooks/gh"));
-        assert_eq!(forwarded.body, body.as_bytes());
+        assert_eq!(forwarded.body, Body::Bytes(body.as_bytes().to_vec()));
         let header = |name: &str| {
             forwarded.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>()
         };
@@ -160,6 +157,7 @@ fn unknown_sources_wrong_methods_and_storage_failures() {
 #[test]
 fn webhook_bodies_are_capped_by_max_webhook_bytes() {
     let config = webhook_config();
-    assert_eq!(keygate::app::body_limit(&config, "/webhooks/gh"), 4096);
-    assert_eq!(keygate::app::body_limit(&config, "/v1/keys/verify"), 64 * 1024);
+    assert_eq!(keygate::app::body_limit(&config, "/webhooks/gh"), Some(4096));
+    assert_eq!(keygate::app::body_limit(&config, "/v1/keys/verify"), Some(64 * 1024));
+    assert_eq!(keygate::app::body_limit(&config, "/v1/projects/p/bots"), None, "gateway bodies stream");
 }

@@ -55,11 +55,30 @@ impl Request {
     }
 }
 
+/// A body keygate either holds or only passes along.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// A stream only the shell holds and never buffers: the client's request
+    /// body on its way to the origin, or the origin's body on its way back.
+    Stream,
+}
+
+impl Body {
+    /// The bytes held; empty for a stream.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Bytes(bytes) => bytes,
+            Body::Stream => &[],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 impl Response {
@@ -67,12 +86,12 @@ impl Response {
         Response {
             status,
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-            body: value.to_string().into_bytes(),
+            body: Body::Bytes(value.to_string().into_bytes()),
         }
     }
 
     pub fn no_content() -> Response {
-        Response { status: 204, headers: Vec::new(), body: Vec::new() }
+        Response { status: 204, headers: Vec::new(), body: Body::Bytes(Vec::new()) }
     }
 
     pub fn header(&self, lower_name: &str) -> Option<&str> {
@@ -101,6 +120,8 @@ impl Response {
                 ),
             ),
         ];
+        // Ours replace any the origin sent under the same names.
+        self.headers.retain(|(name, _)| !fields.iter().any(|(ours, _)| ours == name));
         for (name, value) in fields {
             self.headers.push((name.to_owned(), value));
         }
@@ -108,7 +129,7 @@ impl Response {
 
     /// The body as JSON (for tests and logs); `Null` when it is not JSON.
     pub fn json_body(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+        serde_json::from_slice(self.body.bytes()).unwrap_or(Value::Null)
     }
 }
 

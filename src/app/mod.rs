@@ -4,6 +4,7 @@
 //! contract's JSON error, never a panic or an unverified pass.
 
 pub mod admin;
+pub mod gateway;
 pub mod http;
 pub mod json;
 pub mod limiter;
@@ -14,8 +15,9 @@ pub mod store;
 pub mod verify;
 pub mod webhooks;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::config::{Config, ConfigError};
@@ -82,10 +84,33 @@ pub struct Context<'a, S, L, O> {
     pub origin: &'a O,
     pub now: UnixMillis,
     pub rate: Cell<Option<RateDecision>>,
+    /// The route pattern that matched, for the log line.
+    pub route: Cell<&'a str>,
+    /// The key this request presented, once found: (key id, project).
+    pub key: RefCell<Option<(String, String)>>,
+}
+
+/// One structured log line per request. It never holds a key, secret or signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub method: String,
+    pub route: String,
+    pub key_id: Option<String>,
+    pub project: Option<String>,
+    /// `allow`, `deny` (a 4xx) or `error` (a 5xx).
+    pub decision: &'static str,
+    pub code: Option<&'static str>,
+    pub status: u16,
+    pub duration_ms: i64,
 }
 
 impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, L, O, C> {
     pub async fn handle(&self, request: &Request) -> Response {
+        self.handle_logged(request).await.0
+    }
+
+    /// The answer, and the log line that describes it.
+    pub async fn handle_logged(&self, request: &Request) -> (Response, LogLine) {
         let context = Context {
             config: self.config,
             keys: &self.keys,
@@ -93,18 +118,45 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
             origin: &self.origin,
             now: self.clock.now(),
             rate: Cell::new(None),
+            route: Cell::new(""),
+            key: RefCell::new(None),
         };
-        let mut response = context.route(request).await.unwrap_or_else(Response::from);
+        let (mut response, code) = match context.route(request).await {
+            Ok(response) => (response, None),
+            Err(error) => (Response::from(&error), Some(error.code())),
+        };
         if let Some(rate) = context.rate.get() {
             response.add_rate_headers(&rate);
         }
-        response
+        let (key_id, project) = context.key.take().unzip();
+        let decision = match response.status {
+            ..400 => "allow",
+            400..500 => "deny",
+            _ => "error",
+        };
+        let line = LogLine {
+            method: request.method.clone(),
+            route: context.route.get().to_owned(),
+            key_id,
+            project,
+            decision,
+            code,
+            status: response.status,
+            duration_ms: self.clock.now() - context.now,
+        };
+        (response, line)
     }
 }
 
 impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> {
     async fn route(&self, request: &Request) -> Result<Response, Error> {
-        let route = Route::parse(&request.path).ok_or(Error::NotFound)?;
+        let Some(route) = Route::parse(&request.path) else {
+            if Route::is_reserved(&request.path) {
+                return Err(Error::NotFound);
+            }
+            return self.handle_gateway(request).await;
+        };
+        self.route.set(route.template());
         if !route.methods().contains(&request.method.as_str()) {
             return Err(Error::MethodNotAllowed { allow: route.methods() });
         }
@@ -118,11 +170,15 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
     }
 }
 
-/// The largest body a route reads: webhooks take `MAX_WEBHOOK_BYTES`, JSON routes 64 KiB.
-pub fn body_limit(config: &Config, path: &str) -> usize {
+/// How much of a body the shell reads for `path`: webhooks `MAX_WEBHOOK_BYTES`,
+/// keygate's JSON routes 64 KiB, and `None` for the gateway, whose bodies
+/// stream to the origin unread.
+pub fn body_limit(config: &Config, path: &str) -> Option<usize> {
     match Route::parse(path) {
-        Some(Route::Webhook { .. }) => config.max_webhook_bytes,
-        _ => MAX_JSON_BODY_BYTES,
+        Some(Route::Webhook { .. }) => Some(config.max_webhook_bytes),
+        Some(_) => Some(MAX_JSON_BODY_BYTES),
+        None if Route::is_reserved(path) => Some(MAX_JSON_BODY_BYTES),
+        None => None,
     }
 }
 
@@ -131,7 +187,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 fn openapi() -> Response {
     let mut response = Response::json(200, &serde_json::Value::Null);
-    response.body = OPENAPI_JSON.as_bytes().to_vec();
+    response.body = http::Body::Bytes(OPENAPI_JSON.as_bytes().to_vec());
     response
 }
 

@@ -5,7 +5,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::app::http::Response;
+use crate::app::http::{Body, Response};
 use crate::error::Error;
 
 /// A request to send upstream, fully formed.
@@ -14,7 +14,7 @@ pub struct Outgoing {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 /// Sends requests upstream; an unreachable upstream is [`Error::Origin`].
@@ -40,7 +40,7 @@ pub struct MemoryOrigin {
 
 impl Default for MemoryOrigin {
     fn default() -> MemoryOrigin {
-        let answer = Response { status: 200, headers: Vec::new(), body: b"ok".to_vec() };
+        let answer = Response { status: 200, headers: Vec::new(), body: Body::Bytes(b"ok".to_vec()) };
         MemoryOrigin { received: RefCell::default(), answer: RefCell::new(answer), down: Cell::new(false) }
     }
 }

@@ -44,6 +44,20 @@ impl<'p> Route<'p> {
         })
     }
 
+    /// Whether `path` lies in keygate's own namespace, so the gateway never forwards it
+    /// even when no route of ours matches (e.g. `/v1/projects/p/keys/x/y`).
+    pub fn is_reserved(path: &str) -> bool {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        matches!(
+            segments.as_slice(),
+            ["healthz", ..]
+                | ["openapi.json", ..]
+                | ["webhooks", ..]
+                | ["v1", "keys", ..]
+                | ["v1", "projects", _, "keys", ..]
+        )
+    }
+
     pub fn template(&self) -> &'static str {
         let index = match self {
             Route::Health => 0,
@@ -90,6 +104,18 @@ mod tests {
         ];
         for (path, expected) in cases {
             assert_eq!(Route::parse(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn keygate_namespaces_are_reserved() {
+        for path in
+            ["/healthz/x", "/webhooks/a/b", "/v1/keys/other", "/v1/projects/p/keys/k/extra", "/v1/projects/p/keys"]
+        {
+            assert!(Route::is_reserved(path), "{path}");
+        }
+        for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/"] {
+            assert!(!Route::is_reserved(path), "{path}");
         }
     }
 

@@ -97,6 +97,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             return Ok(Decision::Deny(Error::unknown_key()));
         }
         let key_id = record.id.clone();
+        *self.key.borrow_mut() = Some((record.id.clone(), record.project.clone()));
         let call = LimiterCall::Check {
             digest: digest.to_hex(),
             scope: requirement.scope.as_ref().map(Scope::to_string),

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::http::{Request, Response};
+use crate::app::http::{Body, Request, Response};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{forwardable, Origin, Outgoing};
 use crate::app::record::UnixMillis;
@@ -94,7 +94,8 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
         let mut headers: Vec<(String, String)> =
             request.headers.iter().filter(|(name, _)| forwardable(name)).cloned().collect();
         headers.push(("x-keygate-webhook-source".into(), source_name.to_owned()));
-        let outgoing = Outgoing { method: "POST".into(), url: forward_to.clone(), headers, body: request.body.clone() };
+        let body = Body::Bytes(request.body.clone());
+        let outgoing = Outgoing { method: "POST".into(), url: forward_to.clone(), headers, body };
         match self.origin.send(outgoing).await {
             Ok(answer) => Ok(answer),
             Err(error) => {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use futures_util::StreamExt;
 use wasm_bindgen::JsValue;
 
-use crate::app::http::{self, MAX_JSON_BODY_BYTES};
+use crate::app::http::{self, Body, MAX_JSON_BODY_BYTES};
 use crate::app::store::KeyStore;
 use crate::app::{self as core, App, Clock};
 use crate::config::{Config, ConfigError};
@@ -39,23 +39,33 @@ impl Clock for WorkerClock {
 #[worker::event(fetch)]
 async fn fetch(request: worker::Request, env: worker::Env, _ctx: worker::Context) -> worker::Result<worker::Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
+    // Gateway bodies (no limit) stream to the origin; keygate's own routes read theirs, capped.
     let limit = match config.as_ref() {
         Ok(config) => core::body_limit(config, &request.path()),
-        Err(_) => MAX_JSON_BODY_BYTES,
+        Err(_) => Some(MAX_JSON_BODY_BYTES),
     };
+    let origin = origin::FetchOrigin::default();
+    if limit.is_none() {
+        *origin.incoming.borrow_mut() = request.inner().body();
+    }
     let answer = match read_request(request, limit).await {
         Err(error) => http::Response::from(error),
         Ok(request) => match (config.as_ref(), bind(&env)) {
             (Err(problem), _) => core::unconfigured(&request, problem),
             (Ok(_), Err(error)) => http::Response::from(error),
             (Ok(config), Ok((kv, objects))) => {
-                let keys = KeyStore::new(kv);
-                let app = App { config, keys, limiter: objects, origin: origin::FetchOrigin, clock: WorkerClock };
-                app.handle(&request).await
+                let app =
+                    App { config, keys: KeyStore::new(kv), limiter: objects, origin: &origin, clock: WorkerClock };
+                let (answer, line) = app.handle_logged(&request).await;
+                if let Ok(json) = serde_json::to_string(&line) {
+                    worker::console_log!("{json}");
+                }
+                answer
             }
         },
     };
-    Ok(to_worker_response(answer))
+    let stream = origin.answer.borrow_mut().take();
+    Ok(to_worker_response(answer, stream))
 }
 
 fn bind(env: &worker::Env) -> Result<(kv::KvStore, limiter::DurableObjects), Error> {
@@ -74,7 +84,7 @@ fn var(env: &worker::Env, name: &str) -> Option<String> {
     value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok()?.as_string())
 }
 
-async fn read_request(mut request: worker::Request, limit: usize) -> Result<http::Request, Error> {
+async fn read_request(mut request: worker::Request, limit: Option<usize>) -> Result<http::Request, Error> {
     let url = request.url().map_err(|e| Error::Unavailable(e.to_string()))?;
     let mut plain = http::Request {
         method: request.method().to_string(),
@@ -83,7 +93,9 @@ async fn read_request(mut request: worker::Request, limit: usize) -> Result<http
         headers: request.headers().entries().collect(),
         body: Vec::new(),
     };
-    plain.body = read_body(&mut request, limit).await?;
+    if let Some(limit) = limit {
+        plain.body = read_body(&mut request, limit).await?;
+    }
     Ok(plain)
 }
 
@@ -106,16 +118,17 @@ async fn read_body(request: &mut worker::Request, limit: usize) -> Result<Vec<u8
     Ok(body)
 }
 
-fn to_worker_response(answer: http::Response) -> worker::Response {
+/// The worker response; a [`Body::Stream`] answer takes `stream`, the origin's body.
+fn to_worker_response(answer: http::Response, stream: Option<worker::web_sys::ReadableStream>) -> worker::Response {
     let headers = worker::Headers::new();
     for (name, value) in &answer.headers {
         // Our own header names and values are always valid; a failure here would be a bug.
         let _ = headers.append(name, value);
     }
     let builder = worker::Response::builder().with_status(answer.status).with_headers(headers);
-    if answer.body.is_empty() {
-        builder.empty()
-    } else {
-        builder.fixed(answer.body)
+    match (answer.body, stream) {
+        (Body::Stream, Some(stream)) => builder.stream(stream),
+        (Body::Bytes(bytes), _) if !bytes.is_empty() => builder.fixed(bytes),
+        _ => builder.empty(),
     }
 }

@@ -1,31 +1,54 @@
 //! Upstream requests through the runtime's `fetch`. Any failure to reach the
 //! upstream is `ORIGIN_ERROR` (502); redirects are passed back, not followed.
+//! Streams stay streams: the client's body goes up unread and the origin's
+//! body comes back unread.
+
+use std::cell::RefCell;
 
 use wasm_bindgen::JsValue;
+use worker::web_sys::ReadableStream;
 
-use crate::app::http;
+use crate::app::http::{self, Body};
 use crate::app::origin::{Origin, Outgoing};
 use crate::error::Error;
 
-pub struct FetchOrigin;
+#[derive(Default)]
+pub struct FetchOrigin {
+    /// The client's request body, for an [`Outgoing`] whose body is [`Body::Stream`].
+    pub incoming: RefCell<Option<ReadableStream>>,
+    /// The origin's answer body, for the shell to return as the response body.
+    pub answer: RefCell<Option<ReadableStream>>,
+}
 
 impl Origin for FetchOrigin {
     async fn send(&self, outgoing: Outgoing) -> Result<http::Response, Error> {
         let headers = worker::Headers::new();
         for (name, value) in &outgoing.headers {
-            // A header the runtime refuses to send is dropped rather than failing the delivery.
+            // A header the runtime refuses to send is dropped rather than failing the request.
             let _ = headers.append(name, value);
         }
         let mut init = worker::RequestInit::new();
         init.with_method(worker::Method::from(outgoing.method))
             .with_headers(headers)
             .with_redirect(worker::RequestRedirect::Manual);
-        if !outgoing.body.is_empty() {
-            init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(outgoing.body.as_slice()))));
+        match outgoing.body {
+            Body::Bytes(bytes) if !bytes.is_empty() => {
+                init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(bytes.as_slice()))));
+            }
+            Body::Bytes(_) => {}
+            Body::Stream => {
+                if let Some(stream) = self.incoming.borrow_mut().take() {
+                    init.with_body(Some(stream.into()));
+                }
+            }
         }
         let request = worker::Request::new_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
-        let mut response = worker::Fetch::Request(request).send().await.map_err(|_| Error::Origin)?;
-        let body = response.bytes().await.map_err(|_| Error::Origin)?;
-        Ok(http::Response { status: response.status_code(), headers: response.headers().entries().collect(), body })
+        let response = worker::Fetch::Request(request).send().await.map_err(|_| Error::Origin)?;
+        *self.answer.borrow_mut() = worker::web_sys::Response::from(&response).body();
+        Ok(http::Response {
+            status: response.status_code(),
+            headers: response.headers().entries().collect(),
+            body: Body::Stream,
+        })
     }
 }

@@ -1,0 +1,178 @@
+//! The gateway through the app: matching, authorization, forwarding, identity headers, logs.
+
+mod support;
+
+use keygate::app::http::{Body, Request, Response};
+use keygate::app::limiter::MemoryLimiter;
+use keygate::app::origin::Outgoing;
+use keygate::app::store::KeyStore;
+use keygate::app::{App, LogLine};
+use serde_json::json;
+use support::*;
+
+fn gateway_config(origin: &str) -> keygate::config::Config {
+    config(&[("KEY_HEADERS", "X-API-Key, X-TLM-Key"), ("ADMIN_TOKEN", ADMIN_TOKEN), ("ORIGIN", origin)])
+}
+
+fn only_forward(harness: &Harness) -> Outgoing {
+    let received = harness.origin.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    received.into_iter().next().unwrap()
+}
+
+fn header<'a>(outgoing: &'a Outgoing, name: &str) -> Vec<&'a str> {
+    outgoing.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+}
+
+#[test]
+fn a_verified_request_reaches_the_origin_with_identity_and_without_the_credential() {
+    let harness = Harness::with_config(gateway_config("https://origin.example/base/"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["conversations:read", "bots:*"], |r| r.project = "123".into());
+        harness.origin.answer_with(Response {
+            status: 201,
+            headers: vec![("x-origin-header".into(), "kept".into()), ("x-ratelimit-limit".into(), "origin's".into())],
+            body: Body::Stream,
+        });
+        let request = Request::new("GET", "/v1/projects/123/conversations?page=2&q=a%20b")
+            .with_header("Authorization", &format!("Bearer {key}"))
+            .with_header("X-Keygate-Key-Id", "key_forged")
+            .with_header("X-Keygate-Scopes", "admin")
+            .with_header("Accept", "application/json");
+        let answer = h.send(request);
+        assert_eq!(answer.status, 201);
+        assert_eq!(answer.header("x-origin-header"), Some("kept"));
+        assert_eq!(answer.header("x-ratelimit-limit"), Some("100"), "ours replace the origin's");
+        assert!(answer.header("ratelimit").is_some());
+
+        let forwarded = only_forward(&harness);
+        assert_eq!(forwarded.method, "GET");
+        assert_eq!(forwarded.url, "https://origin.example/base/v1/projects/123/conversations?page=2&q=a%20b");
+        assert!(header(&forwarded, "authorization").is_empty());
+        let record = harness.store.dump().into_iter().find(|(n, _, _)| n.starts_with("k:")).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&record.1).unwrap();
+        assert_eq!(header(&forwarded, "x-keygate-key-id"), vec![record["id"].as_str().unwrap()]);
+        assert_eq!(header(&forwarded, "x-keygate-project"), vec!["123"]);
+        assert_eq!(header(&forwarded, "x-keygate-scopes"), vec!["conversations:read bots:*"]);
+        assert_eq!(header(&forwarded, "accept"), vec!["application/json"]);
+        assert_eq!(forwarded.body, Body::Stream, "the body streams through unread");
+        assert!(forwarded.headers.iter().all(|(_, v)| !v.contains(&key)), "the key never reaches the origin");
+    })
+}
+
+#[test]
+fn a_post_with_a_key_header_is_forwarded_without_that_header() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:write"], |r| r.project = "123".into());
+        let request =
+            Request::new("POST", "/v1/projects/123/bots").with_header("X-TLM-Key", &key).with_body("{\"name\":\"x\"}");
+        assert_eq!(h.send(request).status, 200);
+        let forwarded = only_forward(&harness);
+        assert_eq!(
+            (forwarded.method.as_str(), forwarded.url.as_str()),
+            ("POST", "https://origin.example/v1/projects/123/bots")
+        );
+        assert!(header(&forwarded, "x-tlm-key").is_empty());
+    })
+}
+
+#[test]
+fn refusals_never_reach_the_origin() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+        let call = |method: &str, path: &str| {
+            h.send(Request::new(method, path).with_header("Authorization", &format!("Bearer {key}")))
+        };
+        let other_project = call("GET", "/v1/projects/456/bots");
+        assert_eq!((other_project.status, code(&other_project)), (403, "PROJECT_MISMATCH".to_owned()));
+        let no_scope = call("DELETE", "/v1/projects/123/bots/7");
+        assert_eq!(
+            (no_scope.status, no_scope.json_body()["error"]["required_scope"].clone()),
+            (403, json!("bots:delete"))
+        );
+        assert!(no_scope.header("x-ratelimit-remaining").is_some(), "an authenticated refusal still has limits");
+        for path in
+            ["/unknown", "/v1/projects/123", "/v1/projects/123/bots/../keys", "/v1/projects/123/keys/key_x/extra"]
+        {
+            assert_eq!(call("GET", path).status, 404, "{path}");
+        }
+        let anonymous = h.send(Request::new("GET", "/v1/projects/123/bots"));
+        assert_eq!((anonymous.status, code(&anonymous)), (401, "MISSING_API_KEY".to_owned()));
+        assert!(harness.origin.received().is_empty());
+    })
+}
+
+#[test]
+fn an_unreachable_origin_is_502() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+        harness.origin.go_down(true);
+        let answer = h.send(Request::new("GET", "/v1/projects/123/bots").with_header("X-API-Key", &key));
+        assert_eq!((answer.status, code(&answer)), (502, "ORIGIN_ERROR".to_owned()));
+    })
+}
+
+#[test]
+fn without_an_origin_the_gateway_answers_the_identity() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+        let answer = h.send(Request::new("GET", "/v1/projects/123/bots/1").with_header("X-API-Key", &key));
+        assert_eq!(answer.status, 200);
+        let body = answer.json_body();
+        assert_eq!(
+            (body["ok"].clone(), body["project"].clone(), body["scopes"].clone()),
+            (json!(true), json!("123"), json!(["bots:read"]))
+        );
+        assert!(body["key_id"].as_str().unwrap().starts_with("key_"));
+    })
+}
+
+#[test]
+fn custom_routes_are_matched_first_to_last() {
+    let routes = r#"[{"method":"GET","path":"/status","scope":"status:read"},
+                     {"method":"*","path":"/api/{resource}/*","scope":"{resource}:{action}"}]"#;
+    let harness = Harness::with_config(config(&[("ROUTES", routes)]));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["status:read", "orders:write"], |_| {});
+        let call = |method: &str, path: &str| h.send(Request::new(method, path).with_header("X-API-Key", &key)).status;
+        assert_eq!(call("GET", "/status"), 200);
+        assert_eq!(call("POST", "/api/orders/1"), 200);
+        assert_eq!(call("GET", "/api/orders"), 200, "write implies read");
+        assert_eq!(call("DELETE", "/api/orders/1"), 403);
+        assert_eq!(call("POST", "/status"), 404);
+        assert_eq!(call("GET", "/v1/projects/123/bots"), 404, "the default rule is replaced");
+    })
+}
+
+#[test]
+fn every_request_has_one_log_line_without_secrets() {
+    let harness = Harness::new();
+    let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+    let limiter = MemoryLimiter::new(&harness.clock);
+    let app = App {
+        config: &harness.config,
+        keys: KeyStore::new(&harness.store),
+        limiter: &limiter,
+        origin: &harness.origin,
+        clock: &harness.clock,
+    };
+    let log = |request: Request| -> LogLine { futures_executor::block_on(app.handle_logged(&request)).1 };
+    let allowed =
+        log(Request::new("GET", "/v1/projects/123/bots").with_header("Authorization", &format!("Bearer {key}")));
+    assert_eq!(allowed.method, "GET");
+    assert_eq!(allowed.route, "/v1/projects/{project}/{resource}/*");
+    assert_eq!(allowed.project.as_deref(), Some("123"));
+    assert!(allowed.key_id.as_deref().unwrap().starts_with("key_"));
+    assert_eq!((allowed.decision, allowed.code, allowed.status), ("allow", None, 200));
+    let denied = log(Request::new("DELETE", "/v1/projects/123/bots/1").with_header("X-API-Key", &key));
+    assert_eq!((denied.decision, denied.code, denied.status), ("deny", Some("INSUFFICIENT_PERMISSIONS"), 403));
+    let admin = log(Request::new("GET", "/v1/projects/123/keys"));
+    assert_eq!((admin.route.as_str(), admin.code), ("/v1/projects/{project}/keys", Some("MISSING_API_KEY")));
+    let serialized = serde_json::to_string(&allowed).unwrap();
+    assert!(!serialized.contains(&key[8..]));
+    assert!(serialized.contains("\"duration_ms\":0"));
+}
