@@ -159,6 +159,12 @@ impl KeyDigest {
     pub fn storage_key(&self) -> String {
         format!("k:{}", self.to_hex())
     }
+
+    pub fn from_hex(text: &str) -> Option<KeyDigest> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(KeyDigest(bytes))
+    }
 }
 
 impl fmt::Debug for KeyDigest {

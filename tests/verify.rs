@@ -235,3 +235,35 @@ fn healthz_reports_environment_or_configuration_problems() {
     assert_eq!(other.json_body()["error"]["code"], "CONFIG_ERROR");
     assert!(other.json_body()["error"]["message"].as_str().unwrap().contains("KEY_HEADERS"));
 }
+
+#[test]
+fn the_isolate_cache_spares_kv_reads_for_hot_and_made_up_keys() {
+    use keygate::app::store::{KeyStore, RecordCache};
+    use keygate::app::App;
+    use std::rc::Rc;
+
+    let store = MemoryStore::default();
+    let key = seed(&store, &["bots:read"], |_| {});
+    let unknown = ApiKey::generate(Environment::Live).unwrap();
+    let config = default_config();
+    let clock = FakeClock::at(NOW);
+    let limiter = MemoryLimiter::new(&clock);
+    let origin = MemoryOrigin::default();
+    let cache = Rc::new(RecordCache::new(100));
+    let app = App {
+        config: &config,
+        keys: KeyStore::with_cache(&store, cache),
+        limiter: &limiter,
+        origin: &origin,
+        clock: &clock,
+    };
+    for _ in 0..3 {
+        assert_eq!(send(&app, verify_body(json!({"key": key}))).json_body()["valid"], true);
+        assert_eq!(send(&app, verify_body(json!({"key": unknown.expose()}))).json_body()["code"], "INVALID_API_KEY");
+    }
+    assert_eq!(store.reads(), 2, "one read per key");
+    assert_eq!(limiter.calls(), 3, "every use still reaches the key's Durable Object");
+    clock.advance(RecordCache::MISS_MILLIS);
+    send(&app, verify_body(json!({"key": unknown.expose()})));
+    assert_eq!(store.reads(), 3, "a miss is re-read soon");
+}

@@ -5,17 +5,20 @@
 //! - `p:<project>:<key id>` → the digest hex, with the [`KeySummary`] as KV
 //!   metadata, so a listing needs no per-key reads.
 //!
-//! Guarantee: writes go record first, pointer second, so a half-done write
-//! never leaves a usable key that the admin API cannot see or delete.
+//! Guarantees: writes go record first, pointer second, so a half-done write
+//! never leaves a usable key that the admin API cannot see or delete. Record
+//! reads may come from a short-lived in-isolate [`RecordCache`]: safe, because
+//! a key's Durable Object, not this copy, decides on every use.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::app::record::{KeyRecord, KeySummary};
+use crate::app::record::{KeyRecord, KeySummary, UnixMillis};
 use crate::error::Error;
 use crate::key::KeyDigest;
 
@@ -31,28 +34,93 @@ pub struct ListPage {
 #[allow(async_fn_in_trait)]
 pub trait KeyValueStore {
     async fn get(&self, name: &str) -> Result<Option<String>, Error>;
+    /// A read that may be served from an edge cache up to `cache_seconds` old.
+    async fn get_cached(&self, name: &str, _cache_seconds: u64) -> Result<Option<String>, Error> {
+        self.get(name).await
+    }
     async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error>;
     async fn delete(&self, name: &str) -> Result<(), Error>;
     async fn list(&self, prefix: &str, limit: usize, cursor: Option<&str>) -> Result<ListPage, Error>;
 }
 
+/// How long KV's edge cache may serve a key record (safe: the Durable Object decides).
+pub const RECORD_CACHE_SECONDS: u64 = 60;
+
+/// Records (and misses) by digest, kept briefly in one isolate so a hot key
+/// costs no KV read and a flood of made-up keys costs one read per key.
+#[derive(Debug)]
+pub struct RecordCache {
+    entries: RefCell<HashMap<KeyDigest, (Option<KeyRecord>, UnixMillis)>>,
+    capacity: usize,
+}
+
+impl RecordCache {
+    /// How long a found record is reused.
+    pub const HIT_MILLIS: UnixMillis = 30_000;
+    /// How long a miss is reused: short, so a key created elsewhere works soon.
+    pub const MISS_MILLIS: UnixMillis = 5_000;
+
+    pub fn new(capacity: usize) -> RecordCache {
+        RecordCache { entries: RefCell::default(), capacity }
+    }
+
+    /// `Some(found)` when a fresh entry exists.
+    pub fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Option<Option<KeyRecord>> {
+        let entries = self.entries.borrow();
+        let (record, expires) = entries.get(digest)?;
+        (now < *expires).then(|| record.clone())
+    }
+
+    pub fn put(&self, digest: KeyDigest, record: Option<KeyRecord>, now: UnixMillis) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= self.capacity {
+            entries.retain(|_, (_, expires)| now < *expires);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        let ttl = if record.is_some() { Self::HIT_MILLIS } else { Self::MISS_MILLIS };
+        entries.insert(digest, (record, now + ttl));
+    }
+
+    pub fn forget(&self, digest: &KeyDigest) {
+        self.entries.borrow_mut().remove(digest);
+    }
+}
+
 /// Keys as stored: records by digest, pointers by project and id.
 pub struct KeyStore<S> {
     kv: S,
+    cache: Option<Rc<RecordCache>>,
 }
 
 impl<S: KeyValueStore> KeyStore<S> {
     pub fn new(kv: S) -> KeyStore<S> {
-        KeyStore { kv }
+        KeyStore { kv, cache: None }
+    }
+
+    /// Record reads go through `cache` (one per isolate).
+    pub fn with_cache(kv: S, cache: Rc<RecordCache>) -> KeyStore<S> {
+        KeyStore { kv, cache: Some(cache) }
     }
 
     pub fn kv(&self) -> &S {
         &self.kv
     }
 
-    /// The record of a presented key, by its digest.
-    pub async fn get(&self, digest: &KeyDigest) -> Result<Option<KeyRecord>, Error> {
-        self.read_record(&digest.storage_key()).await
+    /// The record of a presented key, by its digest: the isolate cache, else KV (edge-cached).
+    pub async fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Result<Option<KeyRecord>, Error> {
+        if let Some(found) = self.cache.as_ref().and_then(|cache| cache.get(digest, now)) {
+            return Ok(found);
+        }
+        let record = match self.kv.get_cached(&digest.storage_key(), RECORD_CACHE_SECONDS).await? {
+            None => None,
+            Some(json) => Some(parse_record(&json)?),
+        };
+        if let Some(cache) = &self.cache {
+            cache.put(*digest, record.clone(), now);
+        }
+        Ok(record)
     }
 
     /// The digest hex and record of a key by project and id; `None` when either is missing.
@@ -65,6 +133,7 @@ impl<S: KeyValueStore> KeyStore<S> {
 
     /// Writes the record, then the pointer with its listing summary.
     pub async fn save(&self, digest_hex: &str, record: &KeyRecord) -> Result<(), Error> {
+        self.forget(digest_hex);
         let json = serde_json::to_string(record).map_err(|e| Error::Unavailable(e.to_string()))?;
         self.kv.put(&record_name(digest_hex), &json, None).await?;
         let summary = serde_json::to_value(record.summary()).map_err(|e| Error::Unavailable(e.to_string()))?;
@@ -73,6 +142,7 @@ impl<S: KeyValueStore> KeyStore<S> {
 
     /// Deletes the record (the key stops working), then the pointer.
     pub async fn remove(&self, digest_hex: &str, project: &str, id: &str) -> Result<(), Error> {
+        self.forget(digest_hex);
         self.kv.delete(&record_name(digest_hex)).await?;
         self.kv.delete(&pointer_name(project, id)).await
     }
@@ -92,13 +162,19 @@ impl<S: KeyValueStore> KeyStore<S> {
     }
 
     async fn read_record(&self, name: &str) -> Result<Option<KeyRecord>, Error> {
-        match self.kv.get(name).await? {
-            None => Ok(None),
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| Error::Unavailable(format!("corrupt key record: {e}"))),
+        self.kv.get(name).await?.map(|json| parse_record(&json)).transpose()
+    }
+
+    /// Drops a cached copy this isolate holds (the next read goes to KV).
+    fn forget(&self, digest_hex: &str) {
+        if let (Some(cache), Some(digest)) = (&self.cache, KeyDigest::from_hex(digest_hex)) {
+            cache.forget(&digest);
         }
     }
+}
+
+fn parse_record(json: &str) -> Result<KeyRecord, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Unavailable(format!("corrupt key record: {e}")))
 }
 
 fn record_name(digest_hex: &str) -> String {
@@ -212,6 +288,9 @@ impl<T: KeyValueStore> KeyValueStore for &T {
     async fn get(&self, name: &str) -> Result<Option<String>, Error> {
         (**self).get(name).await
     }
+    async fn get_cached(&self, name: &str, cache_seconds: u64) -> Result<Option<String>, Error> {
+        (**self).get_cached(name, cache_seconds).await
+    }
     async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error> {
         (**self).put(name, value, metadata).await
     }
@@ -226,6 +305,20 @@ impl<T: KeyValueStore> KeyValueStore for &T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_record_cache_expires_hits_and_misses_and_stays_bounded() {
+        let cache = RecordCache::new(2);
+        let digest = |n: u8| KeyDigest::from_hex(&hex::encode([n; 32])).unwrap();
+        cache.put(digest(1), None, 0);
+        assert_eq!(cache.get(&digest(1), RecordCache::MISS_MILLIS - 1), Some(None));
+        assert_eq!(cache.get(&digest(1), RecordCache::MISS_MILLIS), None);
+        cache.put(digest(2), None, 0);
+        cache.put(digest(3), None, 10);
+        assert!(cache.entries.borrow().len() <= 2);
+        cache.forget(&digest(3));
+        assert_eq!(cache.get(&digest(3), 11), None);
+    }
 
     #[test]
     fn cursors_are_bound_to_their_project() {

@@ -90,7 +90,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             return Ok(Decision::Deny(Error::InvalidApiKey(message)));
         }
         let digest = key.digest();
-        let Some(record) = self.keys.get(&digest).await? else {
+        let Some(record) = self.keys.get(&digest, self.now).await? else {
             return Ok(Decision::Deny(Error::unknown_key()));
         };
         if record.environment != environment {

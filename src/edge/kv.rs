@@ -24,6 +24,10 @@ impl KeyValueStore for KvStore {
         self.0.get(name).text().await.map_err(|e| unavailable("get", e))
     }
 
+    async fn get_cached(&self, name: &str, cache_seconds: u64) -> Result<Option<String>, Error> {
+        self.0.get(name).cache_ttl(cache_seconds).text().await.map_err(|e| unavailable("get", e))
+    }
+
     async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error> {
         let mut put = self.0.put(name, value).map_err(|e| unavailable("put", e))?;
         if let Some(metadata) = metadata {

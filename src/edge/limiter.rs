@@ -5,7 +5,7 @@
 //! it, applies [`KeyState::apply`] and stores it with synchronous SQL, with no
 //! `await` in between, so concurrent requests are decided one at a time.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, State};
@@ -19,6 +19,9 @@ pub struct LimiterObject {
     state: State,
     /// Whether this instance knows an alarm is pending (saves a read per request).
     alarm_known: Cell<bool>,
+    /// The stored state as last read or written by this instance: SQLite stays the
+    /// truth, this saves the SELECT and JSON parse while the instance lives.
+    loaded: RefCell<Option<KeyState>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -32,19 +35,27 @@ impl LimiterObject {
     }
 
     fn load(&self) -> worker::Result<KeyState> {
-        let rows: Vec<Row> = self.sql().exec("SELECT state FROM key_state WHERE id = 0", None)?.to_array()?;
-        match rows.first() {
-            None => Ok(KeyState::default()),
-            Some(row) => serde_json::from_str(&row.state).map_err(|e| worker::Error::RustError(e.to_string())),
+        if let Some(state) = self.loaded.borrow().as_ref() {
+            return Ok(state.clone());
         }
+        let rows: Vec<Row> = self.sql().exec("SELECT state FROM key_state WHERE id = 0", None)?.to_array()?;
+        let state = match rows.first() {
+            None => KeyState::default(),
+            Some(row) => serde_json::from_str(&row.state).map_err(|e| worker::Error::RustError(e.to_string()))?,
+        };
+        *self.loaded.borrow_mut() = Some(state.clone());
+        Ok(state)
     }
 
     fn save(&self, state: &KeyState) -> worker::Result<()> {
+        // Forget first: if the write fails, the next call re-reads what SQLite holds.
+        *self.loaded.borrow_mut() = None;
         let json = serde_json::to_string(state).map_err(|e| worker::Error::RustError(e.to_string()))?;
         self.sql().exec(
             "INSERT INTO key_state (id, state) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
             vec![json.into()],
         )?;
+        *self.loaded.borrow_mut() = Some(state.clone());
         Ok(())
     }
 
@@ -71,7 +82,7 @@ fn status(code: u16) -> worker::Result<worker::Response> {
 
 impl DurableObject for LimiterObject {
     fn new(state: State, _env: Env) -> Self {
-        let object = LimiterObject { state, alarm_known: Cell::new(false) };
+        let object = LimiterObject { state, alarm_known: Cell::new(false), loaded: RefCell::new(None) };
         // Synchronous, and a failure resurfaces on the first query as a 500 to the worker (→ 503).
         let _ = object
             .sql()
@@ -103,7 +114,10 @@ impl DurableObject for LimiterObject {
         let mut state = self.load()?;
         let now = now();
         match state.idle_cleanup(now) {
-            Some(true) => self.state.storage().delete_all().await?,
+            Some(true) => {
+                *self.loaded.borrow_mut() = None;
+                self.state.storage().delete_all().await?
+            }
             Some(false) => {
                 state.limit = Default::default();
                 self.save(&state)?;

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use wasm_bindgen::JsValue;
 
 use crate::app::http::{self, Body, MAX_JSON_BODY_BYTES};
-use crate::app::store::KeyStore;
+use crate::app::store::{KeyStore, RecordCache};
 use crate::app::{self as core, App, Clock};
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
@@ -26,6 +26,8 @@ const DELIVERIES_BINDING: &str = "DELIVERIES";
 thread_local! {
     /// Vars and secrets do not change within an isolate: parse them once.
     static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
+    /// Key records this isolate read lately (see `RecordCache`).
+    static RECORDS: Rc<RecordCache> = Rc::new(RecordCache::new(10_000));
 }
 
 struct WorkerClock;
@@ -54,8 +56,13 @@ async fn fetch(request: worker::Request, env: worker::Env, _ctx: worker::Context
             (Err(problem), _) => core::unconfigured(&request, problem),
             (Ok(_), Err(error)) => http::Response::from(error),
             (Ok(config), Ok((kv, objects))) => {
-                let app =
-                    App { config, keys: KeyStore::new(kv), limiter: objects, origin: &origin, clock: WorkerClock };
+                let app = App {
+                    config,
+                    keys: KeyStore::with_cache(kv, RECORDS.with(Rc::clone)),
+                    limiter: objects,
+                    origin: &origin,
+                    clock: WorkerClock,
+                };
                 let (answer, line) = app.handle_logged(&request).await;
                 if let Ok(json) = serde_json::to_string(&line) {
                     worker::console_log!("{json}");

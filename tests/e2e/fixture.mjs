@@ -14,7 +14,7 @@ const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo, outbound } = {}) {
+function options({ vars = {}, persistTo, outbound, port, quiet } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -38,15 +38,24 @@ function options({ vars = {}, persistTo, outbound } = {}) {
       : { outboundService: outbound ?? (() => new Response("no outbound handler in this test", { status: 599 })) }),
   };
   // Without a persistence root Miniflare keeps storage in memory only.
-  return persistTo ? { workers: [worker], defaultPersistRoot: persistTo } : { workers: [worker] };
+  const shared = port === undefined ? {} : { host: "127.0.0.1", port };
+  if (quiet) {
+    // Drain workerd's output unread: the log lines still cost the worker, not this process.
+    shared.handleRuntimeStdio = (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    };
+  }
+  return persistTo ? { ...shared, workers: [worker], defaultPersistRoot: persistTo } : { ...shared, workers: [worker] };
 }
 
 /**
  * Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars);
- * `outbound(request)` answers the worker's own fetches.
+ * `outbound(request)` answers the worker's own fetches; `port` serves it on 127.0.0.1;
+ * `quiet` drains its log lines unread.
  */
-export async function startWorker({ vars, persistTo, outbound } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo, outbound }));
+export async function startWorker({ vars, persistTo, outbound, port, quiet } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound, port, quiet }));
   const url = await mf.ready;
   const kv = await mf.getKVNamespace("KEYS");
   const call = async (method, path, { headers = {}, body, json } = {}) => {

@@ -1,0 +1,127 @@
+// `make bench`: one table of every figure, all measured in this run on this machine.
+//  1. native microbenchmarks (criterion's estimates, written by `cargo bench` just before);
+//  2. load through workerd on loopback (Miniflare, local KV and Durable Objects; wrk);
+//  3. the wasm module's size, raw and gzip-compressed.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { readFileSync, existsSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir, cpus } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { startWorker, makeKey, ADMIN_TOKEN } from "../tests/e2e/fixture.mjs";
+
+const root = new URL("../", import.meta.url).pathname;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+function criterion(name) {
+  const file = join(root, "target/criterion", name, "new/estimates.json");
+  if (!existsSync(file)) return null;
+  return JSON.parse(readFileSync(file, "utf8")).median.point_estimate; // nanoseconds
+}
+
+function formatNanos(ns) {
+  if (ns === null) return "n/a";
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`;
+  return `${ns.toFixed(0)} ns`;
+}
+
+/** wrk against `url`; POST `body` when given. Returns {rps, p50, p99} (latencies in ms). */
+// Asynchronous on purpose: workerd's log lines flow through this process, which
+// must keep reading them while wrk runs.
+async function load(url, { headers = {}, body } = {}, seconds = SECONDS) {
+  const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency"];
+  for (const [name, value] of Object.entries(headers)) args.push("-H", `${name}: ${value}`);
+  if (body !== undefined) {
+    const script = join(mkdtempSync(join(tmpdir(), "keygate-wrk-")), "post.lua");
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n`);
+    args.push("-s", script);
+  }
+  const { stdout: output } = await promisify(execFile)("wrk", [...args, url], { encoding: "utf8" });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)[1]);
+  const latency = (p) => {
+    const [, value, unit] = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(output);
+    return Number(value) * { us: 0.001, ms: 1, s: 1000 }[unit];
+  };
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? "0";
+  return { rps, p50: latency(50), p99: latency(99), non2xx: Number(non2xx) };
+}
+
+async function startReference() {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    workers: [
+      {
+        name: "reference",
+        scriptPath: join(root, "bench/reference.mjs"),
+        modules: true,
+        compatibilityDate: "2025-09-23",
+        kvNamespaces: ["KEYS"],
+        durableObjects: { EMPTY: { className: "EmptyObject", useSQLite: true } },
+      },
+    ],
+  });
+  const url = await mf.ready;
+  await (await mf.getKVNamespace("KEYS")).put("k:reference", JSON.stringify({ id: "key_reference" }));
+  return { mf, url };
+}
+
+const keygate = await startWorker({ port: 0, quiet: true });
+const reference = await startReference();
+const base = keygate.url.toString().replace(/\/$/, "");
+const created = await keygate.call("POST", "/v1/projects/bench/keys", {
+  json: { name: "bench", scopes: ["things:read"], rate_limit: { per_minute: 4000000000, per_day: 4000000000 } },
+  headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+});
+const key = created.body.key;
+const badChecksum = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
+const unknown = makeKey();
+
+const scenarios = [
+  ["healthz (floor 1: no storage)", `${base}/healthz`, {}, null],
+  ["reference: 1 KV read + 1 empty DO call (floor 2)", reference.url.toString(), {}, null],
+  ["gateway, valid key, no ORIGIN", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": key } }, 2],
+  ["POST /v1/keys/verify, valid key", `${base}/v1/keys/verify`, { body: JSON.stringify({ key }) }, 2],
+  ["gateway, bad checksum", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": badChecksum } }, 1],
+  ["gateway, unknown well-formed key", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": unknown } }, 1],
+];
+
+const results = [];
+for (const [name, url, options, floor] of scenarios) {
+  await load(url, options, 2); // warm-up: isolates, objects and caches
+  results.push({ name, floor, ...(await load(url, options)) });
+}
+await keygate.stop();
+await reference.mf.dispose();
+
+const floors = { 1: results[0], 2: results[1] };
+const wasm = readFileSync(join(root, "build/index_bg.wasm"));
+
+const rows = [];
+rows.push(["native (criterion, median)", "", "", "", ""]);
+for (const [label, id] of [
+  ["key parse + checksum + digest", "key parse + checksum + digest"],
+  ["scope check, 64-scope key", "scope check against 64 scopes"],
+  ["rate-limit decision", "rate-limit decision"],
+  ["webhook HMAC verify, 1 KiB", "webhook verify (github)/1 KiB"],
+  ["webhook HMAC verify, 1 MiB", "webhook verify (github)/1024 KiB"],
+]) {
+  rows.push([`  ${label}`, formatNanos(criterion(id)), "", "", ""]);
+}
+rows.push([`load (wrk, ${CONNECTIONS} connections, ${SECONDS} s, loopback)`, "req/s", "p50", "p99", "vs floor"]);
+for (const r of results) {
+  const ratio = r.floor ? `${((r.rps / floors[r.floor].rps) * 100).toFixed(0)} % of floor ${r.floor}` : "";
+  const errors = r.non2xx && r.floor !== 1 ? ` (${r.non2xx} non-2xx!)` : "";
+  rows.push([`  ${r.name}${errors}`, r.rps.toFixed(0), `${r.p50.toFixed(2)} ms`, `${r.p99.toFixed(2)} ms`, ratio]);
+}
+rows.push(["wasm module", "", "", "", ""]);
+rows.push(["  raw", `${(wasm.length / 1024).toFixed(0)} KiB`, "", "", ""]);
+rows.push(["  gzip -9", `${(gzipSync(wasm, { level: 9 }).length / 1024).toFixed(0)} KiB`, "", "", ""]);
+
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+console.log(`\nkeygate bench — ${cpus().length} × ${cpus()[0].model}, node ${process.version}`);
+for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "));
