@@ -3,7 +3,7 @@
 #   make dev    build and serve the worker on 127.0.0.1:8787 (local KV and Durable Objects)
 #   make test   native tests, wasm build, end-to-end tests in workerd (Miniflare)
 #   make build  the release wasm worker in build/
-#   make bench  native microbenchmarks of the core (criterion)
+#   make bench  one table: criterion microbenchmarks, wrk load through workerd, wasm size
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,7 +25,7 @@ export WRANGLER_SEND_METRICS := false
 
 DEV_PORT ?= 8787
 
-.PHONY: dev test build bench wasm tools rust-target worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
+.PHONY: dev test build bench wrk wasm tools rust-target worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
 
 dev: tools dev-vars
 	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
@@ -45,8 +45,13 @@ build: tools
 wasm:
 	worker-build --release
 
-bench:
+bench: build npm wrk
 	cargo bench --bench core
+	node bench/run.mjs
+
+# The load generator, from Debian's packages.
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
 lint:
 	cargo fmt --check

@@ -41,10 +41,13 @@ pub struct KeyState {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum LimiterCall {
     /// A use of the key: judge the authoritative record, then spend one request.
-    /// `record` is the KV copy, adopted only when the object has never seen the key.
+    /// `seen_updated_at` is the `updated_at` of the caller's copy: the answer holds
+    /// the record only when it differs. `record` (the KV copy) is sent only after
+    /// an answer of [`LimiterAnswer::NeedRecord`], and adopted only then.
     Check {
         digest: String,
-        record: KeyRecord,
+        seen_updated_at: UnixMillis,
+        record: Option<KeyRecord>,
         scope: Option<String>,
         project: Option<String>,
     },
@@ -74,34 +77,62 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum LimiterAnswer {
-    Checked { refusal: Option<Refusal>, record: Option<KeyRecord>, rate: Option<RateDecision> },
+    /// `record` is `None` when the caller's copy is current (or the key was refused unseen).
+    Checked {
+        refusal: Option<Refusal>,
+        record: Option<KeyRecord>,
+        rate: Option<RateDecision>,
+    },
+    /// The object has never seen this key: send the KV copy along.
+    NeedRecord,
     Done,
-    Record { record: Option<KeyRecord>, deleted: bool },
-    Usage { requests_today: u32, last_used_at: Option<UnixMillis>, rate: Option<RateDecision> },
+    Record {
+        record: Option<KeyRecord>,
+        deleted: bool,
+    },
+    Usage {
+        requests_today: u32,
+        last_used_at: Option<UnixMillis>,
+        rate: Option<RateDecision>,
+    },
+}
+
+/// What a call changed, so storage writes only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Nothing,
+    /// Only `limit` and `last_used_at`: the per-request write.
+    Counters,
+    /// The record, digest or tombstone (and perhaps the counters).
+    Everything,
 }
 
 impl KeyState {
-    /// Applies one call at `now`; returns the answer and whether the state changed.
-    pub fn apply(&mut self, call: LimiterCall, now: UnixMillis) -> (LimiterAnswer, bool) {
+    /// Applies one call at `now`; returns the answer and what changed.
+    pub fn apply(&mut self, call: LimiterCall, now: UnixMillis) -> (LimiterAnswer, Change) {
         match call {
-            LimiterCall::Check { digest, record, scope, project } => self.check(digest, record, scope, project, now),
+            LimiterCall::Check { digest, seen_updated_at, record, scope, project } => {
+                self.check(digest, seen_updated_at, record, scope.as_deref(), project.as_deref(), now)
+            }
             LimiterCall::Put { digest, record } => {
                 self.digest = Some(digest);
                 self.record = Some(record);
                 self.deleted = false;
                 self.changed_at = Some(now);
-                (LimiterAnswer::Done, true)
+                (LimiterAnswer::Done, Change::Everything)
             }
             LimiterCall::Delete => {
                 *self = KeyState { deleted: true, changed_at: Some(now), ..KeyState::default() };
-                (LimiterAnswer::Done, true)
+                (LimiterAnswer::Done, Change::Everything)
             }
-            LimiterCall::Get => (LimiterAnswer::Record { record: self.record.clone(), deleted: self.deleted }, false),
+            LimiterCall::Get => {
+                (LimiterAnswer::Record { record: self.record.clone(), deleted: self.deleted }, Change::Nothing)
+            }
             LimiterCall::Usage => {
                 let now_micros = now * 1000;
                 let rate = self.record.as_ref().map(|r| ratelimit::peek(r.rate_limit, self.limit, now_micros));
                 let requests_today = self.limit.count_on(now_micros);
-                (LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate }, false)
+                (LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate }, Change::Nothing)
             }
         }
     }
@@ -109,48 +140,48 @@ impl KeyState {
     fn check(
         &mut self,
         digest: String,
-        kv_record: KeyRecord,
-        scope: Option<String>,
-        project: Option<String>,
+        seen_updated_at: UnixMillis,
+        kv_record: Option<KeyRecord>,
+        scope: Option<&str>,
+        project: Option<&str>,
         now: UnixMillis,
-    ) -> (LimiterAnswer, bool) {
-        let refused = |refusal, record, rate| (LimiterAnswer::Checked { refusal: Some(refusal), record, rate }, false);
+    ) -> (LimiterAnswer, Change) {
+        let unknown = LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None };
         if self.deleted || self.digest.as_ref().is_some_and(|held| *held != digest) {
-            return refused(Refusal::Unknown, None, None);
+            return (unknown, Change::Nothing);
         }
-        let mut changed = false;
+        let mut change = Change::Nothing;
         if self.record.is_none() {
-            // First sight of a key KV knows (e.g. created before this object existed): adopt it.
+            // First sight of a key KV knows (e.g. written to KV by hand): adopt the KV copy.
+            let Some(kv_record) = kv_record else { return (LimiterAnswer::NeedRecord, Change::Nothing) };
             self.digest = Some(digest);
             self.record = Some(kv_record);
-            changed = true;
+            change = Change::Everything;
         }
-        let record = self.record.clone().expect("set above");
+        let record = self.record.as_ref().expect("set above");
+        // The caller's copy is current unless an admin write moved `updated_at`.
+        let newer = (record.updated_at != seen_updated_at).then(|| record.clone());
         let now_micros = now * 1000;
-        let refusal = match judge(&record, now, scope.as_deref(), project.as_deref()) {
+        let refusal = match judge(record, now, scope, project) {
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
-                return (LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None }, changed)
+                return (LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None }, change)
             }
             Err(refusal) => Some(refusal),
             Ok(()) => None,
         };
-        if let Some(refusal) = refusal {
-            let rate = ratelimit::peek(record.rate_limit, self.limit, now_micros);
-            return (
-                LimiterAnswer::Checked { refusal: Some(refusal), record: Some(record), rate: Some(rate) },
-                changed,
-            );
+        let (rate, limit) = match refusal {
+            Some(_) => (ratelimit::peek(record.rate_limit, self.limit, now_micros), self.limit),
+            None => ratelimit::check(record.rate_limit, self.limit, now_micros),
+        };
+        let refusal = refusal.or((!rate.admitted).then_some(Refusal::RateLimited));
+        if refusal.is_none() {
+            self.limit = limit;
+            self.last_used_at = Some(now);
+            if change == Change::Nothing {
+                change = Change::Counters;
+            }
         }
-        let (rate, limit) = ratelimit::check(record.rate_limit, self.limit, now_micros);
-        if !rate.admitted {
-            return (
-                LimiterAnswer::Checked { refusal: Some(Refusal::RateLimited), record: Some(record), rate: Some(rate) },
-                changed,
-            );
-        }
-        self.limit = limit;
-        self.last_used_at = Some(now);
-        (LimiterAnswer::Checked { refusal: None, record: Some(record), rate: Some(rate) }, true)
+        (LimiterAnswer::Checked { refusal, record: newer, rate: Some(rate) }, change)
     }
 
     /// When the state last moved (a use or an admin write).
@@ -310,10 +341,21 @@ mod tests {
         }
     }
 
-    fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Refusal>, bool) {
-        let call = LimiterCall::Check { digest: "d1".into(), record: kv, scope: scope.map(Into::into), project: None };
-        match state.apply(call, NOW) {
-            (LimiterAnswer::Checked { refusal, .. }, changed) => (refusal, changed),
+    /// A check as the worker makes it: first without the KV copy, then with it if asked.
+    fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Refusal>, Change) {
+        let call = |record| LimiterCall::Check {
+            digest: "d1".into(),
+            seen_updated_at: kv.updated_at,
+            record,
+            scope: scope.map(Into::into),
+            project: None,
+        };
+        let answer = match state.apply(call(None), NOW) {
+            (LimiterAnswer::NeedRecord, Change::Nothing) => state.apply(call(Some(kv.clone())), NOW),
+            answer => answer,
+        };
+        match answer {
+            (LimiterAnswer::Checked { refusal, .. }, change) => (refusal, change),
             other => panic!("{other:?}"),
         }
     }
@@ -321,7 +363,8 @@ mod tests {
     #[test]
     fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
         let mut state = KeyState::default();
-        assert_eq!(check(&mut state, record(&["bots:read"]), Some("bots:read")), (None, true));
+        assert_eq!(check(&mut state, record(&["bots:read"]), Some("bots:read")), (None, Change::Everything));
+        assert_eq!(check(&mut state, record(&["bots:read"]), Some("bots:read")), (None, Change::Counters));
         // KV now serves a stale copy with more scopes: the object's record wins.
         assert_eq!(
             check(&mut state, record(&["bots:read", "admin"]), Some("users:read")).0,
@@ -342,7 +385,30 @@ mod tests {
         state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive }, NOW);
         assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
         state.apply(LimiterCall::Delete, NOW);
-        assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), false));
+        assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), Change::Nothing));
+    }
+
+    #[test]
+    fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
+        let mut state = KeyState::default();
+        let mut current = record(&["bots:read"]);
+        current.updated_at = NOW + 5;
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone() }, NOW);
+        let ask = |seen| LimiterCall::Check {
+            digest: "d1".into(),
+            seen_updated_at: seen,
+            record: None,
+            scope: None,
+            project: None,
+        };
+        match state.apply(ask(NOW + 5), NOW).0 {
+            LimiterAnswer::Checked { refusal: None, record: None, .. } => {}
+            other => panic!("{other:?}"),
+        }
+        match state.apply(ask(NOW), NOW).0 {
+            LimiterAnswer::Checked { refusal: None, record: Some(newer), .. } => assert_eq!(newer, current),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -359,10 +425,10 @@ mod tests {
         let before = state.clone();
         assert_eq!(
             check(&mut state, record(&[]), Some("bots:read")),
-            (Some(Refusal::MissingScope("bots:read".into())), false)
+            (Some(Refusal::MissingScope("bots:read".into())), Change::Nothing)
         );
         assert_eq!(state, before);
-        assert_eq!(check(&mut state, record(&[]), None), (None, true));
+        assert_eq!(check(&mut state, record(&[]), None), (None, Change::Counters));
         assert_eq!(state.limit.day_count, 1);
         assert_eq!(state.last_used_at, Some(NOW));
     }

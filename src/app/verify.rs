@@ -96,25 +96,30 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         if record.environment != environment {
             return Ok(Decision::Deny(Error::unknown_key()));
         }
-        let key_id = record.id.clone();
         *self.key.borrow_mut() = Some((record.id.clone(), record.project.clone()));
-        let call = LimiterCall::Check {
+        let call = |kv_copy: Option<KeyRecord>| LimiterCall::Check {
             digest: digest.to_hex(),
+            seen_updated_at: record.updated_at,
+            record: kv_copy,
             scope: requirement.scope.as_ref().map(Scope::to_string),
             project: requirement.project.clone(),
-            record,
         };
-        let LimiterAnswer::Checked { refusal, record, rate } = self.limiter.call(&key_id, call).await? else {
+        // The KV copy travels only to an object that has never seen the key.
+        let mut answer = self.limiter.call(&record.id, call(None)).await?;
+        if answer == LimiterAnswer::NeedRecord {
+            answer = self.limiter.call(&record.id, call(Some(record.clone()))).await?;
+        }
+        let LimiterAnswer::Checked { refusal, record: newer, rate } = answer else {
             return Err(Error::Unavailable("the key's Durable Object answered out of protocol".into()));
         };
         self.rate.set(rate);
-        match (refusal, record) {
-            (Some(refusal), _) => Ok(Decision::Deny(refusal.to_error(rate.as_ref()))),
-            (None, Some(record)) => {
+        let record = newer.unwrap_or(record);
+        match refusal {
+            Some(refusal) => Ok(Decision::Deny(refusal.to_error(rate.as_ref()))),
+            None => {
                 let scopes = ScopeSet::new(record.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect());
                 Ok(Decision::Allow(Grant { record, scopes }))
             }
-            (None, None) => Err(Error::Unavailable("the key's Durable Object admitted no record".into())),
         }
     }
 

@@ -1,8 +1,10 @@
 //! The Durable Objects (SQLite-backed): one per key, one per webhook delivery,
 //! and the worker's way to reach them.
 //!
-//! The object keeps one row, the key's [`KeyState`] as JSON. Each call loads
-//! it, applies [`KeyState::apply`] and stores it with synchronous SQL, with no
+//! A key's object keeps its [`KeyState`] in two rows: the state as JSON,
+//! written on admin changes, and the counters as four integers, written on
+//! each admitted request. Each call loads the state, applies
+//! [`KeyState::apply`] and stores what changed with synchronous SQL, with no
 //! `await` in between, so concurrent requests are decided one at a time.
 
 use std::cell::{Cell, RefCell};
@@ -10,9 +12,10 @@ use std::cell::{Cell, RefCell};
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, State};
 
-use crate::app::limiter::{KeyState, Limiter, LimiterAnswer, LimiterCall, IDLE_MILLIS};
+use crate::app::limiter::{Change, KeyState, Limiter, LimiterAnswer, LimiterCall, IDLE_MILLIS};
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
+use crate::ratelimit::LimitState;
 
 #[durable_object]
 pub struct LimiterObject {
@@ -29,6 +32,18 @@ struct Row {
     state: String,
 }
 
+#[derive(serde::Deserialize)]
+struct Counters {
+    tat: Option<i64>,
+    day: i64,
+    day_count: u32,
+    last_used_at: Option<i64>,
+}
+
+fn nullable(value: Option<i64>) -> worker::SqlStorageValue {
+    value.map_or(worker::SqlStorageValue::Null, Into::into)
+}
+
 impl LimiterObject {
     fn sql(&self) -> worker::SqlStorage {
         self.state.storage().sql()
@@ -39,22 +54,44 @@ impl LimiterObject {
             return Ok(state.clone());
         }
         let rows: Vec<Row> = self.sql().exec("SELECT state FROM key_state WHERE id = 0", None)?.to_array()?;
-        let state = match rows.first() {
+        let mut state = match rows.first() {
             None => KeyState::default(),
             Some(row) => serde_json::from_str(&row.state).map_err(|e| worker::Error::RustError(e.to_string()))?,
         };
+        let counters: Vec<Counters> =
+            self.sql().exec("SELECT tat, day, day_count, last_used_at FROM counters WHERE id = 0", None)?.to_array()?;
+        if let Some(counters) = counters.first() {
+            state.limit = LimitState { tat: counters.tat, day: counters.day, day_count: counters.day_count };
+            state.last_used_at = counters.last_used_at;
+        }
         *self.loaded.borrow_mut() = Some(state.clone());
         Ok(state)
     }
 
-    fn save(&self, state: &KeyState) -> worker::Result<()> {
-        // Forget first: if the write fails, the next call re-reads what SQLite holds.
+    fn save(&self, state: &KeyState, change: Change) -> worker::Result<()> {
+        // Forget first: if a write fails, the next call re-reads what SQLite holds.
         *self.loaded.borrow_mut() = None;
-        let json = serde_json::to_string(state).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        self.sql().exec(
-            "INSERT INTO key_state (id, state) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-            vec![json.into()],
-        )?;
+        if change == Change::Everything {
+            let json = serde_json::to_string(state).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            self.sql().exec(
+                "INSERT INTO key_state (id, state) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                vec![json.into()],
+            )?;
+        }
+        if change != Change::Nothing {
+            let limit = state.limit;
+            self.sql().exec(
+                "INSERT INTO counters (id, tat, day, day_count, last_used_at) VALUES (0, ?, ?, ?, ?) \
+                 ON CONFLICT(id) DO UPDATE SET tat = excluded.tat, day = excluded.day, \
+                 day_count = excluded.day_count, last_used_at = excluded.last_used_at",
+                vec![
+                    nullable(limit.tat),
+                    limit.day.into(),
+                    i64::from(limit.day_count).into(),
+                    nullable(state.last_used_at),
+                ],
+            )?;
+        }
         *self.loaded.borrow_mut() = Some(state.clone());
         Ok(())
     }
@@ -84,9 +121,12 @@ impl DurableObject for LimiterObject {
     fn new(state: State, _env: Env) -> Self {
         let object = LimiterObject { state, alarm_known: Cell::new(false), loaded: RefCell::new(None) };
         // Synchronous, and a failure resurfaces on the first query as a 500 to the worker (→ 503).
-        let _ = object
-            .sql()
-            .exec("CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL)", None);
+        let _ = object.sql().exec(
+            "CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL); \
+             CREATE TABLE IF NOT EXISTS counters (id INTEGER PRIMARY KEY, tat INTEGER, day INTEGER NOT NULL, \
+             day_count INTEGER NOT NULL, last_used_at INTEGER)",
+            None,
+        );
         object
     }
 
@@ -97,9 +137,9 @@ impl DurableObject for LimiterObject {
             Ok(state) => state,
             Err(_) => return status(500),
         };
-        let (answer, changed) = state.apply(call, now());
-        if changed {
-            if self.save(&state).is_err() {
+        let (answer, change) = state.apply(call, now());
+        if change != Change::Nothing {
+            if self.save(&state, change).is_err() {
                 return status(500);
             }
             if self.ensure_alarm(IDLE_MILLIS).await.is_err() {
@@ -120,7 +160,7 @@ impl DurableObject for LimiterObject {
             }
             Some(false) => {
                 state.limit = Default::default();
-                self.save(&state)?;
+                self.save(&state, Change::Counters)?;
             }
             None if state.limit != Default::default() || state.deleted => {
                 let due = state.last_activity().unwrap_or(now) + IDLE_MILLIS;
