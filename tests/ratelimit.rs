@@ -169,3 +169,19 @@ fn requests_with_bodies_and_verify_count_against_the_same_key() {
         assert_eq!(h.call("GET", "/v1/projects/acme/keys", key, Value::Null).status, 429);
     })
 }
+
+#[test]
+fn a_patch_in_the_same_millisecond_still_reaches_answers_from_stale_kv() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read", "users:read"]}));
+        let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
+        let stale =
+            h.harness.store.dump().into_iter().find(|(name, _, _)| name == &key.digest().storage_key()).unwrap();
+        let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
+        // No clock movement: the PATCH lands in the same millisecond as the create.
+        assert_eq!(h.root("PATCH", &path, json!({"scopes": ["users:read"]})).status, 200);
+        block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
+        assert_eq!(h.verify(key.expose(), None)["scopes"], json!(["users:read"]), "the object's record, not KV's");
+    })
+}

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app::http::{Request, Response};
 use crate::app::json::{Field, JsonObject};
-use crate::app::limiter::{Limiter, LimiterAnswer, LimiterCall};
+use crate::app::limiter::{out_of_protocol, Limiter, LimiterAnswer, LimiterCall};
 use crate::app::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::app::routes::Route;
 use crate::app::store::KeyValueStore;
@@ -138,7 +138,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         match self.limiter.call(id, LimiterCall::Get).await? {
             LimiterAnswer::Record { deleted: true, .. } => Err(Error::KeyNotFound),
             LimiterAnswer::Record { record, .. } => Ok((digest_hex, record.unwrap_or(kv_record))),
-            _ => Err(Error::Unavailable("the key's Durable Object answered out of protocol".into())),
+            _ => Err(out_of_protocol()),
         }
     }
 
@@ -153,7 +153,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let LimiterAnswer::Usage { requests_today, last_used_at, rate } =
             self.limiter.call(&record.id, LimiterCall::Usage).await?
         else {
-            return Err(Error::Unavailable("the key's Durable Object answered out of protocol".into()));
+            return Err(out_of_protocol());
         };
         let policy = |status: PolicyStatus| {
             let reset = (rate.map_or(0, |r| r.now) + status.reset_after).max(0) as u64;
@@ -276,7 +276,8 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             Field::Null => record.meta = Map::new(),
             Field::Present(value) => record.meta = meta(value)?,
         }
-        record.updated_at = self.now;
+        // Strictly increasing: the key's object tells stale copies apart by it.
+        record.updated_at = self.now.max(record.updated_at + 1);
         self.store(&digest_hex, &record).await?;
         Ok(Response::json(200, &record.to_json()))
     }
@@ -315,7 +316,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let answer = self.issue(new, environment).await?;
         let grace_end = self.now + grace_seconds as i64 * 1000;
         old.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
-        old.updated_at = self.now;
+        old.updated_at = self.now.max(old.updated_at + 1);
         self.store(&digest_hex, &old).await?;
         Ok(answer)
     }

@@ -243,6 +243,11 @@ impl Refusal {
     }
 }
 
+/// The failure of an object that answered a call with the wrong kind of answer.
+pub fn out_of_protocol() -> Error {
+    Error::Unavailable("the key's Durable Object answered out of protocol".into())
+}
+
 /// Reaches the Durable Object of a key, by key id. Failures are `UNAVAILABLE`.
 #[allow(async_fn_in_trait)]
 pub trait Limiter {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::app::http::{Request, Response};
 use crate::app::json::JsonObject;
-use crate::app::limiter::{Limiter, LimiterAnswer, LimiterCall};
+use crate::app::limiter::{out_of_protocol, Limiter, LimiterAnswer, LimiterCall};
 use crate::app::record::{rfc3339, KeyRecord};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
@@ -110,7 +110,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             answer = self.limiter.call(&record.id, call(Some(record.clone()))).await?;
         }
         let LimiterAnswer::Checked { refusal, record: newer, rate } = answer else {
-            return Err(Error::Unavailable("the key's Durable Object answered out of protocol".into()));
+            return Err(out_of_protocol());
         };
         self.rate.set(rate);
         let record = newer.unwrap_or(record);
