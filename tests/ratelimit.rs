@@ -12,6 +12,13 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     futures_executor::block_on(future)
 }
 
+/// The KV entry (name, JSON) of a key's record, to write back later as a stale copy.
+fn record_in_kv(h: &Session<'_>, key: &ApiKey) -> (String, String) {
+    let name = key.digest().storage_key();
+    let (_, value, _) = h.harness.store.dump().into_iter().find(|(n, _, _)| *n == name).unwrap();
+    (name, value)
+}
+
 #[test]
 fn every_authenticated_answer_carries_rate_limit_headers() {
     let harness = Harness::new();
