@@ -103,8 +103,7 @@ fn a_deleted_key_stays_dead_when_kv_serves_a_stale_record() {
     harness.with_limiter(|h| {
         let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read"]}));
         let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
-        let stale =
-            h.harness.store.dump().into_iter().find(|(name, _, _)| name == &key.digest().storage_key()).unwrap();
+        let stale = record_in_kv(h, &key);
         let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
         assert_eq!(h.root("DELETE", &path, Value::Null).status, 204);
         block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
@@ -118,8 +117,7 @@ fn a_patch_is_enforced_when_kv_serves_a_stale_record() {
     harness.with_limiter(|h| {
         let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read", "users:read"]}));
         let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
-        let stale =
-            h.harness.store.dump().into_iter().find(|(name, _, _)| name == &key.digest().storage_key()).unwrap();
+        let stale = record_in_kv(h, &key);
         let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
         assert_eq!(h.root("PATCH", &path, json!({"scopes": ["users:read"]})).status, 200);
         block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
@@ -183,8 +181,7 @@ fn a_patch_in_the_same_millisecond_still_reaches_answers_from_stale_kv() {
     harness.with_limiter(|h| {
         let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read", "users:read"]}));
         let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
-        let stale =
-            h.harness.store.dump().into_iter().find(|(name, _, _)| name == &key.digest().storage_key()).unwrap();
+        let stale = record_in_kv(h, &key);
         let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
         // No clock movement: the PATCH lands in the same millisecond as the create.
         assert_eq!(h.root("PATCH", &path, json!({"scopes": ["users:read"]})).status, 200);
