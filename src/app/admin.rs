@@ -124,7 +124,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             project: Some(project.to_owned()),
         };
         match self.verify(presented_key(request, self.config)?, &requirement).await? {
-            Decision::Allow(grant) => Ok(Principal::Key(grant.scopes)),
+            Decision::Allow(grant) => Ok(Principal::Key(ScopeSet::from_stored(&grant.record.scopes))),
             Decision::Deny(denial) => Err(denial),
         }
     }

@@ -217,9 +217,7 @@ pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: 
     }
     if let Some(wanted) = scope {
         let wanted = Scope::parse(wanted).map_err(|_| Refusal::MissingScope(wanted.to_owned()))?;
-        // A stored scope that no longer parses grants nothing.
-        let held = ScopeSet::new(record.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect());
-        if !held.grants(&wanted) {
+        if !ScopeSet::from_stored(&record.scopes).grants(&wanted) {
             return Err(Refusal::MissingScope(wanted.to_string()));
         }
     }

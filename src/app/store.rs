@@ -104,10 +104,6 @@ impl<S: KeyValueStore> KeyStore<S> {
         KeyStore { kv, cache: Some(cache) }
     }
 
-    pub fn kv(&self) -> &S {
-        &self.kv
-    }
-
     /// The record of a presented key, by its digest: the isolate cache, else KV (edge-cached).
     pub async fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Result<Option<KeyRecord>, Error> {
         if let Some(found) = self.cache.as_ref().and_then(|cache| cache.get(digest, now)) {

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::key::ApiKey;
 use crate::ratelimit::RateDecision;
-use crate::scope::{Scope, ScopeSet};
+use crate::scope::Scope;
 
 /// The verdict on a presented key.
 // Built once per request and moved out: boxing the grant would only add an allocation.
@@ -31,11 +31,10 @@ pub enum Decision {
     Deny(Error),
 }
 
-/// A key that passed every check, with its parsed scopes.
+/// A key that passed every check: its authoritative record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     pub record: KeyRecord,
-    pub scopes: ScopeSet,
 }
 
 /// What a request asks of a key besides being valid.
@@ -116,10 +115,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let record = newer.unwrap_or(record);
         match refusal {
             Some(refusal) => Ok(Decision::Deny(refusal.to_error(rate.as_ref()))),
-            None => {
-                let scopes = ScopeSet::new(record.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect());
-                Ok(Decision::Allow(Grant { record, scopes }))
-            }
+            None => Ok(Decision::Allow(Grant { record })),
         }
     }
 
