@@ -12,11 +12,29 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     futures_executor::block_on(future)
 }
 
-/// The KV entry (name, JSON) of a key's record, to write back later as a stale copy.
-fn record_in_kv(h: &Session<'_>, key: &ApiKey) -> (String, String) {
-    let name = key.digest().storage_key();
-    let (_, value, _) = h.harness.store.dump().into_iter().find(|(n, _, _)| *n == name).unwrap();
-    (name, value)
+/// A key created through the admin API, with a copy of its KV record as it was
+/// at creation, to write back later as an edge cache serving a stale copy would.
+struct StaleCopy {
+    key: ApiKey,
+    path: String,
+    name: String,
+    value: String,
+}
+
+impl StaleCopy {
+    fn create(h: &Session<'_>, scopes: &[&str]) -> StaleCopy {
+        let created = h.create("acme", json!({"name": "n", "scopes": scopes}));
+        let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
+        let name = key.digest().storage_key();
+        let (_, value, _) = h.harness.store.dump().into_iter().find(|(n, _, _)| *n == name).unwrap();
+        let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
+        StaleCopy { key, path, name, value }
+    }
+
+    /// Puts the creation-time record back into KV.
+    fn restore(&self, h: &Session<'_>) {
+        block_on(h.harness.store.put(&self.name, &self.value, None)).unwrap();
+    }
 }
 
 #[test]
@@ -101,13 +119,10 @@ fn malformed_and_unknown_keys_never_reach_a_durable_object() {
 fn a_deleted_key_stays_dead_when_kv_serves_a_stale_record() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
-        let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read"]}));
-        let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
-        let stale = record_in_kv(h, &key);
-        let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
-        assert_eq!(h.root("DELETE", &path, Value::Null).status, 204);
-        block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
-        assert_eq!(h.verify(key.expose(), None)["code"], "INVALID_API_KEY");
+        let stale = StaleCopy::create(h, &["bots:read"]);
+        assert_eq!(h.root("DELETE", &stale.path, Value::Null).status, 204);
+        stale.restore(h);
+        assert_eq!(h.verify(stale.key.expose(), None)["code"], "INVALID_API_KEY");
     })
 }
 
@@ -115,19 +130,17 @@ fn a_deleted_key_stays_dead_when_kv_serves_a_stale_record() {
 fn a_patch_is_enforced_when_kv_serves_a_stale_record() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
-        let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read", "users:read"]}));
-        let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
-        let stale = record_in_kv(h, &key);
-        let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
-        assert_eq!(h.root("PATCH", &path, json!({"scopes": ["users:read"]})).status, 200);
-        block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
-        assert_eq!(h.verify(key.expose(), Some("bots:read"))["code"], "INSUFFICIENT_PERMISSIONS");
-        assert_eq!(h.verify(key.expose(), Some("users:read"))["valid"], true);
+        let stale = StaleCopy::create(h, &["bots:read", "users:read"]);
+        let key = stale.key.expose();
+        assert_eq!(h.root("PATCH", &stale.path, json!({"scopes": ["users:read"]})).status, 200);
+        stale.restore(h);
+        assert_eq!(h.verify(key, Some("bots:read"))["code"], "INSUFFICIENT_PERMISSIONS");
+        assert_eq!(h.verify(key, Some("users:read"))["valid"], true);
         // Admin reads show the authoritative record too.
-        assert_eq!(h.root("GET", &path, Value::Null).json_body()["scopes"], json!(["users:read"]));
-        assert_eq!(h.root("PATCH", &path, json!({"status": "inactive"})).status, 200);
-        block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
-        assert_eq!(h.verify(key.expose(), None)["code"], "API_KEY_DISABLED");
+        assert_eq!(h.root("GET", &stale.path, Value::Null).json_body()["scopes"], json!(["users:read"]));
+        assert_eq!(h.root("PATCH", &stale.path, json!({"status": "inactive"})).status, 200);
+        stale.restore(h);
+        assert_eq!(h.verify(key, None)["code"], "API_KEY_DISABLED");
     })
 }
 
@@ -179,13 +192,14 @@ fn requests_with_bodies_and_verify_count_against_the_same_key() {
 fn a_patch_in_the_same_millisecond_still_reaches_answers_from_stale_kv() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
-        let created = h.create("acme", json!({"name": "n", "scopes": ["bots:read", "users:read"]}));
-        let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
-        let stale = record_in_kv(h, &key);
-        let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
+        let stale = StaleCopy::create(h, &["bots:read", "users:read"]);
         // No clock movement: the PATCH lands in the same millisecond as the create.
-        assert_eq!(h.root("PATCH", &path, json!({"scopes": ["users:read"]})).status, 200);
-        block_on(h.harness.store.put(&stale.0, &stale.1, None)).unwrap();
-        assert_eq!(h.verify(key.expose(), None)["scopes"], json!(["users:read"]), "the object's record, not KV's");
+        assert_eq!(h.root("PATCH", &stale.path, json!({"scopes": ["users:read"]})).status, 200);
+        stale.restore(h);
+        assert_eq!(
+            h.verify(stale.key.expose(), None)["scopes"],
+            json!(["users:read"]),
+            "the object's record, not KV's"
+        );
     })
 }
