@@ -1,30 +1,39 @@
 //! The Durable Objects (SQLite-backed): one per key, one per webhook delivery,
 //! and the worker's way to reach them.
 //!
-//! A key's object keeps its [`KeyState`] in two rows: the state as JSON,
-//! written on admin changes, and the counters as four integers, written on
-//! each admitted request. Each call loads the state, applies
-//! [`KeyState::apply`] and stores what changed with synchronous SQL, with no
-//! `await` in between, so concurrent requests are decided one at a time.
+//! A key's object keeps its [`KeyState`] in memory and in two SQLite rows: the
+//! state as JSON, written before an admin change is answered, and the counters
+//! as four integers. Each call applies [`KeyState::apply`] to the in-memory
+//! state with no `await` in between, so concurrent requests are decided one at
+//! a time by the one live instance. Counters reach SQLite within
+//! [`FLUSH_MILLIS`], by an alarm, not on every request: a write per request
+//! would cost a third of the throughput, and what a crash can forget is at
+//! most that last second of counts.
 
 use std::cell::{Cell, RefCell};
 
-use wasm_bindgen::JsValue;
-use worker::{durable_object, DurableObject, Env, State};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::url;
+use worker::{durable_object, js_sys, wasm_bindgen_futures, web_sys, DurableObject, Env, State};
 
 use crate::app::limiter::{Change, KeyState, Limiter, LimiterAnswer, LimiterCall, IDLE_MILLIS};
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
 use crate::ratelimit::LimitState;
 
+/// How long admitted requests may be counted in memory only.
+pub const FLUSH_MILLIS: i64 = 1000;
+
 #[durable_object]
 pub struct LimiterObject {
     state: State,
+    /// The state as last read, written or decided by this instance. SQLite holds
+    /// the same, except counters not yet flushed.
+    loaded: RefCell<Option<KeyState>>,
+    /// The counters in `loaded` are newer than SQLite's, and a flush alarm is set.
+    unflushed: Cell<bool>,
     /// Whether this instance knows an alarm is pending (saves a read per request).
     alarm_known: Cell<bool>,
-    /// The stored state as last read or written by this instance: SQLite stays the
-    /// truth, this saves the SELECT and JSON parse while the instance lives.
-    loaded: RefCell<Option<KeyState>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -49,10 +58,7 @@ impl LimiterObject {
         self.state.storage().sql()
     }
 
-    fn load(&self) -> worker::Result<KeyState> {
-        if let Some(state) = self.loaded.borrow().as_ref() {
-            return Ok(state.clone());
-        }
+    fn read(&self) -> worker::Result<KeyState> {
         let rows: Vec<Row> = self.sql().exec("SELECT state FROM key_state WHERE id = 0", None)?.to_array()?;
         let mut state = match rows.first() {
             None => KeyState::default(),
@@ -64,47 +70,97 @@ impl LimiterObject {
             state.limit = LimitState { tat: counters.tat, day: counters.day, day_count: counters.day_count };
             state.last_used_at = counters.last_used_at;
         }
-        *self.loaded.borrow_mut() = Some(state.clone());
         Ok(state)
     }
 
-    fn save(&self, state: &KeyState, change: Change) -> worker::Result<()> {
-        // Forget first: if a write fails, the next call re-reads what SQLite holds.
-        *self.loaded.borrow_mut() = None;
-        if change == Change::Everything {
+    /// Writes the counters, and the rest of the state too when `everything`.
+    fn write(&self, state: &KeyState, everything: bool) -> worker::Result<()> {
+        if everything {
             let json = serde_json::to_string(state).map_err(|e| worker::Error::RustError(e.to_string()))?;
             self.sql().exec(
                 "INSERT INTO key_state (id, state) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state",
                 vec![json.into()],
             )?;
         }
-        if change != Change::Nothing {
-            let limit = state.limit;
-            self.sql().exec(
-                "INSERT INTO counters (id, tat, day, day_count, last_used_at) VALUES (0, ?, ?, ?, ?) \
-                 ON CONFLICT(id) DO UPDATE SET tat = excluded.tat, day = excluded.day, \
-                 day_count = excluded.day_count, last_used_at = excluded.last_used_at",
-                vec![
-                    nullable(limit.tat),
-                    limit.day.into(),
-                    i64::from(limit.day_count).into(),
-                    nullable(state.last_used_at),
-                ],
-            )?;
-        }
-        *self.loaded.borrow_mut() = Some(state.clone());
+        let limit = state.limit;
+        self.sql().exec(
+            "INSERT INTO counters (id, tat, day, day_count, last_used_at) VALUES (0, ?, ?, ?, ?) \
+             ON CONFLICT(id) DO UPDATE SET tat = excluded.tat, day = excluded.day, \
+             day_count = excluded.day_count, last_used_at = excluded.last_used_at",
+            vec![
+                nullable(limit.tat),
+                limit.day.into(),
+                i64::from(limit.day_count).into(),
+                nullable(state.last_used_at),
+            ],
+        )?;
         Ok(())
     }
 
-    /// Makes sure an alarm will look at this key once it has been idle for a day.
-    async fn ensure_alarm(&self, after_ms: i64) -> worker::Result<()> {
-        if !self.alarm_known.get() {
-            let storage = self.state.storage();
-            if storage.get_alarm().await?.is_none() {
-                storage.set_alarm(after_ms.max(1)).await?;
-            }
-            self.alarm_known.set(true);
+    /// Runs `f` on the state, read from SQLite on first use; if `f` fails, the
+    /// next call reads SQLite again instead of trusting memory.
+    fn with_state<T>(&self, f: impl FnOnce(&mut KeyState) -> worker::Result<T>) -> worker::Result<T> {
+        let mut loaded = self.loaded.borrow_mut();
+        let state = match loaded.as_mut() {
+            Some(state) => state,
+            None => loaded.insert(self.read()?),
+        };
+        let result = f(state);
+        if result.is_err() {
+            *loaded = None;
         }
+        result
+    }
+
+    /// Decides `call`: admin changes are in SQLite before this returns, counters
+    /// only in memory (see [`FLUSH_MILLIS`]).
+    async fn decide(&self, call: LimiterCall) -> worker::Result<LimiterAnswer> {
+        let (answer, change) = self.with_state(|state| {
+            let (answer, change) = state.apply(call, now());
+            if change == Change::Everything {
+                self.write(state, true)?;
+            }
+            Ok((answer, change))
+        })?;
+        match change {
+            Change::Nothing => {}
+            Change::Counters => self.schedule_flush().await?,
+            Change::Everything => {
+                self.unflushed.set(false);
+                self.ensure_idle_alarm(IDLE_MILLIS).await?;
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Sets the flush alarm, unless one is already set. It replaces an idle
+    /// alarm, which the alarm handler sets again after flushing.
+    async fn schedule_flush(&self) -> worker::Result<()> {
+        if self.unflushed.replace(true) {
+            return Ok(());
+        }
+        self.alarm_known.set(true);
+        if let Err(error) = self.state.storage().set_alarm(FLUSH_MILLIS).await {
+            // Nothing will flush: forget the counts and fail this request (→ 503).
+            self.unflushed.set(false);
+            *self.loaded.borrow_mut() = None;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Makes sure an alarm will look at this key, `after_ms` from now at the latest.
+    async fn ensure_idle_alarm(&self, after_ms: i64) -> worker::Result<()> {
+        if self.alarm_known.get() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let pending = storage.get_alarm().await?;
+        // A request may have set a flush alarm while this waited: that one stays.
+        if pending.is_none() && !self.alarm_known.get() {
+            storage.set_alarm(after_ms.max(1)).await?;
+        }
+        self.alarm_known.set(true);
         Ok(())
     }
 }
@@ -119,7 +175,12 @@ fn status(code: u16) -> worker::Result<worker::Response> {
 
 impl DurableObject for LimiterObject {
     fn new(state: State, _env: Env) -> Self {
-        let object = LimiterObject { state, alarm_known: Cell::new(false), loaded: RefCell::new(None) };
+        let object = LimiterObject {
+            state,
+            loaded: RefCell::new(None),
+            unflushed: Cell::new(false),
+            alarm_known: Cell::new(false),
+        };
         // Synchronous, and a failure resurfaces on the first query as a 500 to the worker (→ 503).
         let _ = object.sql().exec(
             "CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL); \
@@ -130,43 +191,39 @@ impl DurableObject for LimiterObject {
         object
     }
 
-    async fn fetch(&self, mut request: worker::Request) -> worker::Result<worker::Response> {
-        let Ok(call) = request.json::<LimiterCall>().await else { return status(400) };
-        // Load, decide, store: synchronous from here to the write.
-        let mut state = match self.load() {
-            Ok(state) => state,
-            Err(_) => return status(500),
-        };
-        let (answer, change) = state.apply(call, now());
-        if change != Change::Nothing {
-            if self.save(&state, change).is_err() {
-                return status(500);
-            }
-            if self.ensure_alarm(IDLE_MILLIS).await.is_err() {
-                return status(500);
-            }
+    async fn fetch(&self, request: worker::Request) -> worker::Result<worker::Response> {
+        let Some(call) = received_call::<LimiterCall>(request.inner()).await else { return status(400) };
+        match self.decide(call).await {
+            Ok(answer) => worker::Response::from_json(&answer),
+            Err(_) => status(500),
         }
-        worker::Response::from_json(&answer)
     }
 
+    /// Flushes counters, then keeps house: drops a key idle for a day.
     async fn alarm(&self) -> worker::Result<worker::Response> {
         self.alarm_known.set(false);
-        let mut state = self.load()?;
         let now = now();
-        match state.idle_cleanup(now) {
-            Some(true) => {
+        let flush = self.unflushed.replace(false);
+        let cleanup = self.with_state(|state| {
+            let cleanup = state.idle_cleanup(now);
+            if cleanup == Some(false) {
+                state.limit = LimitState::default();
+            }
+            if flush || cleanup == Some(false) {
+                self.write(state, false)?;
+            }
+            Ok((cleanup, state.limit != LimitState::default() || state.deleted, state.last_activity()))
+        })?;
+        match cleanup {
+            (Some(true), _, _) => {
                 *self.loaded.borrow_mut() = None;
                 self.state.storage().delete_all().await?
             }
-            Some(false) => {
-                state.limit = Default::default();
-                self.save(&state, Change::Counters)?;
+            (None, true, last_activity) => {
+                let due = last_activity.unwrap_or(now) + IDLE_MILLIS;
+                self.ensure_idle_alarm(due - now).await?;
             }
-            None if state.limit != Default::default() || state.deleted => {
-                let due = state.last_activity().unwrap_or(now) + IDLE_MILLIS;
-                self.ensure_alarm(due - now).await?;
-            }
-            None => {}
+            _ => {}
         }
         status(204)
     }
@@ -183,8 +240,8 @@ impl DurableObject for DeliveryObject {
         DeliveryObject { state }
     }
 
-    async fn fetch(&self, mut request: worker::Request) -> worker::Result<worker::Response> {
-        let Ok(call) = request.json::<DeliveryCall>().await else { return status(400) };
+    async fn fetch(&self, request: worker::Request) -> worker::Result<worker::Response> {
+        let Some(call) = received_call::<DeliveryCall>(request.inner()).await else { return status(400) };
         let storage = self.state.storage();
         let mut delivery: DeliveryState = storage.get("delivery").await?.unwrap_or_default();
         // Storage calls on one object are serialized by its input gate, so no other
@@ -219,26 +276,62 @@ impl DurableObjects {
     }
 }
 
+const OBJECT_URL: &str = "https://object.keygate/";
+const CALL_PARAMETER: &str = "call";
+/// The largest call (as JSON) sent in a URL; percent-encoding can triple it.
+const MAX_CALL_IN_URL: usize = 2048;
+
 fn unavailable(error: &dyn std::fmt::Display) -> Error {
     Error::Unavailable(format!("Durable Object call failed: {error}"))
 }
 
-/// POSTs `call` as JSON to the object `name` of `namespace` and reads its JSON answer.
+/// Sends `call` to the object `name` of `namespace` as JSON and reads its JSON
+/// answer. A small call (every check) travels in the URL's query, which spares
+/// streaming a request body; one carrying a record, in a POST body, since URLs
+/// have size limits.
 async fn call_object<A: serde::de::DeserializeOwned>(
     namespace: &worker::ObjectNamespace,
     name: &str,
     call: &impl serde::Serialize,
 ) -> Result<A, Error> {
-    let body = serde_json::to_string(call).map_err(|e| unavailable(&e))?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_body(Some(JsValue::from_str(&body)));
-    let request = worker::Request::new_with_init("https://object.keygate/", &init).map_err(|e| unavailable(&e))?;
+    let json = serde_json::to_string(call).map_err(|e| unavailable(&e))?;
     let stub = namespace.id_from_name(name).and_then(|id| id.get_stub()).map_err(|e| unavailable(&e))?;
-    let mut response = stub.fetch_with_request(request).await.map_err(|e| unavailable(&e))?;
-    if response.status_code() != 200 {
-        return Err(unavailable(&format!("status {}", response.status_code())));
+    // The runtime's stub: `worker`'s would copy each answer into a new `Response`.
+    let stub: worker::worker_sys::DurableObject = stub.into_rpc();
+    let sent = if json.len() <= MAX_CALL_IN_URL {
+        let query: String = url::form_urlencoded::byte_serialize(json.as_bytes()).collect();
+        stub.fetch_with_str(&format!("{OBJECT_URL}?{CALL_PARAMETER}={query}"))
+    } else {
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post).with_body(Some(JsValue::from_str(&json)));
+        let request = worker::Request::new_with_init(OBJECT_URL, &init).map_err(|e| unavailable(&e))?;
+        stub.fetch_with_request(request.inner())
+    };
+    let answered = async { wasm_bindgen_futures::JsFuture::from(sent?).await };
+    let response: web_sys::Response = answered.await.map_err(|e| unavailable(&format!("{e:?}")))?.unchecked_into();
+    if response.status() != 200 {
+        return Err(unavailable(&format!("status {}", response.status())));
     }
-    response.json::<A>().await.map_err(|e| unavailable(&e))
+    read_json(response.text()).await.ok_or_else(|| unavailable(&"the answer is not the expected JSON"))
+}
+
+/// The call a worker sent (see [`call_object`]): from the URL, else the body.
+async fn received_call<T: serde::de::DeserializeOwned>(request: &web_sys::Request) -> Option<T> {
+    let url = request.url();
+    let in_url = url
+        .split_once('?')
+        .and_then(|(_, query)| url::form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == CALL_PARAMETER));
+    match in_url {
+        Some((_, json)) => serde_json::from_str(&json).ok(),
+        None => read_json(request.text()).await,
+    }
+}
+
+/// Parses the body behind `text` (a `Request` or `Response` `.text()`): one
+/// promise, where `worker`'s readers go chunk by chunk or field by field.
+async fn read_json<T: serde::de::DeserializeOwned>(text: Result<js_sys::Promise, JsValue>) -> Option<T> {
+    let text = wasm_bindgen_futures::JsFuture::from(text.ok()?).await.ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
 }
 
 impl Limiter for DurableObjects {

@@ -1,7 +1,7 @@
 // The admin API end to end: the key lifecycle in real KV, credentials, pagination.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker, seedKey, ADMIN_TOKEN } from "./fixture.mjs";
 
 let worker;
 before(async () => {
@@ -55,6 +55,27 @@ test("the whole lifecycle: create, verify, list, patch, disable, rotate, delete"
   const gone = await worker.call("GET", newPath, { headers: root });
   assert.equal(gone.status, 404);
   assert.equal(gone.body.error.code, "KEY_NOT_FOUND");
+});
+
+test("records at every size limit reach their Durable Object whole", async () => {
+  // 64 scopes of the longest names, a 100-character name and 1 KiB of meta, all
+  // but ASCII where allowed: a call this big goes in a body, not the URL.
+  const scopes = Array.from({ length: 64 }, (_, i) => `r${String(i).padStart(31, "0")}:${"a".repeat(32)}`);
+  const big = { name: "é".repeat(100), scopes, meta: { note: "ü".repeat(500) } };
+  const created = await create("limits", big);
+  assert.equal((await verify(created.key, scopes[63])).valid, true);
+  const path = `/v1/projects/limits/keys/${created.id}`;
+  const patched = await worker.call("PATCH", path, { json: { name: "ñ".repeat(100) }, headers: root });
+  assert.equal(patched.status, 200);
+  const verified = await verify(created.key, scopes[0]);
+  assert.deepEqual([verified.valid, verified.scopes.length], [true, 64]);
+  const read = await worker.call("GET", path, { headers: root });
+  assert.deepEqual([read.body.name, read.body.meta], ["ñ".repeat(100), big.meta]);
+
+  // A key only KV knows: the object asks for the record, which comes in a body.
+  const { key } = await seedKey(worker.kv, { ...big, project: "limits" });
+  const adopted = await verify(key, scopes[10]);
+  assert.deepEqual([adopted.valid, adopted.scopes.length], [true, 64]);
 });
 
 test("no plaintext key appears anywhere in KV", async () => {

@@ -3,6 +3,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DatabaseSync } from "node:sqlite";
 import { startWorker, temporaryDirectory, seedKey, makeKey, digestOf, ADMIN_TOKEN } from "./fixture.mjs";
 
 let worker;
@@ -103,7 +105,26 @@ function objectFiles(dir) {
     .filter((name) => name.endsWith(".sqlite") && !name.endsWith("metadata.sqlite"));
 }
 
-test("counts survive a restart, and unknown keys create no Durable Object", async () => {
+/** The `day_count` each key object under `dir` has written to SQLite. */
+function storedDayCounts(dir) {
+  return objectFiles(dir).map((file) => {
+    const db = new DatabaseSync(join(dir, "do", file), { readOnly: true });
+    try {
+      return db.prepare("SELECT day_count FROM counters WHERE id = 0").get()?.day_count ?? 0;
+    } finally {
+      db.close();
+    }
+  });
+}
+
+/** Polls until `check()` holds; fails after `seconds`. */
+async function eventually(check, seconds, message) {
+  for (const deadline = Date.now() + seconds * 1000; !check(); await sleep(100)) {
+    if (Date.now() > deadline) assert.fail(message);
+  }
+}
+
+test("counts reach SQLite by the flush alarm and survive a restart; unknown keys create no Durable Object", async () => {
   const storage = temporaryDirectory();
   try {
     const first = await startWorker({ persistTo: storage.dir });
@@ -124,6 +145,8 @@ test("counts survive a restart, and unknown keys create no Durable Object", asyn
         await first.call("POST", "/v1/keys/verify", { json: { key: presented } });
       }
       assert.equal(objectFiles(storage.dir).length, objectsBefore, "no object for unknown keys");
+      // Counters are written by an alarm within a second, not on each request.
+      await eventually(() => storedDayCounts(storage.dir)[0] === 3, 10, "the flush alarm wrote the 3 uses");
     } finally {
       await first.stop();
     }
