@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use wasm_bindgen::JsValue;
+use worker::{wasm_bindgen_futures, web_sys};
 
 use crate::app::http::{self, Body, MAX_JSON_BODY_BYTES};
 use crate::app::store::{KeyStore, RecordCache};
@@ -38,19 +39,13 @@ impl Clock for WorkerClock {
     }
 }
 
+// The raw `web_sys::Request`: `worker::Request` would read `request.cf` and the
+// URL on every request, which keygate never needs.
 #[worker::event(fetch)]
-async fn fetch(request: worker::Request, env: worker::Env, _ctx: worker::Context) -> worker::Result<worker::Response> {
+async fn fetch(request: web_sys::Request, env: worker::Env, _ctx: worker::Context) -> worker::Result<worker::Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
-    // Gateway bodies (no limit) stream to the origin; keygate's own routes read theirs, capped.
-    let limit = match config.as_ref() {
-        Ok(config) => core::body_limit(config, &request.path()),
-        Err(_) => Some(MAX_JSON_BODY_BYTES),
-    };
     let origin = origin::FetchOrigin::default();
-    if limit.is_none() {
-        *origin.incoming.borrow_mut() = request.inner().body();
-    }
-    let answer = match read_request(request, limit).await {
+    let answer = match read_request(&request, Result::as_ref(&config).ok(), &origin).await {
         Err(error) => http::Response::from(error),
         Ok(request) => match (config.as_ref(), bind(&env)) {
             (Err(problem), _) => core::unconfigured(&request, problem),
@@ -91,29 +86,57 @@ fn var(env: &worker::Env, name: &str) -> Option<String> {
     value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok()?.as_string())
 }
 
-async fn read_request(mut request: worker::Request, limit: Option<usize>) -> Result<http::Request, Error> {
-    let url = request.url().map_err(|e| Error::Unavailable(e.to_string()))?;
+/// The plain request. Gateway bodies (no limit) are left to stream to the
+/// origin through `origin`; keygate's own routes read theirs, capped.
+async fn read_request(
+    request: &web_sys::Request,
+    config: Option<&Config>,
+    origin: &origin::FetchOrigin,
+) -> Result<http::Request, Error> {
+    let url = worker::Url::parse(&request.url()).map_err(|e| Error::Unavailable(e.to_string()))?;
     let mut plain = http::Request {
-        method: request.method().to_string(),
+        method: request.method(),
         path: url.path().to_owned(),
         query: url.query().unwrap_or_default().to_owned(),
-        headers: request.headers().entries().collect(),
+        headers: header_pairs(&request.headers()),
         body: Vec::new(),
     };
-    if let Some(limit) = limit {
-        plain.body = read_body(&mut request, limit).await?;
+    match config.map_or(Some(MAX_JSON_BODY_BYTES), |config| core::body_limit(config, &plain.path)) {
+        Some(limit) => plain.body = read_body(request, limit, plain.header("content-length")).await?,
+        None => *origin.incoming.borrow_mut() = request.body(),
     }
     Ok(plain)
 }
 
+/// Every header as (lower-case name, value), fetched across the JS boundary as
+/// one JSON string rather than a few calls per header.
+fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    let flat = js_sys::Array::from(headers).flat(1);
+    let strings: Vec<String> = js_sys::JSON::stringify(&flat)
+        .ok()
+        .and_then(|json| json.as_string())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    let mut strings = strings.into_iter();
+    std::iter::from_fn(|| Some((strings.next()?, strings.next()?))).collect()
+}
+
 /// The body, refused with 413 from `Content-Length` before reading, or while reading past `limit`.
-async fn read_body(request: &mut worker::Request, limit: usize) -> Result<Vec<u8>, Error> {
+async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&str>) -> Result<Vec<u8>, Error> {
     let too_large = Error::PayloadTooLarge { limit_bytes: limit };
-    let declared = request.headers().get("content-length").ok().flatten();
-    if declared.and_then(|length| length.trim().parse::<u64>().ok()).is_some_and(|length| length > limit as u64) {
+    let declared = declared.and_then(|length| length.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large);
     }
-    let Ok(mut stream) = request.stream() else { return Ok(Vec::new()) };
+    let Some(stream) = request.body() else { return Ok(Vec::new()) };
+    if declared.is_some() {
+        // The declared length frames the body: read it whole, in one promise.
+        let read = async { wasm_bindgen_futures::JsFuture::from(request.array_buffer()?).await };
+        let buffer = read.await.map_err(|_| Error::Unavailable("reading the body failed".into()))?;
+        let body = js_sys::Uint8Array::new(&buffer).to_vec();
+        return if body.len() > limit { Err(too_large) } else { Ok(body) };
+    }
+    let mut stream = worker::ByteStream::from(stream);
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::Unavailable(format!("reading the body failed: {e}")))?;
@@ -126,7 +149,7 @@ async fn read_body(request: &mut worker::Request, limit: usize) -> Result<Vec<u8
 }
 
 /// The worker response; a [`Body::Stream`] answer takes `stream`, the origin's body.
-fn to_worker_response(answer: http::Response, stream: Option<worker::web_sys::ReadableStream>) -> worker::Response {
+fn to_worker_response(answer: http::Response, stream: Option<web_sys::ReadableStream>) -> worker::Response {
     let headers = worker::Headers::new();
     for (name, value) in &answer.headers {
         // Our own header names and values are always valid; a failure here would be a bug.
