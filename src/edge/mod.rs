@@ -42,7 +42,11 @@ impl Clock for WorkerClock {
 // The raw `web_sys::Request`: `worker::Request` would read `request.cf` and the
 // URL on every request, which keygate never needs.
 #[worker::event(fetch)]
-async fn fetch(request: web_sys::Request, env: worker::Env, _ctx: worker::Context) -> worker::Result<worker::Response> {
+async fn fetch(
+    request: web_sys::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<web_sys::Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
     let origin = origin::FetchOrigin::default();
     let answer = match read_request(&request, Result::as_ref(&config).ok(), &origin).await {
@@ -67,7 +71,8 @@ async fn fetch(request: web_sys::Request, env: worker::Env, _ctx: worker::Contex
         },
     };
     let stream = origin.answer.borrow_mut().take();
-    Ok(to_worker_response(answer, stream))
+    // Fails only on a header the runtime refuses, which keygate never sets: a bug, so 500.
+    Ok(to_web_response(answer, stream)?)
 }
 
 fn bind(env: &worker::Env) -> Result<(kv::KvStore, limiter::DurableObjects), Error> {
@@ -148,17 +153,21 @@ async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&s
     Ok(body)
 }
 
-/// The worker response; a [`Body::Stream`] answer takes `stream`, the origin's body.
-fn to_worker_response(answer: http::Response, stream: Option<web_sys::ReadableStream>) -> worker::Response {
-    let headers = worker::Headers::new();
-    for (name, value) in &answer.headers {
-        // Our own header names and values are always valid; a failure here would be a bug.
-        let _ = headers.append(name, value);
-    }
-    let builder = worker::Response::builder().with_status(answer.status).with_headers(headers);
+/// The runtime's response; a [`Body::Stream`] answer takes `stream`, the origin's body.
+fn to_web_response(
+    answer: http::Response,
+    stream: Option<web_sys::ReadableStream>,
+) -> Result<web_sys::Response, JsValue> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(answer.status);
+    // The headers cross as one JSON array of pairs, not a call each.
+    let pairs = serde_json::to_string(&answer.headers).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    init.set_headers_str_sequence_sequence(&js_sys::JSON::parse(&pairs)?);
     match (answer.body, stream) {
-        (Body::Stream, Some(stream)) => builder.stream(stream),
-        (Body::Bytes(bytes), _) if !bytes.is_empty() => builder.fixed(bytes),
-        _ => builder.empty(),
+        (Body::Stream, Some(stream)) => web_sys::Response::new_with_opt_readable_stream_and_init(Some(&stream), &init),
+        (Body::Bytes(mut bytes), _) if !bytes.is_empty() => {
+            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut bytes), &init)
+        }
+        _ => web_sys::Response::new_with_opt_str_and_init(None, &init),
     }
 }
