@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::ratelimit::LimitState;
 
 /// How long admitted requests may be counted in memory only.
-pub const FLUSH_MILLIS: i64 = 1000;
+const FLUSH_MILLIS: i64 = 1000;
 
 #[durable_object]
 pub struct LimiterObject {
@@ -204,6 +204,7 @@ impl DurableObject for LimiterObject {
         self.alarm_known.set(false);
         let now = now();
         let flush = self.unflushed.replace(false);
+        // (what idle cleanup to do, whether counters or a tombstone remain, last activity)
         let cleanup = self.with_state(|state| {
             let cleanup = state.idle_cleanup(now);
             if cleanup == Some(false) {
