@@ -58,6 +58,16 @@ impl LimiterObject {
         self.state.storage().sql()
     }
 
+    fn create_tables(&self) -> worker::Result<()> {
+        self.sql().exec(
+            "CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL); \
+             CREATE TABLE IF NOT EXISTS counters (id INTEGER PRIMARY KEY, tat INTEGER, day INTEGER NOT NULL, \
+             day_count INTEGER NOT NULL, last_used_at INTEGER)",
+            None,
+        )?;
+        Ok(())
+    }
+
     fn read(&self) -> worker::Result<KeyState> {
         let rows: Vec<Row> = self.sql().exec("SELECT state FROM key_state WHERE id = 0", None)?.to_array()?;
         let mut state = match rows.first() {
@@ -139,11 +149,12 @@ impl LimiterObject {
         if self.unflushed.replace(true) {
             return Ok(());
         }
+        // Known before the await, so a concurrent idle alarm cannot replace this one.
         self.alarm_known.set(true);
         if let Err(error) = self.state.storage().set_alarm(FLUSH_MILLIS).await {
-            // Nothing will flush: forget the counts and fail this request (→ 503).
+            // Memory keeps the counts and the next admitted request tries again; this one fails (→ 503).
             self.unflushed.set(false);
-            *self.loaded.borrow_mut() = None;
+            self.alarm_known.set(false);
             return Err(error);
         }
         Ok(())
@@ -181,13 +192,8 @@ impl DurableObject for LimiterObject {
             unflushed: Cell::new(false),
             alarm_known: Cell::new(false),
         };
-        // Synchronous, and a failure resurfaces on the first query as a 500 to the worker (→ 503).
-        let _ = object.sql().exec(
-            "CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL); \
-             CREATE TABLE IF NOT EXISTS counters (id INTEGER PRIMARY KEY, tat INTEGER, day INTEGER NOT NULL, \
-             day_count INTEGER NOT NULL, last_used_at INTEGER)",
-            None,
-        );
+        // A failure resurfaces on the first query as a 500 to the worker (→ 503).
+        let _ = object.create_tables();
         object
     }
 
@@ -203,22 +209,30 @@ impl DurableObject for LimiterObject {
     async fn alarm(&self) -> worker::Result<worker::Response> {
         self.alarm_known.set(false);
         let now = now();
-        let flush = self.unflushed.replace(false);
         // (what idle cleanup to do, whether counters or a tombstone remain, last activity)
         let cleanup = self.with_state(|state| {
             let cleanup = state.idle_cleanup(now);
             if cleanup == Some(false) {
                 state.limit = LimitState::default();
-            }
-            if flush || cleanup == Some(false) {
-                self.write(state, false)?;
+                self.unflushed.set(true);
             }
             Ok((cleanup, state.limit != LimitState::default() || state.deleted, state.last_activity()))
         })?;
+        if self.unflushed.replace(false) {
+            let written = self.loaded.borrow().as_ref().map_or(Ok(()), |state| self.write(state, false));
+            if let Err(error) = written {
+                // Memory keeps the counts; the runtime retries a failed alarm.
+                self.unflushed.set(true);
+                self.alarm_known.set(true);
+                return Err(error);
+            }
+        }
         match cleanup {
             (Some(true), _, _) => {
                 *self.loaded.borrow_mut() = None;
-                self.state.storage().delete_all().await?
+                self.state.storage().delete_all().await?;
+                // On SQLite storage that dropped the tables too.
+                self.create_tables()?;
             }
             (None, true, last_activity) => {
                 let due = last_activity.unwrap_or(now) + IDLE_MILLIS;
