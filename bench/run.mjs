@@ -10,7 +10,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { startWorker, makeKey, ADMIN_TOKEN } from "../tests/e2e/fixture.mjs";
+import { startWorker, makeKey } from "../tests/e2e/fixture.mjs";
 
 const root = new URL("../", import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -55,8 +55,8 @@ async function load(url, { headers = {}, body } = {}, seconds = SECONDS) {
 // load generator does not steal time from what it measures.
 const CPUS = cpus().length;
 const LOAD_CPU = CPUS - 1;
-const pinned = (cpu, command, args) =>
-  CPUS > 1 && hasTaskset() ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
+const PIN = CPUS > 1 && hasTaskset();
+const pinned = (cpu, command, args) => (PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args]);
 
 function hasTaskset() {
   try {
@@ -68,7 +68,7 @@ function hasTaskset() {
 }
 
 function pinWorkerd() {
-  if (CPUS < 2 || !hasTaskset()) return;
+  if (!PIN) return;
   const pids = execFileSync("pgrep", ["-f", "workerd"], { encoding: "utf8" }).trim().split("\n");
   for (const pid of pids) execFileSync("taskset", ["-a", "-p", "-c", "0", pid], { stdio: "ignore" });
 }
@@ -97,11 +97,11 @@ const keygate = await startWorker({ port: 0, quiet: true });
 const reference = await startReference();
 pinWorkerd();
 const base = keygate.url.toString().replace(/\/$/, "");
-const created = await keygate.call("POST", "/v1/projects/bench/keys", {
-  json: { name: "bench", scopes: ["things:read"], rate_limit: { per_minute: 4000000000, per_day: 4000000000 } },
-  headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+const { key } = await keygate.createKey("bench", {
+  name: "bench",
+  scopes: ["things:read"],
+  rate_limit: { per_minute: 4000000000, per_day: 4000000000 },
 });
-const key = created.body.key;
 const badChecksum = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
 const unknown = makeKey();
 

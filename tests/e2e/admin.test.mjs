@@ -13,14 +13,9 @@ const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const bearer = (key) => ({ authorization: `Bearer ${key}` });
 const verify = async (key, scope) =>
   (await worker.call("POST", "/v1/keys/verify", { json: scope ? { key, scope } : { key } })).body;
-const create = async (project, json, headers = root) => {
-  const answer = await worker.call("POST", `/v1/projects/${project}/keys`, { json, headers });
-  assert.equal(answer.status, 201, JSON.stringify(answer.body));
-  return answer.body;
-};
 
 test("the whole lifecycle: create, verify, list, patch, disable, rotate, delete", async () => {
-  const created = await create("lifecycle", { name: "svc", scopes: ["bots:write", "users:read"] });
+  const created = await worker.createKey("lifecycle", { name: "svc", scopes: ["bots:write", "users:read"] });
   const path = `/v1/projects/lifecycle/keys/${created.id}`;
   assert.match(created.key, /^sk_live_[0-9A-Za-z]{43}$/);
   assert.equal((await verify(created.key, "bots:read")).valid, true);
@@ -62,7 +57,7 @@ test("records at every size limit reach their Durable Object whole", async () =>
   // but ASCII where allowed: a call this big goes in a body, not the URL.
   const scopes = Array.from({ length: 64 }, (_, i) => `r${String(i).padStart(31, "0")}:${"a".repeat(32)}`);
   const big = { name: "é".repeat(100), scopes, meta: { note: "ü".repeat(500) } };
-  const created = await create("limits", big);
+  const created = await worker.createKey("limits", big);
   assert.equal((await verify(created.key, scopes[63])).valid, true);
   const path = `/v1/projects/limits/keys/${created.id}`;
   const patched = await worker.call("PATCH", path, { json: { name: "ñ".repeat(100) }, headers: root });
@@ -80,7 +75,7 @@ test("records at every size limit reach their Durable Object whole", async () =>
 
 test("no plaintext key appears anywhere in KV", async () => {
   const keys = [];
-  for (let i = 0; i < 5; i++) keys.push((await create("vault", { name: `k${i}`, scopes: ["a:read"] })).key);
+  for (let i = 0; i < 5; i++) keys.push((await worker.createKey("vault", { name: `k${i}`, scopes: ["a:read"] })).key);
   const secrets = keys.map((key) => key.slice(8));
   let names = 0;
   let cursor;
@@ -98,11 +93,11 @@ test("no plaintext key appears anywhere in KV", async () => {
 });
 
 test("a keys:write key of one project cannot touch another or mint an admin key", async () => {
-  const writer = await create("alpha", { name: "alpha admin", scopes: ["keys:write", "bots:*"] });
+  const writer = await worker.createKey("alpha", { name: "alpha admin", scopes: ["keys:write", "bots:*"] });
   const foreign = await worker.call("POST", "/v1/projects/beta/keys", { json: { name: "x" }, headers: bearer(writer.key) });
   assert.equal(foreign.status, 403);
   assert.equal(foreign.body.error.code, "PROJECT_MISMATCH");
-  const betaKey = await create("beta", { name: "beta key" });
+  const betaKey = await worker.createKey("beta", { name: "beta key" });
   const peek = await worker.call("GET", `/v1/projects/beta/keys/${betaKey.id}`, { headers: bearer(writer.key) });
   assert.equal(peek.status, 403);
   const mint = await worker.call("POST", "/v1/projects/alpha/keys", {
@@ -111,13 +106,13 @@ test("a keys:write key of one project cannot touch another or mint an admin key"
   });
   assert.equal(mint.status, 403);
   assert.equal(mint.body.error.code, "INSUFFICIENT_PERMISSIONS");
-  const allowed = await create("alpha", { name: "bots", scopes: ["bots:read"] }, bearer(writer.key));
+  const allowed = await worker.createKey("alpha", { name: "bots", scopes: ["bots:read"] }, bearer(writer.key));
   assert.equal(allowed.project, "alpha");
 });
 
 test("pagination over real KV returns every key exactly once", async () => {
   const ids = [];
-  for (let i = 0; i < 7; i++) ids.push((await create("paged", { name: `p${i}` })).id);
+  for (let i = 0; i < 7; i++) ids.push((await worker.createKey("paged", { name: `p${i}` })).id);
   const seen = [];
   let cursor = null;
   let pages = 0;

@@ -76,7 +76,13 @@ export async function startWorker({ vars, persistTo, outbound, port, quiet } = {
     }
     return { status: response.status, headers: response.headers, body: data };
   };
-  return { mf, url, kv, call, stop: () => mf.dispose() };
+  /** POSTs a new key to `project` (as the admin token unless `headers` say otherwise); expects 201. */
+  const createKey = async (project, json, headers = { authorization: `Bearer ${ADMIN_TOKEN}` }) => {
+    const answer = await call("POST", `/v1/projects/${project}/keys`, { json, headers });
+    if (answer.status !== 201) throw new Error(`creating a key: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  };
+  return { mf, url, kv, call, createKey, stop: () => mf.dispose() };
 }
 
 /** A temporary directory for persisted storage, removed by the returned function. */

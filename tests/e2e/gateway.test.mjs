@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Response } from "miniflare";
-import { startWorker, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker } from "./fixture.mjs";
 
 const received = [];
 let worker;
@@ -24,12 +24,7 @@ before(async () => {
       });
     },
   });
-  const created = await worker.call("POST", "/v1/projects/123/keys", {
-    json: { name: "client", scopes: ["conversations:*"] },
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-  });
-  assert.equal(created.status, 201);
-  key = created.body;
+  key = await worker.createKey("123", { name: "client", scopes: ["conversations:*"] });
 });
 after(() => worker?.stop());
 
@@ -88,11 +83,8 @@ test("wrong project, missing scope, unknown path and no key never reach the orig
 test("an unreachable origin is 502 ORIGIN_ERROR", async () => {
   const direct = await startWorker({ vars: { ORIGIN: "http://127.0.0.1:9" }, outbound: null });
   try {
-    const created = await direct.call("POST", "/v1/projects/123/keys", {
-      json: { name: "c", scopes: ["bots:read"] },
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    const answer = await direct.call("GET", "/v1/projects/123/bots", { headers: { "x-api-key": created.body.key } });
+    const created = await direct.createKey("123", { name: "c", scopes: ["bots:read"] });
+    const answer = await direct.call("GET", "/v1/projects/123/bots", { headers: { "x-api-key": created.key } });
     assert.equal(answer.status, 502);
     assert.equal(answer.body.error.code, "ORIGIN_ERROR");
   } finally {
@@ -103,13 +95,10 @@ test("an unreachable origin is 502 ORIGIN_ERROR", async () => {
 test("without ORIGIN a verified request gets the identity", async () => {
   const plain = await startWorker();
   try {
-    const created = await plain.call("POST", "/v1/projects/123/keys", {
-      json: { name: "c", scopes: ["bots:read"] },
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    const answer = await plain.call("GET", "/v1/projects/123/bots", { headers: { "x-api-key": created.body.key } });
+    const created = await plain.createKey("123", { name: "c", scopes: ["bots:read"] });
+    const answer = await plain.call("GET", "/v1/projects/123/bots", { headers: { "x-api-key": created.key } });
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.body, { ok: true, key_id: created.body.id, project: "123", scopes: ["bots:read"] });
+    assert.deepEqual(answer.body, { ok: true, key_id: created.id, project: "123", scopes: ["bots:read"] });
   } finally {
     await plain.stop();
   }

@@ -14,14 +14,9 @@ before(async () => {
 after(() => worker?.stop());
 
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const create = async (worker, project, json) => {
-  const answer = await worker.call("POST", `/v1/projects/${project}/keys`, { json, headers: root });
-  assert.equal(answer.status, 201, JSON.stringify(answer.body));
-  return answer.body;
-};
 
 test("60 concurrent requests at 30 per minute: exactly the burst of 6 passes", async () => {
-  const key = await create(worker, "burst", {
+  const key = await worker.createKey("burst", {
     name: "burst",
     scopes: ["keys:read"],
     rate_limit: { per_minute: 30, per_day: 10000 },
@@ -50,7 +45,7 @@ test("60 concurrent requests at 30 per minute: exactly the burst of 6 passes", a
 });
 
 test("a key with per_day 5 admits 5, then 429 with policy day", async () => {
-  const key = await create(worker, "daily", {
+  const key = await worker.createKey("daily", {
     name: "daily",
     scopes: ["keys:read"],
     rate_limit: { per_minute: 1000, per_day: 5 },
@@ -71,7 +66,7 @@ test("a key with per_day 5 admits 5, then 429 with policy day", async () => {
 });
 
 test("a deleted key stays dead when KV serves its old record", async () => {
-  const key = await create(worker, "stale", { name: "doomed", scopes: ["bots:read"] });
+  const key = await worker.createKey("stale", { name: "doomed", scopes: ["bots:read"] });
   const name = `k:${digestOf(key.key)}`;
   const stale = await worker.kv.get(name);
   const deleted = await worker.call("DELETE", `/v1/projects/stale/keys/${key.id}`, { headers: root });
@@ -84,7 +79,7 @@ test("a deleted key stays dead when KV serves its old record", async () => {
 });
 
 test("a removed scope stays removed when KV serves the old record", async () => {
-  const key = await create(worker, "stale", { name: "narrowed", scopes: ["keys:read", "bots:read"] });
+  const key = await worker.createKey("stale", { name: "narrowed", scopes: ["keys:read", "bots:read"] });
   const name = `k:${digestOf(key.key)}`;
   const stale = await worker.kv.get(name);
   const path = `/v1/projects/stale/keys/${key.id}`;
@@ -130,7 +125,7 @@ test("counts reach SQLite by the flush alarm and survive a restart; unknown keys
     const first = await startWorker({ persistTo: storage.dir });
     let key;
     try {
-      key = await create(first, "durable", {
+      key = await first.createKey("durable", {
         name: "persisted",
         scopes: ["keys:read"],
         rate_limit: { per_minute: 1000, per_day: 4 },
