@@ -30,7 +30,7 @@ pub struct LimiterObject {
     /// The state as last read, written or decided by this instance. SQLite holds
     /// the same, except counters not yet flushed.
     loaded: RefCell<Option<KeyState>>,
-    /// The counters in `loaded` are newer than SQLite's, and a flush alarm is set.
+    /// A flush alarm is set for counters in `loaded` that SQLite lacks.
     unflushed: Cell<bool>,
     /// Whether this instance knows an alarm is pending (saves a read per request).
     alarm_known: Cell<bool>,
@@ -214,11 +214,12 @@ impl DurableObject for LimiterObject {
             let cleanup = state.idle_cleanup(now);
             if cleanup == Some(false) {
                 state.limit = LimitState::default();
-                self.unflushed.set(true);
             }
             Ok((cleanup, state.limit != LimitState::default() || state.deleted, state.last_activity()))
         })?;
-        if self.unflushed.replace(false) {
+        let pending = self.unflushed.replace(false);
+        // Pending counts, or the counters the idle cleanup just dropped.
+        if pending || cleanup.0 == Some(false) {
             let written = self.loaded.borrow().as_ref().map_or(Ok(()), |state| self.write(state, false));
             if let Err(error) = written {
                 // Memory keeps the counts; the runtime retries a failed alarm.
