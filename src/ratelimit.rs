@@ -148,7 +148,7 @@ fn decide(quota: Quota, state: LimitState, now: Micros, spend: bool) -> (RateDec
     let day_ok_at = if count < per_day { now } else { next_midnight };
     let admitted = spend && minute_ok_at <= now && day_ok_at <= now;
 
-    let (tat, count) = if admitted { (tat + interval, count + 1) } else { (tat, count) };
+    let (tat, count) = if admitted { (tat + interval, count.saturating_add(1)) } else { (tat, count) };
     let new_state = if admitted { LimitState { tat: Some(tat), day: today, day_count: count } } else { state };
 
     let backlog = tat - now;
@@ -162,7 +162,8 @@ fn decide(quota: Quota, state: LimitState, now: Micros, spend: bool) -> (RateDec
     let day = PolicyStatus {
         policy: Policy::Day,
         limit: per_day,
-        remaining: per_day - count,
+        // The quota may have been lowered below today's count by an admin change.
+        remaining: per_day.saturating_sub(count),
         reset_after: next_midnight - now,
     };
 
@@ -289,7 +290,40 @@ mod tests {
         assert_eq!(seen.day.remaining, 9);
     }
 
+    /// Reproducer: a PATCH lowering `per_day` below today's count made a 429
+    /// report 4294967293 remaining (and panicked in a debug build).
+    #[test]
+    fn a_day_quota_lowered_below_the_count_reports_zero_remaining() {
+        let (_, state) = run(quota(1_000, 10), std::iter::repeat_n(T0, 5));
+        let (refused, after) = check(quota(1_000, 2), state, T0 + SECOND);
+        assert!(!refused.admitted);
+        assert_eq!((refused.reported, refused.day.remaining), (Policy::Day, 0));
+        assert_eq!(after, state);
+        assert_eq!(peek(quota(1_000, 2), state, T0).day.remaining, 0);
+    }
+
     proptest! {
+        /// Quotas changed at any moment, mid-window and mid-day: no overflow,
+        /// nothing reported beyond the limit, and retry_after stays exact.
+        #[test]
+        fn quotas_changed_mid_window_and_mid_day_stay_consistent(
+            steps in prop::collection::vec((0i64..4 * 3600 * SECOND, 1u32..400, 1u32..40), 1..120),
+        ) {
+            let mut state = LimitState::default();
+            let mut now = T0;
+            for (gap, per_minute, per_day) in steps {
+                now += gap;
+                let q = quota(per_minute, per_day);
+                let (decision, next) = check(q, state, now);
+                prop_assert!(decision.minute.remaining <= per_minute && decision.day.remaining <= per_day);
+                if let Some(retry) = decision.retry_after {
+                    prop_assert!(retry >= 1);
+                    prop_assert!(check(q, state, now + retry as i64 * SECOND).0.admitted);
+                }
+                state = next;
+            }
+        }
+
         #[test]
         fn retry_after_is_never_zero_and_never_early(
             per_minute in 1u32..200, per_day in 1u32..50, gaps in prop::collection::vec(0i64..3 * SECOND, 1..80),
