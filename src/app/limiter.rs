@@ -319,13 +319,13 @@ impl<T: Limiter> Limiter for &T {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ratelimit::Quota;
 
     const NOW: UnixMillis = 1_795_420_800_000;
 
-    fn record(scopes: &[&str]) -> KeyRecord {
+    pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         KeyRecord {
             id: "key_0000000000000000000001".into(),
             project: "acme".into(),

@@ -48,10 +48,15 @@ pub const RECORD_CACHE_SECONDS: u64 = 60;
 
 /// Records (and misses) by digest, kept briefly in one isolate so a hot key
 /// costs no KV read and a flood of made-up keys costs one read per key.
+///
+/// Guarantee: made-up keys cannot push a hot key out. Misses are bounded
+/// apart from records (anyone can make well-formed keys, since the checksum
+/// is public), and a full side drops what has expired first, then only the
+/// least recently used eighth.
 #[derive(Debug)]
 pub struct RecordCache {
-    entries: RefCell<HashMap<KeyDigest, (Option<KeyRecord>, UnixMillis)>>,
-    capacity: usize,
+    found: RefCell<Recent<KeyRecord>>,
+    missing: RefCell<Recent<()>>,
 }
 
 impl RecordCache {
@@ -60,31 +65,80 @@ impl RecordCache {
     /// How long a miss is reused: short, so a key created elsewhere works soon.
     pub const MISS_MILLIS: UnixMillis = 5_000;
 
+    /// Up to `capacity` records and, apart from them, up to `capacity` misses.
     pub fn new(capacity: usize) -> RecordCache {
-        RecordCache { entries: RefCell::default(), capacity }
+        RecordCache { found: RefCell::new(Recent::new(capacity)), missing: RefCell::new(Recent::new(capacity)) }
     }
 
     /// `Some(found)` when a fresh entry exists.
     pub fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Option<Option<KeyRecord>> {
-        let entries = self.entries.borrow();
-        let (record, expires) = entries.get(digest)?;
-        (now < *expires).then(|| record.clone())
+        if let Some(record) = self.found.borrow_mut().get(digest, now) {
+            return Some(Some(record.clone()));
+        }
+        self.missing.borrow_mut().get(digest, now).map(|()| None)
     }
 
     pub fn put(&self, digest: KeyDigest, record: Option<KeyRecord>, now: UnixMillis) {
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() >= self.capacity {
-            entries.retain(|_, (_, expires)| now < *expires);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
+        match record {
+            Some(record) => self.found.borrow_mut().put(digest, record, now, now + Self::HIT_MILLIS),
+            None => self.missing.borrow_mut().put(digest, (), now, now + Self::MISS_MILLIS),
         }
-        let ttl = if record.is_some() { Self::HIT_MILLIS } else { Self::MISS_MILLIS };
-        entries.insert(digest, (record, now + ttl));
     }
 
     pub fn forget(&self, digest: &KeyDigest) {
-        self.entries.borrow_mut().remove(digest);
+        self.found.borrow_mut().entries.remove(digest);
+        self.missing.borrow_mut().entries.remove(digest);
+    }
+}
+
+/// Entries that expire, evicted least recently used first when full.
+#[derive(Debug)]
+struct Recent<T> {
+    entries: HashMap<KeyDigest, Slot<T>>,
+    capacity: usize,
+    /// Counts uses; a slot's `used` is the count at its last use.
+    uses: u64,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    value: T,
+    expires: UnixMillis,
+    used: u64,
+}
+
+impl<T> Recent<T> {
+    fn new(capacity: usize) -> Recent<T> {
+        Recent { entries: HashMap::new(), capacity: capacity.max(1), uses: 0 }
+    }
+
+    fn get(&mut self, digest: &KeyDigest, now: UnixMillis) -> Option<&T> {
+        self.uses += 1;
+        let slot = self.entries.get_mut(digest).filter(|slot| now < slot.expires)?;
+        slot.used = self.uses;
+        Some(&slot.value)
+    }
+
+    fn put(&mut self, digest: KeyDigest, value: T, now: UnixMillis, expires: UnixMillis) {
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&digest) {
+            self.evict(now);
+        }
+        self.uses += 1;
+        self.entries.insert(digest, Slot { value, expires, used: self.uses });
+    }
+
+    /// Makes room for an eighth of the capacity at once, so eviction costs
+    /// O(1) per insert over time: the expired first, then the coldest.
+    fn evict(&mut self, now: UnixMillis) {
+        self.entries.retain(|_, slot| now < slot.expires);
+        let target = self.capacity - self.capacity.div_ceil(8);
+        if self.entries.len() > target {
+            let mut used: Vec<u64> = self.entries.values().map(|slot| slot.used).collect();
+            let cut = used.len() - target - 1;
+            let (_, threshold, _) = used.select_nth_unstable(cut);
+            let threshold = *threshold;
+            self.entries.retain(|_, slot| slot.used > threshold);
+        }
     }
 }
 
@@ -302,18 +356,52 @@ impl<T: KeyValueStore> KeyValueStore for &T {
 mod tests {
     use super::*;
 
+    fn digest(n: u32) -> KeyDigest {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&n.to_be_bytes());
+        KeyDigest::from_hex(&hex::encode(bytes)).unwrap()
+    }
+
     #[test]
     fn the_record_cache_expires_hits_and_misses_and_stays_bounded() {
         let cache = RecordCache::new(2);
-        let digest = |n: u8| KeyDigest::from_hex(&hex::encode([n; 32])).unwrap();
         cache.put(digest(1), None, 0);
         assert_eq!(cache.get(&digest(1), RecordCache::MISS_MILLIS - 1), Some(None));
         assert_eq!(cache.get(&digest(1), RecordCache::MISS_MILLIS), None);
         cache.put(digest(2), None, 0);
         cache.put(digest(3), None, 10);
-        assert!(cache.entries.borrow().len() <= 2);
+        assert!(cache.missing.borrow().entries.len() <= 2);
         cache.forget(&digest(3));
         assert_eq!(cache.get(&digest(3), 11), None);
+    }
+
+    /// Reproducer: 10,000 made-up keys used to clear the whole cache, hot keys included.
+    #[test]
+    fn a_flood_of_made_up_keys_never_evicts_a_hot_record() {
+        let cache = RecordCache::new(100);
+        let hot = crate::app::limiter::tests::record(&["bots:read"]);
+        cache.put(digest(0), Some(hot.clone()), 0);
+        for n in 1..20_000 {
+            cache.put(digest(n), None, 1);
+        }
+        assert_eq!(cache.get(&digest(0), 2), Some(Some(hot)));
+        assert!(cache.missing.borrow().entries.len() <= 100);
+    }
+
+    #[test]
+    fn a_full_cache_evicts_the_least_recently_used_records() {
+        let cache = RecordCache::new(8);
+        let record = crate::app::limiter::tests::record(&[]);
+        for n in 0..8 {
+            cache.put(digest(n), Some(record.clone()), 0);
+        }
+        // Key 0 is used again, so key 1 is now the coldest.
+        assert!(cache.get(&digest(0), 1).is_some());
+        cache.put(digest(8), Some(record.clone()), 1);
+        assert!(cache.get(&digest(0), 2).is_some(), "recently used stays");
+        assert!(cache.get(&digest(1), 2).is_none(), "the coldest went");
+        assert!(cache.get(&digest(8), 2).is_some());
+        assert!(cache.found.borrow().entries.len() <= 8);
     }
 
     #[test]
