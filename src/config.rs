@@ -43,6 +43,8 @@ pub struct WebhookSource {
 }
 
 pub const DEFAULT_MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+/// The highest `MAX_WEBHOOK_BYTES`: GitHub's own cap, and far below an isolate's 128 MB.
+pub const MAX_WEBHOOK_BYTES_CEILING: usize = 25 * 1024 * 1024;
 const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
 
 impl fmt::Debug for Config {
@@ -106,8 +108,8 @@ impl Config {
                     .trim()
                     .parse::<usize>()
                     .ok()
-                    .filter(|bytes| (1..=100 * 1024 * 1024).contains(bytes))
-                    .ok_or_else(|| "must be a whole number of bytes from 1 to 104857600".to_owned()),
+                    .filter(|bytes| (1..=MAX_WEBHOOK_BYTES_CEILING).contains(bytes))
+                    .ok_or_else(|| format!("must be a whole number of bytes from 1 to {MAX_WEBHOOK_BYTES_CEILING}")),
             },
         );
 
@@ -416,6 +418,8 @@ mod tests {
         }
         assert!(config(&[("MAX_WEBHOOK_BYTES", "0")]).is_err());
         assert_eq!(config(&[("MAX_WEBHOOK_BYTES", "2048")]).unwrap().max_webhook_bytes, 2048);
+        assert_eq!(config(&[("MAX_WEBHOOK_BYTES", "26214400")]).unwrap().max_webhook_bytes, 26_214_400);
+        assert!(config(&[("MAX_WEBHOOK_BYTES", "26214401")]).is_err());
     }
 
     #[test]

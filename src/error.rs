@@ -10,6 +10,10 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     InvalidJson(String),
+    /// A path some server behind keygate could read differently; refused before any credential work.
+    InvalidPath(crate::path::PathError),
+    /// A `_method` query parameter: an origin framework could run another method than the one checked.
+    MethodOverride,
     Validation {
         field: String,
         message: String,
@@ -24,6 +28,11 @@ pub enum Error {
     InsufficientPermissions {
         required_scope: String,
     },
+    /// A key acting as admin tried to make a key more powerful than itself in `field`.
+    Exceeds {
+        field: &'static str,
+        message: String,
+    },
     ProjectMismatch,
     NotFound,
     KeyNotFound,
@@ -33,6 +42,8 @@ pub enum Error {
     PayloadTooLarge {
         limit_bytes: usize,
     },
+    /// `If-Match` named a version the key no longer has.
+    PreconditionFailed,
     RateLimited {
         retry_after: u64,
         policy: &'static str,
@@ -56,6 +67,8 @@ impl Error {
     pub fn examples() -> Vec<Error> {
         let all = vec![
             Error::InvalidJson(String::new()),
+            Error::InvalidPath(crate::path::PathError::DotSegment),
+            Error::MethodOverride,
             Error::validation("field", ""),
             Error::AmbiguousCredentials,
             Error::MissingApiKey,
@@ -64,11 +77,13 @@ impl Error {
             Error::ApiKeyDisabled,
             Error::InvalidSignature(""),
             Error::InsufficientPermissions { required_scope: String::new() },
+            Error::Exceeds { field: "field", message: String::new() },
             Error::ProjectMismatch,
             Error::NotFound,
             Error::KeyNotFound,
             Error::MethodNotAllowed { allow: &[] },
             Error::PayloadTooLarge { limit_bytes: 0 },
+            Error::PreconditionFailed,
             Error::RateLimited { retry_after: 1, policy: "minute" },
             Error::Config(String::new()),
             Error::Origin,
@@ -78,6 +93,8 @@ impl Error {
             // Adding a variant fails to compile here until it is added to the list above.
             match error {
                 Error::InvalidJson(_)
+                | Error::InvalidPath(_)
+                | Error::MethodOverride
                 | Error::Validation { .. }
                 | Error::AmbiguousCredentials
                 | Error::MissingApiKey
@@ -86,11 +103,13 @@ impl Error {
                 | Error::ApiKeyDisabled
                 | Error::InvalidSignature(_)
                 | Error::InsufficientPermissions { .. }
+                | Error::Exceeds { .. }
                 | Error::ProjectMismatch
                 | Error::NotFound
                 | Error::KeyNotFound
                 | Error::MethodNotAllowed { .. }
                 | Error::PayloadTooLarge { .. }
+                | Error::PreconditionFailed
                 | Error::RateLimited { .. }
                 | Error::Config(_)
                 | Error::Origin
@@ -102,15 +121,20 @@ impl Error {
 
     pub fn status(&self) -> u16 {
         match self {
-            Error::InvalidJson(_) | Error::Validation { .. } | Error::AmbiguousCredentials => 400,
+            Error::InvalidJson(_)
+            | Error::InvalidPath(_)
+            | Error::MethodOverride
+            | Error::Validation { .. }
+            | Error::AmbiguousCredentials => 400,
             Error::MissingApiKey
             | Error::InvalidApiKey(_)
             | Error::ApiKeyExpired
             | Error::ApiKeyDisabled
             | Error::InvalidSignature(_) => 401,
-            Error::InsufficientPermissions { .. } | Error::ProjectMismatch => 403,
+            Error::InsufficientPermissions { .. } | Error::Exceeds { .. } | Error::ProjectMismatch => 403,
             Error::NotFound | Error::KeyNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
+            Error::PreconditionFailed => 412,
             Error::PayloadTooLarge { .. } => 413,
             Error::RateLimited { .. } => 429,
             Error::Config(_) => 500,
@@ -122,6 +146,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidJson(_) => "INVALID_JSON",
+            Error::InvalidPath(_) => "INVALID_PATH",
+            Error::MethodOverride => "METHOD_OVERRIDE_REFUSED",
             Error::Validation { .. } => "VALIDATION_ERROR",
             Error::AmbiguousCredentials => "AMBIGUOUS_CREDENTIALS",
             Error::MissingApiKey => "MISSING_API_KEY",
@@ -129,12 +155,13 @@ impl Error {
             Error::ApiKeyExpired => "API_KEY_EXPIRED",
             Error::ApiKeyDisabled => "API_KEY_DISABLED",
             Error::InvalidSignature(_) => "INVALID_SIGNATURE",
-            Error::InsufficientPermissions { .. } => "INSUFFICIENT_PERMISSIONS",
+            Error::InsufficientPermissions { .. } | Error::Exceeds { .. } => "INSUFFICIENT_PERMISSIONS",
             Error::ProjectMismatch => "PROJECT_MISMATCH",
             Error::NotFound => "NOT_FOUND",
             Error::KeyNotFound => "KEY_NOT_FOUND",
             Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Error::PreconditionFailed => "PRECONDITION_FAILED",
             Error::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             Error::Config(_) => "CONFIG_ERROR",
             Error::Origin => "ORIGIN_ERROR",
@@ -144,8 +171,13 @@ impl Error {
 
     pub fn message(&self) -> String {
         match self {
-            Error::InvalidJson(message) | Error::Validation { message, .. } | Error::InvalidApiKey(message) => {
-                message.clone()
+            Error::InvalidJson(message)
+            | Error::Validation { message, .. }
+            | Error::InvalidApiKey(message)
+            | Error::Exceeds { message, .. } => message.clone(),
+            Error::InvalidPath(reason) => format!("Invalid path: {reason}."),
+            Error::MethodOverride => {
+                "A `_method` query parameter is refused: keygate checks the request's own method.".into()
             }
             Error::AmbiguousCredentials => "Two different API keys were presented; send exactly one.".into(),
             Error::MissingApiKey => "No API key: send `Authorization: Bearer <key>` or the key header.".into(),
@@ -162,6 +194,7 @@ impl Error {
             Error::PayloadTooLarge { limit_bytes } => {
                 format!("The request body is larger than {limit_bytes} bytes.")
             }
+            Error::PreconditionFailed => "The key changed since the version in If-Match; read it again.".into(),
             Error::RateLimited { retry_after, .. } => {
                 format!("Rate limit exceeded. Please retry after {retry_after} seconds.")
             }
@@ -175,6 +208,9 @@ impl Error {
     fn extra_fields(&self, fields: &mut Map<String, Value>) {
         match self {
             Error::Validation { field, .. } => {
+                fields.insert("field".into(), json!(field));
+            }
+            Error::Exceeds { field, .. } => {
                 fields.insert("field".into(), json!(field));
             }
             Error::InsufficientPermissions { required_scope } => {

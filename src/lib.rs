@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod key;
+pub mod path;
 pub mod ratelimit;
 pub mod rules;
 pub mod scope;

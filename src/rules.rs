@@ -4,16 +4,13 @@
 //! "scope": "{resource}:{action}"}`. `{name}` matches one non-empty segment, a
 //! trailing `*` zero or more; the first matching rule wins.
 //!
-//! Guarantees: deny by default: a path that is ambiguous to an origin (dot
-//! segments, empty segments, over-long) matches nothing, and neither does a
-//! request whose scope template does not yield a valid scope.
+//! Guarantees: deny by default: a request whose scope template does not yield
+//! a valid scope matches nothing. Paths arrive canonical ([`crate::path`]), so
+//! a rule sees what the origin will see.
 
 use serde::Deserialize;
 
 use crate::scope::Scope;
-
-/// The longest path a rule is matched against.
-pub const MAX_PATH_BYTES: usize = 2048;
 
 /// The rule used when `ROUTES` is unset.
 pub const DEFAULT_ROUTES: &str =
@@ -140,29 +137,12 @@ pub fn action_of(method: &str) -> Option<&'static str> {
     }
 }
 
-/// The first rule matching `method` and `path` (still percent-encoded), with its scope filled in.
+/// The first rule matching `method` and `path` (as [`crate::path::canonical`]
+/// returns it), with its scope filled in.
 pub fn find<'r>(rules: &'r [Rule], method: &str, path: &str) -> Option<Match<'r>> {
-    let segments = path_segments(path)?;
-    rules.iter().find_map(|rule| rule.matches(method, &segments))
-}
-
-/// The segments of a path an origin would read the same way; `None` if it might not.
-fn path_segments(path: &str) -> Option<Vec<&str>> {
-    if path.len() > MAX_PATH_BYTES {
-        return None;
-    }
-    let body = path.strip_prefix('/')?;
     // A single trailing slash is kept as an empty last segment (only `*` matches it).
-    let segments: Vec<&str> = body.split('/').collect();
-    let (last, inner) = segments.split_last()?;
-    let dot = |s: &str| {
-        let lower = s.to_ascii_lowercase();
-        matches!(lower.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
-    };
-    if inner.iter().any(|s| s.is_empty() || dot(s)) || dot(last) {
-        return None;
-    }
-    Some(segments)
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    rules.iter().find_map(|rule| rule.matches(method, &segments))
 }
 
 impl Rule {
@@ -240,24 +220,10 @@ mod tests {
     }
 
     #[test]
-    fn ambiguous_paths_match_nothing() {
+    fn encoded_characters_inside_a_segment_pass_through_as_they_are() {
         let rules = rules(DEFAULT_ROUTES);
-        for path in [
-            "/v1/projects/123/bots/../../other/keys",
-            "/v1/projects/123/bots/./x",
-            "/v1/projects/123/bots/%2e%2e/x",
-            "/v1/projects/123/bots/%2E%2e",
-            "/v1//projects/123/bots",
-            "/v1/projects//bots",
-            "/v1/projects/123/bots//x",
-            "v1/projects/123/bots",
-            "",
-            &format!("/v1/projects/123/bots/{}", "a".repeat(MAX_PATH_BYTES)),
-        ] {
-            assert_eq!(find(&rules, "GET", path), None, "{path}");
-        }
-        // Encoded characters inside a segment pass through as they are.
         assert_eq!(find(&rules, "GET", "/v1/projects/a%20b/bots").unwrap().project.as_deref(), Some("a%20b"));
+        assert_eq!(find(&rules, "GET", "v1/projects/123/bots"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -46,9 +46,20 @@ impl Scheme {
         })
     }
 
-    /// Whether deliveries carry an id to deduplicate on.
-    pub fn has_delivery_id(&self) -> bool {
-        matches!(self, Scheme::Github | Scheme::Standard)
+    /// Whether every header the scheme needs is there, so a delivery without
+    /// them is refused before its body is read.
+    pub fn has_signature_headers<'h>(&self, header: impl Fn(&str) -> Option<&'h str>) -> bool {
+        let all = |names: &[&str]| names.iter().all(|name| header(name).is_some());
+        match self {
+            Scheme::HmacSha256 { header: name } => all(&[name]),
+            Scheme::Github => all(&["x-hub-signature-256", "x-github-delivery"]),
+            Scheme::Standard => {
+                all(&["webhook-id", "webhook-timestamp", "webhook-signature"])
+                    || all(&["svix-id", "svix-timestamp", "svix-signature"])
+            }
+            Scheme::Stripe => all(&["stripe-signature"]),
+            Scheme::Slack => all(&["x-slack-signature", "x-slack-request-timestamp"]),
+        }
     }
 }
 
@@ -107,6 +118,12 @@ impl WebhookError {
 pub struct Verified {
     /// The sender's delivery id, for schemes that have one.
     pub delivery_id: Option<String>,
+    /// What tells this delivery from its replays: the sender's id (`github`,
+    /// `standard`), else (`stripe`, `slack`) a digest of the signature under
+    /// the first secret, the same for every copy of one signed delivery
+    /// whichever of the header's signatures matched. `None` for plain
+    /// `hmac-sha256`, which signs no timestamp and no id.
+    pub replay_id: Option<String>,
 }
 
 /// Verifies `body` as delivered with `header` (lower-case names) at `now` (unix seconds).
@@ -123,12 +140,14 @@ pub fn verify<'h>(
         Scheme::HmacSha256 { header: name } => {
             let candidates = prefixed_hex(required(name)?, "sha256=");
             check(secrets, &[body], &candidates)?;
-            Ok(Verified { delivery_id: None })
+            Ok(Verified { delivery_id: None, replay_id: None })
         }
         Scheme::Github => {
+            // GitHub always sends its delivery id: without it, deduplication would be off.
+            let delivery = required("x-github-delivery")?;
             let candidates = prefixed_hex(required("x-hub-signature-256")?, "sha256=");
             check(secrets, &[body], &candidates)?;
-            Ok(Verified { delivery_id: header("x-github-delivery").map(str::to_owned) })
+            Ok(Verified::with_id(delivery))
         }
         Scheme::Standard => {
             let prefix = if header("webhook-id").is_some() { "webhook" } else { "svix" };
@@ -142,7 +161,7 @@ pub fn verify<'h>(
                 .filter_map(|encoded| STANDARD.decode(encoded).ok())
                 .collect();
             check(secrets, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body], &candidates)?;
-            Ok(Verified { delivery_id: Some(id.to_owned()) })
+            Ok(Verified::with_id(id))
         }
         Scheme::Stripe => {
             let mut timestamp = None;
@@ -157,15 +176,15 @@ pub fn verify<'h>(
             }
             let timestamp = timestamp.ok_or(WebhookError::MissingHeader)?;
             check_time(timestamp, now, tolerance)?;
-            check(secrets, &[timestamp.as_bytes(), b".", body], &candidates)?;
-            Ok(Verified { delivery_id: None })
+            let tag = check(secrets, &[timestamp.as_bytes(), b".", body], &candidates)?;
+            Ok(Verified::with_tag(&tag))
         }
         Scheme::Slack => {
             let timestamp = required("x-slack-request-timestamp")?;
             let candidates = prefixed_hex(required("x-slack-signature")?, "v0=");
             check_time(timestamp, now, tolerance)?;
-            check(secrets, &[b"v0:", timestamp.as_bytes(), b":", body], &candidates)?;
-            Ok(Verified { delivery_id: None })
+            let tag = check(secrets, &[b"v0:", timestamp.as_bytes(), b":", body], &candidates)?;
+            Ok(Verified::with_tag(&tag))
         }
     }
 }
@@ -184,9 +203,23 @@ fn prefixed_hex(value: &str, prefix: &str) -> Vec<Vec<u8>> {
     value.split(',').filter_map(|entry| entry.trim().strip_prefix(prefix)).filter_map(|h| hex::decode(h).ok()).collect()
 }
 
-/// Accepts if any candidate is the MAC of `parts` under any secret.
-fn check(secrets: &[WebhookSecret], parts: &[&[u8]], candidates: &[Vec<u8>]) -> Result<(), WebhookError> {
+impl Verified {
+    fn with_id(id: &str) -> Verified {
+        Verified { delivery_id: Some(id.to_owned()), replay_id: Some(format!("id-{id}")) }
+    }
+
+    /// Named by a digest of the tag, so no signature is kept as a name.
+    fn with_tag(tag: &[u8; 32]) -> Verified {
+        let digest = Sha256::digest(tag);
+        Verified { delivery_id: None, replay_id: Some(format!("sig-{}", hex::encode(&digest[..16]))) }
+    }
+}
+
+/// Accepts if any candidate is the MAC of `parts` under any secret; returns
+/// the MAC under the first secret, whichever matched.
+fn check(secrets: &[WebhookSecret], parts: &[&[u8]], candidates: &[Vec<u8>]) -> Result<[u8; 32], WebhookError> {
     let mut matched = false;
+    let mut first_tag = None;
     for secret in secrets {
         let mut mac = HmacSha256::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
         for part in parts {
@@ -196,11 +229,11 @@ fn check(secrets: &[WebhookSecret], parts: &[&[u8]], candidates: &[Vec<u8>]) -> 
             // Constant time and length-checked; no early exit, so timing says nothing of which matched.
             matched |= mac.clone().verify_slice(candidate).is_ok();
         }
+        first_tag.get_or_insert_with(|| mac.finalize().into_bytes().into());
     }
-    if matched {
-        Ok(())
-    } else {
-        Err(WebhookError::InvalidSignature)
+    match first_tag {
+        Some(tag) if matched => Ok(tag),
+        _ => Err(WebhookError::InvalidSignature),
     }
 }
 
@@ -265,6 +298,8 @@ mod tests {
         verify(scheme, &secrets(scheme, secret_texts), header, body.as_bytes(), now, TOLERANCE)
     }
 
+    const DELIVERY: (&str, &str) = ("x-github-delivery", "d-1");
+
     fn flip_last(text: &str) -> String {
         let mut bytes = text.as_bytes().to_vec();
         let last = bytes.last_mut().unwrap();
@@ -290,21 +325,34 @@ mod tests {
             (GITHUB_SIGNATURE.to_owned(), GITHUB_BODY, "another secret"),
         ];
         for (signature, body, secret) in cases {
-            let result = run(&Scheme::Github, &[secret], &[("x-hub-signature-256", &signature)], body, 0);
+            let result = run(&Scheme::Github, &[secret], &[("x-hub-signature-256", &signature), DELIVERY], body, 0);
             assert_eq!(result, Err(WebhookError::InvalidSignature), "{signature} {body}");
         }
-        assert_eq!(run(&Scheme::Github, &[GITHUB_SECRET], &[], GITHUB_BODY, 0), Err(WebhookError::MissingHeader));
+        assert_eq!(
+            run(&Scheme::Github, &[GITHUB_SECRET], &[DELIVERY], GITHUB_BODY, 0),
+            Err(WebhookError::MissingHeader)
+        );
+    }
+
+    /// Without its delivery id a GitHub delivery could not be deduplicated: an
+    /// attacker replaying a captured one would just leave the header out.
+    #[test]
+    fn a_github_delivery_without_its_id_is_refused() {
+        let headers = [("x-hub-signature-256", GITHUB_SIGNATURE)];
+        assert_eq!(run(&Scheme::Github, &[GITHUB_SECRET], &headers, GITHUB_BODY, 0), Err(WebhookError::MissingHeader));
+        assert!(!Scheme::Github.has_signature_headers(|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)));
     }
 
     #[test]
     fn hex_is_case_insensitive() {
         let upper = format!("sha256={}", GITHUB_SIGNATURE[7..].to_uppercase());
-        assert!(run(&Scheme::Github, &[GITHUB_SECRET], &[("x-hub-signature-256", &upper)], GITHUB_BODY, 0).is_ok());
+        let headers = [("x-hub-signature-256", upper.as_str()), DELIVERY];
+        assert!(run(&Scheme::Github, &[GITHUB_SECRET], &headers, GITHUB_BODY, 0).is_ok());
     }
 
     #[test]
     fn every_secret_is_tried_during_rotation() {
-        let headers = [("x-hub-signature-256", GITHUB_SIGNATURE)];
+        let headers = [("x-hub-signature-256", GITHUB_SIGNATURE), DELIVERY];
         assert!(run(&Scheme::Github, &["old secret", GITHUB_SECRET], &headers, GITHUB_BODY, 0).is_ok());
         assert!(run(&Scheme::Github, &[GITHUB_SECRET, "new secret"], &headers, GITHUB_BODY, 0).is_ok());
     }
@@ -434,6 +482,33 @@ mod tests {
         assert_eq!(at(&format!("t=abc,v1={STRIPE_V1}"), STRIPE_TIMESTAMP), Err(WebhookError::InvalidTimestamp));
         let upper = format!("t={STRIPE_TIMESTAMP},v1={}", STRIPE_V1.to_uppercase());
         assert!(at(&upper, STRIPE_TIMESTAMP).is_ok());
+    }
+
+    /// A captured Stripe or Slack delivery carries no id: its replays are told
+    /// apart by the signature, the same however the header is rearranged.
+    #[test]
+    fn stripe_and_slack_replays_share_one_replay_id() {
+        let secrets = [STRIPE_SECRET, "a second secret"];
+        let second = hex::encode(sign(
+            &WebhookSecret::parse(&Scheme::Stripe, secrets[1]).unwrap(),
+            &[STRIPE_TIMESTAMP.to_string().as_bytes(), b".", STRIPE_BODY.as_bytes()],
+        ));
+        let replay_id = |header: String| {
+            let headers = [("stripe-signature", header.as_str())];
+            run(&Scheme::Stripe, &secrets, &headers, STRIPE_BODY, STRIPE_TIMESTAMP).unwrap().replay_id.unwrap()
+        };
+        let original = replay_id(format!("t={STRIPE_TIMESTAMP},v1={STRIPE_V1},v1={second}"));
+        assert_eq!(replay_id(format!("t={STRIPE_TIMESTAMP},v1={STRIPE_V1}")), original);
+        assert_eq!(replay_id(format!("t={STRIPE_TIMESTAMP},v1={second}")), original, "only the second secret's");
+        assert!(!original.contains(STRIPE_V1) && !original.contains(&second), "no signature kept as a name");
+        let slack = |ts: i64, signature: &str| {
+            let ts = ts.to_string();
+            let headers = [("x-slack-request-timestamp", ts.as_str()), ("x-slack-signature", signature)];
+            run(&Scheme::Slack, &[SLACK_SECRET], &headers, SLACK_BODY, SLACK_TIMESTAMP).map(|v| v.replay_id)
+        };
+        assert_ne!(slack(SLACK_TIMESTAMP, SLACK_SIGNATURE).unwrap(), None);
+        let upper = format!("v0={}", SLACK_SIGNATURE[3..].to_uppercase());
+        assert_eq!(slack(SLACK_TIMESTAMP, SLACK_SIGNATURE), slack(SLACK_TIMESTAMP, &upper));
     }
 
     #[test]

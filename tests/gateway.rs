@@ -4,7 +4,7 @@ mod support;
 
 use keygate::app::http::{Body, Request, Response};
 use keygate::app::limiter::MemoryLimiter;
-use keygate::app::origin::Outgoing;
+use keygate::app::origin::Sent;
 use keygate::app::store::KeyStore;
 use keygate::app::{App, LogLine};
 use serde_json::json;
@@ -14,13 +14,13 @@ fn gateway_config(origin: &str) -> keygate::config::Config {
     config(&[("KEY_HEADERS", "X-API-Key, X-TLM-Key"), ("ADMIN_TOKEN", ADMIN_TOKEN), ("ORIGIN", origin)])
 }
 
-fn only_forward(harness: &Harness) -> Outgoing {
+fn only_forward(harness: &Harness) -> Sent {
     let received = harness.origin.received();
     assert_eq!(received.len(), 1, "{received:?}");
     received.into_iter().next().unwrap()
 }
 
-fn header<'a>(outgoing: &'a Outgoing, name: &str) -> Vec<&'a str> {
+fn header<'a>(outgoing: &'a Sent, name: &str) -> Vec<&'a str> {
     outgoing.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
 }
 
@@ -93,9 +93,7 @@ fn refusals_never_reach_the_origin() {
             (403, json!("bots:delete"))
         );
         assert!(no_scope.header("x-ratelimit-remaining").is_some(), "an authenticated refusal still has limits");
-        for path in
-            ["/unknown", "/v1/projects/123", "/v1/projects/123/bots/../keys", "/v1/projects/123/keys/key_x/extra"]
-        {
+        for path in ["/unknown", "/v1/projects/123", "/v1/projects/123/keys/key_x/extra"] {
             assert_eq!(call("GET", path).status, 404, "{path}");
         }
         let anonymous = h.send(Request::new("GET", "/v1/projects/123/bots"));
@@ -175,4 +173,128 @@ fn every_request_has_one_log_line_without_secrets() {
     let serialized = serde_json::to_string(&allowed).unwrap();
     assert!(!serialized.contains(&key[8..]));
     assert!(serialized.contains("\"duration_ms\":0"));
+}
+
+/// The security review's requests: each reached another resource or project
+/// behind the default rule's trailing `*`, through an origin that splits,
+/// decodes or resolves paths differently. Refused before any storage call.
+#[test]
+fn paths_an_origin_could_read_differently_are_refused_before_any_credential_work() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = "acme".into());
+        for path in [
+            "/v1/projects/acme/bots/..;/..;/victim/billing",
+            "/v1/projects/acme/bots;x=1/../../victim/billing",
+            "/v1/projects/acme/bots/..%2F..%2Fvictim%2Fbilling",
+            "/v1/projects/acme/bots/..%2f..%2fvictim",
+            "/v1/projects/acme/bots/..%5C..%5Cvictim",
+            "/v1/projects/acme/bots/..\\..\\victim",
+            "/v1/projects/acme/bots/%252e%252e/%252e%252e/victim",
+            "/v1/projects/acme/bots/%2e%2e/%2E%2E/victim",
+            "/v1/projects/acme/bots/.%2e/x",
+            "/v1/projects/acme/bots/../../victim/billing",
+            "/v1/projects/acme/bots/%00",
+            "/v1/projects/acme/bots/%c0%ae%c0%ae/victim",
+            "/v1/projects/acme/bots//x",
+        ] {
+            let answer = h.send(Request::new("GET", path).with_header("Authorization", &format!("Bearer {key}")));
+            assert_eq!((answer.status, code(&answer)), (400, "INVALID_PATH".to_owned()), "{path}");
+        }
+        assert!(harness.origin.received().is_empty());
+        assert_eq!((harness.store.reads(), h.limiter.calls()), (0, 0), "no credential work for a refused path");
+    })
+}
+
+/// Matching and forwarding use one string: an encoded unreserved character is
+/// decoded before the rule sees it, and forwarded decoded.
+#[test]
+fn the_origin_gets_the_canonical_path_that_was_matched() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = "acme".into());
+        let answer =
+            h.send(Request::new("GET", "/v1/projects/%61cme/b%6Fts/a%3ab?x=%2F").with_header("X-API-Key", &key));
+        assert_eq!(answer.status, 200);
+        assert_eq!(only_forward(&harness).url, "https://origin.example/v1/projects/acme/bots/a%3Ab?x=%2F");
+        let other = h.send(Request::new("GET", "/v1/projects/acme/%75sers").with_header("X-API-Key", &key));
+        assert_eq!(other.json_body()["error"]["required_scope"], "users:read", "matched decoded");
+    })
+}
+
+#[test]
+fn a_method_override_in_the_query_is_refused() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = "acme".into());
+        for query in ["_method=DELETE", "a=1&_method=PUT", "%5Fmethod=DELETE", "_METHOD=delete", "_method"] {
+            let path = format!("/v1/projects/acme/bots/1?{query}");
+            let answer = h.send(Request::new("GET", &path).with_header("X-API-Key", &key));
+            assert_eq!((answer.status, code(&answer)), (400, "METHOD_OVERRIDE_REFUSED".to_owned()), "{query}");
+        }
+        assert!(harness.origin.received().is_empty());
+        assert_eq!(
+            h.send(Request::new("GET", "/v1/projects/acme/bots?method=x").with_header("X-API-Key", &key)).status,
+            200
+        );
+    })
+}
+
+/// Override, identity, credential and forwarding headers never reach the
+/// origin in any spelling a CGI/WSGI server folds onto the same variable;
+/// keygate sets the forwarding headers from what it saw.
+#[test]
+fn override_underscore_and_forwarding_headers_never_reach_the_origin() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["bots:*"], |r| r.project = "acme".into());
+        let mut request = Request::for_url("GET", "http://api.example.com:8787/v1/projects/acme/bots")
+            .with_header("Authorization", &format!("Bearer {key}"))
+            .with_header("CF-Connecting-IP", "2001:db8::7")
+            .with_header("Accept", "application/json");
+        let hostile = [
+            "X-HTTP-Method-Override",
+            "X-HTTP-Method",
+            "X-Method-Override",
+            "X_HTTP_Method_Override",
+            "x_http_method",
+            "X-Original-URL",
+            "X-Rewrite-URL",
+            "X_Original_URL",
+            "X_Keygate_Key_Id",
+            "X_KEYGATE_SCOPES",
+            "X_API_Key",
+            "x-tlm_key",
+            "X-Forwarded-For",
+            "X_Forwarded_For",
+            "X-Forwarded-Host",
+            "X-Forwarded-Proto",
+            "Forwarded",
+            "X-Real-IP",
+            "Proxy_Authorization",
+        ];
+        for name in hostile {
+            request = request.with_header(name, "DELETE");
+        }
+        assert_eq!(h.send(request).status, 200);
+        let forwarded = only_forward(&harness);
+        for name in hostile {
+            let folded = name.to_ascii_lowercase().replace('_', "-");
+            let values: Vec<&str> = forwarded
+                .headers
+                .iter()
+                .filter(|(n, _)| n.replace('_', "-") == folded)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            assert!(!values.contains(&"DELETE"), "{name} reached the origin: {values:?}");
+        }
+        assert_eq!(header(&forwarded, "x-forwarded-for"), vec!["2001:db8::7"]);
+        assert_eq!(header(&forwarded, "x-forwarded-proto"), vec!["http"]);
+        assert_eq!(header(&forwarded, "x-forwarded-host"), vec!["api.example.com:8787"]);
+        assert_eq!(
+            header(&forwarded, "forwarded"),
+            vec![r#"for="[2001:db8::7]";proto=http;host="api.example.com:8787""#]
+        );
+        assert_eq!(header(&forwarded, "accept"), vec!["application/json"]);
+    })
 }

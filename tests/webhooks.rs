@@ -157,7 +157,75 @@ fn unknown_sources_wrong_methods_and_storage_failures() {
 #[test]
 fn webhook_bodies_are_capped_by_max_webhook_bytes() {
     let config = webhook_config();
-    assert_eq!(keygate::app::body_limit(&config, "/webhooks/gh"), Some(4096));
-    assert_eq!(keygate::app::body_limit(&config, "/v1/keys/verify"), Some(64 * 1024));
-    assert_eq!(keygate::app::body_limit(&config, "/v1/projects/p/bots"), None, "gateway bodies stream");
+    let limit = |request: Request| keygate::app::body_limit(&config, &request).map_err(|e| e.code());
+    assert_eq!(limit(github_delivery("", "d-1")), Ok(Some(4096)));
+    assert_eq!(limit(Request::new("POST", "/v1/keys/verify")), Ok(Some(64 * 1024)));
+    assert_eq!(limit(Request::new("GET", "/v1/projects/p/bots")), Ok(None), "gateway bodies stream");
+}
+
+/// The shell reads no body for a delivery that cannot verify whatever it holds.
+#[test]
+fn a_delivery_is_refused_from_its_head_before_its_body_is_read() {
+    let config = webhook_config();
+    let limit = |request: Request| keygate::app::body_limit(&config, &request).map_err(|e| e.code());
+    assert_eq!(limit(Request::new("POST", "/webhooks/nope")), Err("NOT_FOUND"));
+    assert_eq!(limit(Request::new("POST", "/webhooks/gh")), Err("INVALID_SIGNATURE"));
+    let mut no_delivery_id = github_delivery("{}", "d-1");
+    no_delivery_id.headers.retain(|(name, _)| name != "x-github-delivery");
+    assert_eq!(limit(no_delivery_id), Err("INVALID_SIGNATURE"));
+    assert_eq!(limit(Request::new("POST", "/webhooks/gh/..;/x")), Err("INVALID_PATH"));
+}
+
+/// Reproducer: a `forward_to` answering 5xx kept the delivery claimed, so the
+/// sender's retry was answered `duplicate` and the event was lost.
+#[test]
+fn a_forward_answered_5xx_or_429_is_released_for_the_retry() {
+    let harness = Harness::with_config(webhook_config());
+    harness.with_limiter(|h| {
+        for (status, delivery) in [(500, "d-500"), (503, "d-503"), (429, "d-429")] {
+            harness.origin.answer_with(Response { status, headers: Vec::new(), body: Body::Bytes(Vec::new()) });
+            assert_eq!(h.send(github_delivery("{}", delivery)).status, status);
+            harness.origin.answer_with(Response { status: 200, headers: Vec::new(), body: Body::Bytes(Vec::new()) });
+            let retry = h.send(github_delivery("{}", delivery));
+            assert_eq!((retry.status, retry.json_body()), (200, serde_json::Value::Null), "{status}: forwarded again");
+        }
+        assert_eq!(harness.origin.received().len(), 6);
+        // A 4xx other than 429 is the receiver's final word: the delivery stays claimed.
+        harness.origin.answer_with(Response { status: 400, headers: Vec::new(), body: Body::Bytes(Vec::new()) });
+        assert_eq!(h.send(github_delivery("{}", "d-400")).status, 400);
+        assert_eq!(h.send(github_delivery("{}", "d-400")).json_body()["duplicate"], true);
+    })
+}
+
+/// Stripe deliveries carry no id: a captured one replayed within the
+/// tolerance window is a duplicate, even with its signature header rearranged.
+#[test]
+fn a_replayed_stripe_delivery_is_a_duplicate() {
+    let mut config = webhook_config();
+    let stripe = config.webhooks["chat"].clone();
+    let secret = WebhookSecret::parse(&Scheme::Stripe, "stripe secret").unwrap();
+    config.webhooks.insert(
+        "stripe".into(),
+        keygate::config::WebhookSource {
+            scheme: Scheme::Stripe,
+            secrets: vec![secret.clone()],
+            forward_to: None,
+            ..stripe
+        },
+    );
+    let harness = Harness::with_config(config);
+    harness.with_limiter(|h| {
+        let ts = (NOW / 1000).to_string();
+        let v1 = hex::encode(sign(&secret, &[ts.as_bytes(), b".", b"{\"id\":\"evt_1\"}"]));
+        let deliver = |header: String| {
+            h.send(
+                Request::new("POST", "/webhooks/stripe")
+                    .with_header("Stripe-Signature", &header)
+                    .with_body("{\"id\":\"evt_1\"}"),
+            )
+        };
+        assert_eq!(deliver(format!("t={ts},v1={v1}")).json_body()["verified"], true);
+        assert_eq!(deliver(format!("t={ts},v1={v1}")).json_body()["duplicate"], true);
+        assert_eq!(deliver(format!("t={ts},v0=00,v1={v1}")).json_body()["duplicate"], true);
+    })
 }

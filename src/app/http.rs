@@ -12,6 +12,9 @@ pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 pub struct Request {
     /// Upper-case method, e.g. `GET`.
     pub method: String,
+    /// The scheme and host the client addressed, e.g. `https` and `api.example.com`.
+    pub scheme: String,
+    pub host: String,
     /// Path as sent, still percent-encoded, e.g. `/v1/keys/verify`.
     pub path: String,
     /// Query string without `?`; empty when there is none.
@@ -22,9 +25,26 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(method: &str, path: &str) -> Request {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        Request { method: method.to_owned(), path: path.to_owned(), query: query.to_owned(), ..Request::default() }
+    /// A request for `target` (path and query) at `https://keygate.test`.
+    pub fn new(method: &str, target: &str) -> Request {
+        Request::for_url(method, &format!("https://keygate.test{target}"))
+    }
+
+    /// A request for an absolute URL, split as sent: the path is not decoded or
+    /// resolved here ([`crate::path::canonical`] decides what it means).
+    pub fn for_url(method: &str, url: &str) -> Request {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (host, path) = rest.find('/').map_or((rest, "/"), |slash| rest.split_at(slash));
+        Request {
+            method: method.to_owned(),
+            scheme: scheme.to_owned(),
+            host: host.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            ..Request::default()
+        }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
@@ -46,6 +66,16 @@ impl Request {
         self.header_values(lower_name).next()
     }
 
+    /// Whether the query carries `_method` (in any case or encoding), which
+    /// Rails, Laravel, Symfony and others read as the request's real method.
+    pub fn has_method_override(&self) -> bool {
+        self.query.split('&').any(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let decoded: Vec<u8> = url_decode(name.as_bytes());
+            decoded.len() >= 7 && decoded[..7].eq_ignore_ascii_case(b"_method")
+        })
+    }
+
     /// A query parameter's raw value (keygate's own parameters never need decoding).
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query.split('&').find_map(|pair| {
@@ -53,6 +83,37 @@ impl Request {
             (key == name).then_some(value)
         })
     }
+}
+
+/// `%XX` and `+` decoded, as form parsers do; malformed escapes kept as they are.
+fn url_decode(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| Some(hex_digit(hex[0])? << 4 | hex_digit(hex[1])?));
+        match (bytes[index], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                index += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    out
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|digit| digit as u8)
 }
 
 /// A body keygate either holds or only passes along.

@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
+use crate::path;
 use crate::ratelimit::RateDecision;
 use http::MAX_JSON_BODY_BYTES;
 use http::{Request, Response};
@@ -128,6 +129,9 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
         if let Some(rate) = context.rate.get() {
             response.add_rate_headers(&rate);
         }
+        if Route::is_private_template(context.route.get()) {
+            response.headers.push(("cache-control".into(), "no-store".into()));
+        }
         let (key_id, project) = context.key.take().unzip();
         let decision = match response.status {
             ..400 => "allow",
@@ -150,11 +154,13 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
 
 impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> {
     async fn route(&self, request: &Request) -> Result<Response, Error> {
-        let Some(route) = Route::parse(&request.path) else {
-            if Route::is_reserved(&request.path) {
+        // Before anything else: every later decision reads this one path.
+        let path = path::canonical(&request.path).map_err(Error::InvalidPath)?;
+        let Some(route) = Route::parse(&path) else {
+            if Route::is_reserved(&path) {
                 return Err(Error::NotFound);
             }
-            return self.handle_gateway(request).await;
+            return self.handle_gateway(request, &path).await;
         };
         self.route.set(route.template());
         if !route.methods().contains(&request.method.as_str()) {
@@ -170,16 +176,22 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
     }
 }
 
-/// How much of a body the shell reads for `path`: webhooks `MAX_WEBHOOK_BYTES`,
-/// keygate's JSON routes 64 KiB, and `None` for the gateway, whose bodies
-/// stream to the origin unread.
-pub fn body_limit(config: &Config, path: &str) -> Option<usize> {
-    match Route::parse(path) {
-        Some(Route::Webhook { .. }) => Some(config.max_webhook_bytes),
+/// How much of a body the shell reads, decided from the request's head alone:
+/// webhooks `MAX_WEBHOOK_BYTES`, keygate's JSON routes 64 KiB, and `None` for
+/// the gateway, whose bodies stream to the origin unread. A request that will
+/// be refused whatever its body (a bad path, an unknown webhook source, a
+/// delivery without its signature headers) is refused here, unread.
+pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, Error> {
+    let path = path::canonical(&request.path).map_err(Error::InvalidPath)?;
+    Ok(match Route::parse(&path) {
+        Some(Route::Webhook { source }) => {
+            webhooks::check_head(config, source, request)?;
+            Some(config.max_webhook_bytes)
+        }
         Some(_) => Some(MAX_JSON_BODY_BYTES),
-        None if Route::is_reserved(path) => Some(MAX_JSON_BODY_BYTES),
+        None if Route::is_reserved(&path) => Some(MAX_JSON_BODY_BYTES),
         None => None,
-    }
+    })
 }
 
 /// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
@@ -199,7 +211,7 @@ fn health(config: &Config) -> Response {
 /// `/healthz` lists the problems, everything else is `CONFIG_ERROR`.
 pub fn unconfigured(request: &Request, problem: &ConfigError) -> Response {
     let error = Error::Config(problem.to_string());
-    if Route::parse(&request.path) == Some(Route::Health) {
+    if path::canonical(&request.path).is_ok_and(|path| Route::parse(&path) == Some(Route::Health)) {
         let mut fields = error.fields();
         fields.insert("problems".into(), json!(problem.problems));
         return Response::json(500, &json!({"ok": false, "version": VERSION, "error": fields}));

@@ -1,39 +1,121 @@
-//! Requests keygate sends on: to a webhook's `forward_to` (and, later, the gateway's origin).
+//! Requests keygate sends on: to the gateway's origin and a webhook's `forward_to`.
 //!
-//! Guarantee: hop-by-hop headers and client-sent `X-Keygate-*` never pass;
-//! keygate's own `X-Keygate-*` headers are added after the filter.
+//! Guarantees: no client header reaches upstream that a server could read as
+//! keygate's identity headers, a credential, a method or URL override, or a
+//! forwarding header, under any spelling a CGI/WSGI server folds onto the same
+//! variable (case, `_` for `-`); hop-by-hop headers never pass. keygate sets
+//! the forwarding headers itself from what the runtime saw, and adds its own
+//! `X-Keygate-*` headers after the filter.
 
 use std::cell::{Cell, RefCell};
+use std::net::IpAddr;
 
-use crate::app::http::{Body, Response};
+use crate::app::http::{Body, Request, Response};
 use crate::error::Error;
 
 /// A request to send upstream, fully formed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
+pub struct Outgoing<'b> {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: OutgoingBody<'b>,
+}
+
+/// What goes upstream as the body: bytes keygate holds (lent, never copied
+/// here: a webhook body is kept once), or the client's body as a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutgoingBody<'b> {
+    Bytes(&'b [u8]),
+    Stream,
+}
+
+/// Sends requests upstream; an unreachable upstream is [`Error::Origin`].
+#[allow(async_fn_in_trait)]
+pub trait Origin {
+    async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error>;
+}
+
+/// What a [`MemoryOrigin`] received: an [`Outgoing`] with its body copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Body,
 }
 
-/// Sends requests upstream; an unreachable upstream is [`Error::Origin`].
-#[allow(async_fn_in_trait)]
-pub trait Origin {
-    async fn send(&self, request: Outgoing) -> Result<Response, Error>;
+/// Headers that only the hop they arrived on may read.
+const HOP_BY_HOP: &[&str] =
+    &["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"];
+/// Headers with which frameworks and proxies let a client replace the method or URL that keygate checked.
+const OVERRIDES: &[&str] =
+    &["x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url"];
+/// Headers that say who the client is: keygate sets them, a client never does.
+const FORWARDING: &[&str] = &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"];
+
+/// `byte` as CGI/WSGI servers fold header names: lower case, `_` read as `-`.
+fn fold(byte: u8) -> u8 {
+    if byte == b'_' {
+        b'-'
+    } else {
+        byte.to_ascii_lowercase()
+    }
 }
 
-/// Whether a client's header may be passed upstream (`name` lower-case).
-pub fn forwardable(name: &str) -> bool {
-    const HOP_BY_HOP: &[&str] =
-        &["host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"];
-    !HOP_BY_HOP.contains(&name) && !name.starts_with("proxy-") && !name.starts_with("x-keygate-")
+/// Whether two header names fold to the same one.
+fn same_header(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
+/// Whether a client's header may be passed upstream; `credentials` are the
+/// headers that carry keys (`Authorization` is always one).
+pub fn forwardable(name: &str, credentials: &[String]) -> bool {
+    let folded_prefix = |prefix: &str| name.len() >= prefix.len() && same_header(&name[..prefix.len()], prefix);
+    let listed = |list: &[&str]| list.iter().any(|listed| same_header(name, listed));
+    name.is_ascii()
+        && !listed(HOP_BY_HOP)
+        && !listed(OVERRIDES)
+        && !listed(FORWARDING)
+        && !same_header(name, "authorization")
+        && !credentials.iter().any(|credential| same_header(name, credential))
+        && !folded_prefix("proxy-")
+        && !folded_prefix("x-keygate-")
+}
+
+/// The client's headers that may pass (see [`forwardable`]), then the
+/// forwarding headers as keygate saw the request: the client address from
+/// `CF-Connecting-IP` (which Cloudflare sets), the scheme and the host.
+pub fn upstream_headers(request: &Request, credentials: &[String]) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> =
+        request.headers.iter().filter(|(name, _)| forwardable(name, credentials)).cloned().collect();
+    let client = request.header("cf-connecting-ip").and_then(|ip| ip.trim().parse::<IpAddr>().ok());
+    let mut forwarded = Vec::new();
+    if let Some(ip) = client {
+        headers.push(("x-forwarded-for".into(), ip.to_string()));
+        forwarded.push(match ip {
+            IpAddr::V4(ip) => format!("for={ip}"),
+            IpAddr::V6(ip) => format!("for=\"[{ip}]\""),
+        });
+    }
+    if !request.scheme.is_empty() && request.scheme.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        headers.push(("x-forwarded-proto".into(), request.scheme.clone()));
+        forwarded.push(format!("proto={}", request.scheme));
+    }
+    if !request.host.is_empty() && request.host.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+        headers.push(("x-forwarded-host".into(), request.host.clone()));
+        forwarded.push(format!("host=\"{}\"", request.host));
+    }
+    if !forwarded.is_empty() {
+        headers.push(("forwarded".into(), forwarded.join(";")));
+    }
+    headers
 }
 
 /// An upstream in memory: records what it receives and answers a fixed response.
 #[derive(Debug)]
 pub struct MemoryOrigin {
-    received: RefCell<Vec<Outgoing>>,
+    received: RefCell<Vec<Sent>>,
     answer: RefCell<Response>,
     down: Cell<bool>,
 }
@@ -46,7 +128,7 @@ impl Default for MemoryOrigin {
 }
 
 impl MemoryOrigin {
-    pub fn received(&self) -> Vec<Outgoing> {
+    pub fn received(&self) -> Vec<Sent> {
         self.received.borrow().clone()
     }
 
@@ -61,17 +143,22 @@ impl MemoryOrigin {
 }
 
 impl Origin for MemoryOrigin {
-    async fn send(&self, request: Outgoing) -> Result<Response, Error> {
+    async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error> {
         if self.down.get() {
             return Err(Error::Origin);
         }
-        self.received.borrow_mut().push(request);
+        let body = match request.body {
+            OutgoingBody::Bytes(bytes) => Body::Bytes(bytes.to_vec()),
+            OutgoingBody::Stream => Body::Stream,
+        };
+        let Outgoing { method, url, headers, .. } = request;
+        self.received.borrow_mut().push(Sent { method, url, headers, body });
         Ok(self.answer.borrow().clone())
     }
 }
 
 impl<T: Origin> Origin for &T {
-    async fn send(&self, request: Outgoing) -> Result<Response, Error> {
+    async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error> {
         (**self).send(request).await
     }
 }

@@ -72,6 +72,12 @@ impl<'p> Route<'p> {
         ROUTE_TABLE[index].0
     }
 
+    /// Whether answers of `template`'s route may hold secrets or key state, so
+    /// no cache may keep them (`Cache-Control: no-store`): verify and admin.
+    pub fn is_private_template(template: &str) -> bool {
+        template == "/v1/keys/verify" || template.starts_with("/v1/projects/{project}/keys")
+    }
+
     pub fn methods(&self) -> &'static [&'static str] {
         let template = self.template();
         ROUTE_TABLE.iter().find(|(t, _)| *t == template).map_or(&[], |(_, methods)| methods)

@@ -1,21 +1,23 @@
 //! `POST /webhooks/{source}`: verify, deduplicate, forward.
 //!
 //! Guarantees: nothing reaches `forward_to` unless its signature verified; a
-//! delivery id seen within the window is answered `duplicate` and not
-//! forwarded again; a failed forward releases the id so the sender's retry
-//! goes through; every refusal is 401 `INVALID_SIGNATURE`.
+//! delivery seen within the window (by its id, or by its signature for
+//! schemes without ids) is answered `duplicate` and not forwarded again; a
+//! forward that fails, answers 5xx or 429 releases the delivery so the
+//! sender's retry goes through; every refusal is 401 `INVALID_SIGNATURE`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::http::{Body, Request, Response};
+use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
-use crate::app::origin::{forwardable, Origin, Outgoing};
+use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
 use crate::app::record::UnixMillis;
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
+use crate::config::Config;
 use crate::error::Error;
-use crate::webhook;
+use crate::webhook::{self, WebhookError};
 
 /// What the worker asks of a delivery's Durable Object (named `<source>/<id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +67,20 @@ impl<T: Deliveries> Deliveries for &T {
     }
 }
 
+/// Refuses, before its body is read, a delivery that cannot verify: an
+/// unknown source (404) or missing signature headers (401).
+pub fn check_head(config: &Config, source_name: &str, request: &Request) -> Result<(), Error> {
+    let source = config.webhooks.get(source_name).ok_or(Error::NotFound)?;
+    if !source.scheme.has_signature_headers(|name| request.header(name)) {
+        return Err(Error::InvalidSignature(WebhookError::MissingHeader.message()));
+    }
+    Ok(())
+}
+
 impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> {
     pub async fn handle_webhook(&self, source_name: &str, request: &Request) -> Result<Response, Error> {
-        let source = self.config.webhooks.get(source_name).ok_or(Error::NotFound)?;
+        check_head(self.config, source_name, request)?;
+        let source = &self.config.webhooks[source_name];
         let verified = webhook::verify(
             &source.scheme,
             &source.secrets,
@@ -78,8 +91,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
         )
         .map_err(|refusal| Error::InvalidSignature(refusal.message()))?;
 
-        let delivery = verified.delivery_id.as_deref().filter(|_| source.scheme.has_delivery_id());
-        let claim_name = delivery.map(|id| format!("{source_name}/{id}"));
+        let claim_name = verified.replay_id.as_ref().map(|id| format!("{source_name}/{id}"));
         if let Some(name) = &claim_name {
             // Twice the tolerance: a replay is signed-valid until timestamp + tolerance,
             // and the first copy may have arrived as early as timestamp − tolerance.
@@ -89,22 +101,24 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
             }
         }
         let Some(forward_to) = &source.forward_to else {
-            return Ok(Response::json(200, &json!({"verified": true, "source": source_name, "id": delivery})));
+            let id = verified.delivery_id;
+            return Ok(Response::json(200, &json!({"verified": true, "source": source_name, "id": id})));
         };
-        let mut headers: Vec<(String, String)> =
-            request.headers.iter().filter(|(name, _)| forwardable(name)).cloned().collect();
+        let mut headers = upstream_headers(request, &[]);
         headers.push(("x-keygate-webhook-source".into(), source_name.to_owned()));
-        let body = Body::Bytes(request.body.clone());
-        let outgoing = Outgoing { method: "POST".into(), url: forward_to.clone(), headers, body };
-        match self.origin.send(outgoing).await {
-            Ok(answer) => Ok(answer),
-            Err(error) => {
-                if let Some(name) = &claim_name {
-                    self.limiter.delivery(name, DeliveryCall::Release).await?;
-                }
-                Err(error)
-            }
+        let outgoing = Outgoing {
+            method: "POST".into(),
+            url: forward_to.clone(),
+            headers,
+            body: OutgoingBody::Bytes(&request.body),
+        };
+        let answer = self.origin.send(outgoing).await;
+        // Unreachable, failing or busy: the sender will retry, and the retry must go through.
+        let retryable = answer.as_ref().map_or(true, |answer| answer.status >= 500 || answer.status == 429);
+        if let (Some(name), true) = (&claim_name, retryable) {
+            self.limiter.delivery(name, DeliveryCall::Release).await?;
         }
+        answer
     }
 }
 

@@ -98,15 +98,10 @@ async fn read_request(
     config: Option<&Config>,
     origin: &origin::FetchOrigin,
 ) -> Result<http::Request, Error> {
-    let url = worker::Url::parse(&request.url()).map_err(|e| Error::Unavailable(e.to_string()))?;
-    let mut plain = http::Request {
-        method: request.method(),
-        path: url.path().to_owned(),
-        query: url.query().unwrap_or_default().to_owned(),
-        headers: header_pairs(&request.headers()),
-        body: Vec::new(),
-    };
-    match config.map_or(Some(MAX_JSON_BODY_BYTES), |config| core::body_limit(config, &plain.path)) {
+    // Split, not parsed: a URL parser would resolve dot segments that keygate must see to refuse.
+    let mut plain = http::Request::for_url(&request.method(), &request.url());
+    plain.headers = header_pairs(&request.headers());
+    match config.map_or(Ok(Some(MAX_JSON_BODY_BYTES)), |config| core::body_limit(config, &plain))? {
         Some(limit) => plain.body = read_body(request, limit, plain.header("content-length")).await?,
         None => *origin.incoming.borrow_mut() = request.body(),
     }
@@ -126,7 +121,9 @@ fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
     std::iter::from_fn(|| Some((strings.next()?, strings.next()?))).collect()
 }
 
-/// The body, refused with 413 from `Content-Length` before reading, or while reading past `limit`.
+/// The body, refused with 413 from `Content-Length` before reading, or while
+/// reading past `limit`. Small JSON bodies are read in one promise; larger
+/// ones (webhooks) chunk by chunk into one buffer, so memory holds one copy.
 async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&str>) -> Result<Vec<u8>, Error> {
     let too_large = Error::PayloadTooLarge { limit_bytes: limit };
     let declared = declared.and_then(|length| length.trim().parse::<u64>().ok());
@@ -134,7 +131,7 @@ async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&s
         return Err(too_large);
     }
     let Some(stream) = request.body() else { return Ok(Vec::new()) };
-    if declared.is_some() {
+    if declared.is_some() && limit <= MAX_JSON_BODY_BYTES {
         // The declared length frames the body: read it whole, in one promise.
         let read = async { wasm_bindgen_futures::JsFuture::from(request.array_buffer()?).await };
         let buffer = read.await.map_err(|_| Error::Unavailable("reading the body failed".into()))?;
@@ -142,7 +139,7 @@ async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&s
         return if body.len() > limit { Err(too_large) } else { Ok(body) };
     }
     let mut stream = worker::ByteStream::from(stream);
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(declared.map_or(0, |length| length as usize));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::Unavailable(format!("reading the body failed: {e}")))?;
         if body.len() + chunk.len() > limit {

@@ -9,19 +9,19 @@ use wasm_bindgen::JsValue;
 use worker::web_sys::ReadableStream;
 
 use crate::app::http::{self, Body};
-use crate::app::origin::{Origin, Outgoing};
+use crate::app::origin::{Origin, Outgoing, OutgoingBody};
 use crate::error::Error;
 
 #[derive(Default)]
 pub struct FetchOrigin {
-    /// The client's request body, for an [`Outgoing`] whose body is [`Body::Stream`].
+    /// The client's request body, for an [`Outgoing`] whose body is [`OutgoingBody::Stream`].
     pub incoming: RefCell<Option<ReadableStream>>,
     /// The origin's answer body, for the shell to return as the response body.
     pub answer: RefCell<Option<ReadableStream>>,
 }
 
 impl Origin for FetchOrigin {
-    async fn send(&self, outgoing: Outgoing) -> Result<http::Response, Error> {
+    async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
         let headers = worker::Headers::new();
         for (name, value) in &outgoing.headers {
             // A header the runtime refuses to send is dropped rather than failing the request.
@@ -32,11 +32,11 @@ impl Origin for FetchOrigin {
             .with_headers(headers)
             .with_redirect(worker::RequestRedirect::Manual);
         match outgoing.body {
-            Body::Bytes(bytes) if !bytes.is_empty() => {
-                init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(bytes.as_slice()))));
+            OutgoingBody::Bytes(bytes) if !bytes.is_empty() => {
+                init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(bytes))));
             }
-            Body::Bytes(_) => {}
-            Body::Stream => {
+            OutgoingBody::Bytes(_) => {}
+            OutgoingBody::Stream => {
                 if let Some(stream) = self.incoming.borrow_mut().take() {
                     init.with_body(Some(stream.into()));
                 }
