@@ -116,6 +116,12 @@ impl ApiKey {
         Ok(ApiKey { text: text.to_owned(), environment })
     }
 
+    /// Whether `text` claims to be an API key (by its `sk_` prefix), so a
+    /// bearer token that does not is read as the admin token instead.
+    pub fn is_key_shaped(text: &str) -> bool {
+        text.starts_with("sk_")
+    }
+
     /// A new key from the CSPRNG.
     pub fn generate(environment: Environment) -> Result<ApiKey, getrandom::Error> {
         let mut text = String::with_capacity(environment.key_prefix().len() + BODY_LEN);

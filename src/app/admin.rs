@@ -1,10 +1,11 @@
 //! The admin API: create, list, get, update, delete and rotate a project's keys.
 //!
-//! Guarantees: every field is validated before anything is written; a key
-//! acting as admin (`keys:read`/`keys:write`) works in its own project only,
-//! and can neither grant nor act on scopes beyond its own, so no key can
-//! mint or take over a more powerful one. Secrets appear only in the answer
-//! that creates them.
+//! Guarantees: every field is validated before anything is written; every
+//! write is a compare-and-set on the version it read, so concurrent writes
+//! are never lost and a deleted key stays deleted; `If-Match` makes a write
+//! conditional (412); a key acting as admin (`keys:read`/`keys:write`) works
+//! in its own project only, within [`Principal`]'s rules. Secrets appear only
+//! in the answer that creates them.
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -13,6 +14,7 @@ use subtle::ConstantTimeEq;
 use crate::app::http::{Request, Response};
 use crate::app::json::{Field, JsonObject};
 use crate::app::limiter::{out_of_protocol, Limiter, LimiterAnswer, LimiterCall};
+use crate::app::principal::Principal;
 use crate::app::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::app::routes::Route;
 use crate::app::store::KeyValueStore;
@@ -21,7 +23,7 @@ use crate::app::Context;
 use crate::error::Error;
 use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
 use crate::ratelimit::{PolicyStatus, Quota};
-use crate::scope::{Scope, ScopeSet};
+use crate::scope::Scope;
 
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_SCOPES: usize = 64;
@@ -33,34 +35,15 @@ pub const MAX_PAGE_SIZE: usize = 100;
 const CREATE_FIELDS: &[&str] = &["name", "scopes", "environment", "plan", "rate_limit", "expires_at", "meta"];
 const PATCH_FIELDS: &[&str] = &["name", "scopes", "status", "plan", "rate_limit", "expires_at", "meta"];
 
-/// Who is calling the admin API.
-#[derive(Debug)]
-pub enum Principal {
-    /// The deployment's `ADMIN_TOKEN`: any project, any scope.
-    Root,
-    /// An API key with `keys:read`/`keys:write`, confined to its project and its scopes.
-    Key(ScopeSet),
-}
-
-impl Principal {
-    /// Refuses unless this principal holds every one of `scopes` itself.
-    fn must_hold(&self, scopes: &[String]) -> Result<(), Error> {
-        let Principal::Key(held) = self else { return Ok(()) };
-        for text in scopes {
-            let scope = Scope::parse(text).map_err(|e| Error::Unavailable(format!("stored scope: {e}")))?;
-            if !held.grants(&scope) {
-                return Err(Error::InsufficientPermissions { required_scope: scope.to_string() });
-            }
-        }
-        Ok(())
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
     Read,
     Write,
 }
+
+/// How many times a write without `If-Match` reads and applies itself again
+/// when another write got in first (each retry means another write succeeded).
+const WRITE_ATTEMPTS: usize = 8;
 
 /// Whether `text` is a project id: `[a-z0-9][a-z0-9_-]{0,63}`.
 pub fn is_project_id(text: &str) -> bool {
@@ -68,6 +51,58 @@ pub fn is_project_id(text: &str) -> bool {
     (1..=64).contains(&bytes.len())
         && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
         && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A key as the admin API finds it by project and id.
+// One per request, moved out at once: boxing the record would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Found {
+    Live {
+        digest_hex: String,
+        record: KeyRecord,
+    },
+    /// Deleted in its object; KV may still hold its pointer (a deletion that failed half-way).
+    Deleted {
+        digest_hex: String,
+    },
+}
+
+/// `If-Match`: `*`, or entity tags of which one must be the key's current
+/// version. Weak tags never match (RFC 9110's strong comparison).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Precondition {
+    Any,
+    Tags(Vec<String>),
+}
+
+impl Precondition {
+    fn of(request: &Request) -> Option<Precondition> {
+        let values: Vec<&str> = request.header_values("if-match").collect();
+        if values.is_empty() {
+            return None;
+        }
+        let tags: Vec<String> =
+            values.iter().flat_map(|value| value.split(',')).map(|tag| tag.trim().to_owned()).collect();
+        Some(if tags.iter().any(|tag| tag == "*") { Precondition::Any } else { Precondition::Tags(tags) })
+    }
+
+    fn holds_for(&self, record: &KeyRecord) -> Result<(), Error> {
+        match self {
+            Precondition::Tags(tags) if !tags.contains(&record.etag()) => Err(Error::PreconditionFailed),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The key object with its `ETag`; `extra` fields (the plaintext key) are added to the body.
+fn key_answer(status: u16, record: &KeyRecord, secret: Option<&ApiKey>) -> Response {
+    let mut body = record.to_json();
+    if let Some(key) = secret {
+        body["key"] = json!(key.expose());
+    }
+    let mut response = Response::json(status, &body);
+    response.headers.push(("etag".into(), record.etag()));
+    response
 }
 
 impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
@@ -91,13 +126,16 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 _ => self.list(project, request).await,
             };
         };
-        let (digest_hex, record) = self.find(project, id).await?;
+        if !is_key_id(id) {
+            return Err(Error::KeyNotFound);
+        }
+        let precondition = Precondition::of(request);
         match (route, request.method.as_str()) {
-            (Route::Key { .. }, "GET") => Ok(Response::json(200, &record.to_json())),
-            (Route::Key { .. }, "PATCH") => self.update(&principal, digest_hex, record, request).await,
-            (Route::Key { .. }, _) => self.delete(&principal, &digest_hex, &record).await,
-            (Route::Rotate { .. }, _) => self.rotate(&principal, digest_hex, record, request).await,
-            (Route::Usage { .. }, _) => self.usage(&record).await,
+            (Route::Key { .. }, "GET") => Ok(key_answer(200, &self.find_live(project, id).await?.1, None)),
+            (Route::Key { .. }, "PATCH") => self.update(project, id, &principal, precondition, request).await,
+            (Route::Key { .. }, _) => self.delete(project, id, &principal, precondition).await,
+            (Route::Rotate { .. }, _) => self.rotate(project, id, &principal, precondition, request).await,
+            (Route::Usage { .. }, _) => self.usage(&self.find_live(project, id).await?.1).await,
             _ => Err(Error::NotFound),
         }
     }
@@ -105,15 +143,20 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// `ADMIN_TOKEN` as a bearer token, or an API key with `keys:<access>` in this project.
     async fn authenticate(&self, request: &Request, project: &str, access: Access) -> Result<Principal, Error> {
         let bearer = request.header("authorization").map(bearer_token).transpose()?;
-        if let Some(token) = bearer.filter(|token| !token.starts_with("sk_")) {
-            if self.config.key_headers.iter().any(|name| request.header(name).is_some()) {
-                return Err(Error::AmbiguousCredentials);
+        if let Some(token) = bearer {
+            // Compared first, so an ADMIN_TOKEN shaped like a key works too.
+            if self.config.admin_token.as_deref().is_some_and(|admin_token| same_secret(token, admin_token)) {
+                if self.config.key_headers.iter().any(|name| request.header(name).is_some()) {
+                    return Err(Error::AmbiguousCredentials);
+                }
+                return Ok(Principal::Root);
             }
-            return match &self.config.admin_token {
-                Some(admin_token) if same_secret(token, admin_token) => Ok(Principal::Root),
-                Some(_) => Err(Error::InvalidApiKey("Invalid admin token.".into())),
-                None => Err(Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into())),
-            };
+            if !ApiKey::is_key_shaped(token) {
+                return Err(match self.config.admin_token {
+                    Some(_) => Error::InvalidApiKey("Invalid admin token.".into()),
+                    None => Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into()),
+                });
+            }
         }
         let action = match access {
             Access::Read => "read",
@@ -124,29 +167,47 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             project: Some(project.to_owned()),
         };
         match self.verify(presented_key(request, self.config)?, &requirement).await? {
-            Decision::Allow(grant) => Ok(Principal::Key(ScopeSet::from_stored(&grant.record.scopes))),
+            Decision::Allow(grant) => Ok(Principal::Key(Box::new(grant.record))),
             Decision::Deny(denial) => Err(denial),
         }
     }
 
-    /// The key's digest and authoritative record: KV finds it, its Durable Object has the last word.
-    async fn find(&self, project: &str, id: &str) -> Result<(String, KeyRecord), Error> {
-        if !is_key_id(id) {
-            return Err(Error::KeyNotFound);
-        }
+    /// A key by project and id: KV's pointer finds it, its Durable Object has the last word.
+    async fn find(&self, project: &str, id: &str) -> Result<Found, Error> {
         let (digest_hex, kv_record) = self.keys.find(project, id).await?.ok_or(Error::KeyNotFound)?;
         match self.limiter.call(id, LimiterCall::Get).await? {
-            LimiterAnswer::Record { deleted: true, .. } => Err(Error::KeyNotFound),
-            LimiterAnswer::Record { record, .. } => Ok((digest_hex, record.unwrap_or(kv_record))),
+            LimiterAnswer::Record { deleted: true, .. } => Ok(Found::Deleted { digest_hex }),
+            LimiterAnswer::Record { record: Some(record), .. } if record.project == project && record.id == id => {
+                Ok(Found::Live { digest_hex, record })
+            }
+            LimiterAnswer::Record { record: Some(_), .. } => Err(Error::KeyNotFound),
+            // Only KV knows the key (written there by hand): its copy stands until an admin write adopts it.
+            LimiterAnswer::Record { record: None, .. } => {
+                kv_record.map(|record| Found::Live { digest_hex, record }).ok_or(Error::KeyNotFound)
+            }
             _ => Err(out_of_protocol()),
         }
     }
 
-    /// Writes a record: its Durable Object first (in force at once), then KV (the index).
-    async fn store(&self, digest_hex: &str, record: &KeyRecord) -> Result<(), Error> {
-        let put = LimiterCall::Put { digest: digest_hex.to_owned(), record: record.clone() };
-        self.limiter.call(&record.id, put).await?;
-        self.keys.save(digest_hex, record).await
+    /// The digest hex and authoritative record of a key that is not deleted.
+    async fn find_live(&self, project: &str, id: &str) -> Result<(String, KeyRecord), Error> {
+        match self.find(project, id).await? {
+            Found::Live { digest_hex, record } => Ok((digest_hex, record)),
+            Found::Deleted { .. } => Err(Error::KeyNotFound),
+        }
+    }
+
+    /// Writes `record` if its object still holds version `expected` (`None`:
+    /// create): the object first (in force at once), then KV (the index).
+    /// `Ok(false)` when another write got in first; a deleted key is not found.
+    async fn put(&self, digest_hex: &str, record: &KeyRecord, expected: Option<UnixMillis>) -> Result<bool, Error> {
+        let put = LimiterCall::Put { digest: digest_hex.to_owned(), record: record.clone(), expected };
+        match self.limiter.call(&record.id, put).await? {
+            LimiterAnswer::Done => self.keys.save(digest_hex, record).await.map(|()| true),
+            LimiterAnswer::Conflict => Ok(false),
+            LimiterAnswer::Gone => Err(Error::KeyNotFound),
+            _ => Err(out_of_protocol()),
+        }
     }
 
     async fn usage(&self, record: &KeyRecord) -> Result<Response, Error> {
@@ -176,7 +237,6 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             Field::Present(value) => scopes(value)?,
             Field::Absent | Field::Null => Vec::new(),
         };
-        principal.must_hold(&scopes)?;
         let environment = match body.optional_str("environment")? {
             None => self.config.environment,
             Some(text) => {
@@ -210,20 +270,25 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             updated_at: self.now,
             expires_at,
             rotated_from: None,
+            disabled_by_admin: false,
         };
-        self.issue(record, environment).await
+        principal.may_produce(&record)?;
+        let (key, record) = self.issue(record).await?;
+        Ok(key_answer(201, &record, Some(&key)))
     }
 
-    /// Gives `template` a new id and secret, stores it, and answers 201 with the secret this once.
-    async fn issue(&self, mut record: KeyRecord, environment: Environment) -> Result<Response, Error> {
+    /// Gives `template` a new id and secret and stores it; the secret is for the answer only.
+    async fn issue(&self, mut record: KeyRecord) -> Result<(ApiKey, KeyRecord), Error> {
+        let environment = Environment::parse(&record.environment)
+            .ok_or_else(|| Error::Unavailable(format!("stored environment of {} is malformed", record.id)))?;
         let randomness = |e: getrandom::Error| Error::Unavailable(format!("no randomness: {e}"));
         let key = ApiKey::generate(environment).map_err(randomness)?;
         record.id = generate_key_id().map_err(randomness)?;
         record.prefix = key.display_prefix();
-        self.store(&key.digest().to_hex(), &record).await?;
-        let mut answer = record.to_json();
-        answer["key"] = json!(key.expose());
-        Ok(Response::json(201, &answer))
+        if !self.put(&key.digest().to_hex(), &record, None).await? {
+            return Err(Error::Unavailable("a new key id was already taken".into()));
+        }
+        Ok((key, record))
     }
 
     async fn list(&self, project: &str, request: &Request) -> Result<Response, Error> {
@@ -241,29 +306,57 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         Ok(Response::json(200, &json!({ "keys": keys, "cursor": next })))
     }
 
+    /// A compare-and-set on the version read: a write that another got ahead
+    /// of is read and applied again (or 412 with `If-Match`), so none is lost.
     async fn update(
         &self,
+        project: &str,
+        id: &str,
         principal: &Principal,
-        digest_hex: String,
-        mut record: KeyRecord,
+        precondition: Option<Precondition>,
         request: &Request,
     ) -> Result<Response, Error> {
-        principal.must_hold(&record.scopes)?;
         let body = JsonObject::parse(&request.body, false)?.only(PATCH_FIELDS)?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let (digest_hex, before) = self.find_live(project, id).await?;
+            if let Some(precondition) = &precondition {
+                precondition.holds_for(&before)?;
+            }
+            principal.may_touch(&before)?;
+            let mut after = before.clone();
+            self.patch(&body, principal, &mut after)?;
+            principal.may_change(&before, &after)?;
+            // Strictly increasing: it is the version, and the key's object tells stale copies apart by it.
+            after.updated_at = self.now.max(before.updated_at + 1);
+            if self.put(&digest_hex, &after, Some(before.updated_at)).await? {
+                return Ok(key_answer(200, &after, None));
+            }
+            if precondition.is_some() {
+                return Err(Error::PreconditionFailed);
+            }
+        }
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+    }
+
+    /// Applies a PATCH body to `record`; every field is checked before anything is written.
+    fn patch(&self, body: &JsonObject, principal: &Principal, record: &mut KeyRecord) -> Result<(), Error> {
         if let Field::Present(value) = body.field("name") {
             record.name = name(value)?;
         }
         if let Field::Present(value) = body.field("scopes") {
             record.scopes = scopes(value)?;
-            principal.must_hold(&record.scopes)?;
         }
         match body.field("status") {
             Field::Absent => {}
-            Field::Present(Value::String(status)) if status == "active" => record.status = KeyStatus::Active,
-            Field::Present(Value::String(status)) if status == "inactive" => record.status = KeyStatus::Inactive,
+            Field::Present(Value::String(status)) if status == "active" => {
+                principal.set_status(record, KeyStatus::Active)
+            }
+            Field::Present(Value::String(status)) if status == "inactive" => {
+                principal.set_status(record, KeyStatus::Inactive)
+            }
             _ => return Err(Error::validation("status", "Must be `active` or `inactive`.")),
         }
-        if let Some((plan, rate_limit)) = self.limits(&body)? {
+        if let Some((plan, rate_limit)) = self.limits(body)? {
             (record.plan, record.rate_limit) = (plan, rate_limit);
         }
         match body.field("expires_at") {
@@ -276,28 +369,57 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             Field::Null => record.meta = Map::new(),
             Field::Present(value) => record.meta = meta(value)?,
         }
-        // Strictly increasing: the key's object tells stale copies apart by it.
-        record.updated_at = self.now.max(record.updated_at + 1);
-        self.store(&digest_hex, &record).await?;
-        Ok(Response::json(200, &record.to_json()))
+        Ok(())
     }
 
-    async fn delete(&self, principal: &Principal, digest_hex: &str, record: &KeyRecord) -> Result<Response, Error> {
-        principal.must_hold(&record.scopes)?;
-        self.limiter.call(&record.id, LimiterCall::Delete).await?;
-        self.keys.remove(digest_hex, &record.project, &record.id).await?;
-        Ok(Response::no_content())
+    /// Deletes on the version read (another write in between means reading again).
+    /// A key already deleted in its object, whose KV entries a failed attempt
+    /// left behind, is cleaned up: a retried DELETE finishes the job.
+    async fn delete(
+        &self,
+        project: &str,
+        id: &str,
+        principal: &Principal,
+        precondition: Option<Precondition>,
+    ) -> Result<Response, Error> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let (digest_hex, record) = match self.find(project, id).await? {
+                Found::Deleted { digest_hex } => {
+                    self.keys.remove(&digest_hex, project, id).await?;
+                    return Ok(Response::no_content());
+                }
+                Found::Live { digest_hex, record } => (digest_hex, record),
+            };
+            if let Some(precondition) = &precondition {
+                precondition.holds_for(&record)?;
+            }
+            principal.may_touch(&record)?;
+            match self.limiter.call(id, LimiterCall::Delete { expected: Some(record.updated_at) }).await? {
+                LimiterAnswer::Done | LimiterAnswer::Gone => {
+                    self.keys.remove(&digest_hex, project, id).await?;
+                    return Ok(Response::no_content());
+                }
+                LimiterAnswer::Conflict if precondition.is_some() => return Err(Error::PreconditionFailed),
+                LimiterAnswer::Conflict => {}
+                _ => return Err(out_of_protocol()),
+            }
+        }
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
     }
 
-    /// A new key that is the old one with a new id and secret; the old one expires after the grace.
+    /// A new key that is the old one with a new id and secret; the old one
+    /// expires after the grace. The new key is stored first, so a failure
+    /// leaves the old one working; if the old one changed meanwhile, the new
+    /// one (whose secret nobody has seen) is deleted again and the rotation
+    /// starts over from the changed key, or stops if it was deleted.
     async fn rotate(
         &self,
+        project: &str,
+        id: &str,
         principal: &Principal,
-        digest_hex: String,
-        mut old: KeyRecord,
+        precondition: Option<Precondition>,
         request: &Request,
     ) -> Result<Response, Error> {
-        principal.must_hold(&old.scopes)?;
         let body = JsonObject::parse(&request.body, true)?.only(&["grace_seconds"])?;
         let grace_seconds = match body.field("grace_seconds") {
             Field::Absent | Field::Null => 0,
@@ -306,19 +428,43 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 .filter(|seconds| *seconds <= MAX_GRACE_SECONDS)
                 .ok_or_else(|| Error::validation("grace_seconds", "Must be an integer from 0 to 604800."))?,
         };
-        let environment = Environment::parse(&old.environment)
-            .ok_or_else(|| Error::Unavailable(format!("stored environment of {} is malformed", old.id)))?;
-        let mut new = old.clone();
-        new.rotated_from = Some(old.id.clone());
-        new.created_at = self.now;
-        new.updated_at = self.now;
-        // The new key goes first: if the old one's update fails, both still work, and a retry is safe.
-        let answer = self.issue(new, environment).await?;
-        let grace_end = self.now + grace_seconds as i64 * 1000;
-        old.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
-        old.updated_at = self.now.max(old.updated_at + 1);
-        self.store(&digest_hex, &old).await?;
-        Ok(answer)
+        for _ in 0..WRITE_ATTEMPTS {
+            let (digest_hex, old) = self.find_live(project, id).await?;
+            if let Some(precondition) = &precondition {
+                precondition.holds_for(&old)?;
+            }
+            principal.may_touch(&old)?;
+            let mut new = old.clone();
+            new.rotated_from = Some(old.id.clone());
+            new.created_at = self.now;
+            new.updated_at = self.now;
+            principal.may_produce(&new)?;
+            let (key, new) = self.issue(new).await?;
+            let mut retired = old.clone();
+            let grace_end = self.now + grace_seconds as i64 * 1000;
+            retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+            retired.updated_at = self.now.max(old.updated_at + 1);
+            let retired_now = match self.put(&digest_hex, &retired, Some(old.updated_at)).await {
+                Err(Error::KeyNotFound) => None,
+                written => Some(written?),
+            };
+            if retired_now == Some(true) {
+                return Ok(key_answer(201, &new, Some(&key)));
+            }
+            self.discard(&key, &new).await?;
+            match retired_now {
+                None => return Err(Error::KeyNotFound),
+                Some(_) if precondition.is_some() => return Err(Error::PreconditionFailed),
+                Some(_) => {}
+            }
+        }
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+    }
+
+    /// Deletes a key made by a rotation that did not complete.
+    async fn discard(&self, key: &ApiKey, record: &KeyRecord) -> Result<(), Error> {
+        self.limiter.call(&record.id, LimiterCall::Delete { expected: None }).await?;
+        self.keys.remove(&key.digest().to_hex(), &record.project, &record.id).await
     }
 
     /// `plan` or `rate_limit` from a body: `None` when neither is given.

@@ -5,8 +5,11 @@
 //! one key are decided one after another and cannot over-admit.
 //!
 //! Guarantees: an admin change (`Put`, `Delete`) wins over any KV copy on the
-//! very next check; checks run cheapest first and a denied request spends no
-//! rate-limit token; the state is plain data, serialized whole.
+//! very next check; every admin write is a compare-and-set on the version
+//! (`updated_at`) its writer read, so no write is lost; a deletion is final:
+//! the tombstone is never dropped and no write or KV copy brings the key back;
+//! checks run cheapest first and a denied request spends no rate-limit token;
+//! the state is plain data, serialized whole.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -20,8 +23,7 @@ use crate::error::Error;
 use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::scope::{Scope, ScopeSet};
 
-/// How long a key may sit unused before its counters are dropped (and a
-/// deleted key's tombstone with them: KV has long converged by then).
+/// How long a key may sit unused before its counters are dropped.
 pub const IDLE_MILLIS: UnixMillis = 24 * 3600 * 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,12 +53,17 @@ pub enum LimiterCall {
         scope: Option<String>,
         project: Option<String>,
     },
-    /// An admin write; applied before KV is written.
+    /// An admin write, applied before KV is written, if the object's record
+    /// is still at version `expected` (its `updated_at`; `None` to create).
     Put {
         digest: String,
         record: KeyRecord,
+        expected: Option<UnixMillis>,
     },
-    Delete,
+    /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
+    Delete {
+        expected: Option<UnixMillis>,
+    },
     /// The authoritative record, for admin reads and read-modify-write.
     Get,
     Usage,
@@ -86,6 +93,10 @@ pub enum LimiterAnswer {
     /// The object has never seen this key: send the KV copy along.
     NeedRecord,
     Done,
+    /// A write refused: the record is no longer at the version the writer read.
+    Conflict,
+    /// A write refused: the key is deleted, for good.
+    Gone,
     Record {
         record: Option<KeyRecord>,
         deleted: bool,
@@ -114,14 +125,19 @@ impl KeyState {
             LimiterCall::Check { digest, seen_updated_at, record, scope, project } => {
                 self.check(digest, seen_updated_at, record, scope.as_deref(), project.as_deref(), now)
             }
-            LimiterCall::Put { digest, record } => {
+            LimiterCall::Put { digest, record, expected } => {
+                if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
+                    return (refused, Change::Nothing);
+                }
                 self.digest = Some(digest);
                 self.record = Some(record);
-                self.deleted = false;
                 self.changed_at = Some(now);
                 (LimiterAnswer::Done, Change::Everything)
             }
-            LimiterCall::Delete => {
+            LimiterCall::Delete { expected } => {
+                if let Some(refused) = self.refuse_write(|held| expected.is_none_or(|v| v == held.updated_at)) {
+                    return (refused, Change::Nothing);
+                }
                 *self = KeyState { deleted: true, changed_at: Some(now), ..KeyState::default() };
                 (LimiterAnswer::Done, Change::Everything)
             }
@@ -134,6 +150,18 @@ impl KeyState {
                 let requests_today = self.limit.count_on(now_micros);
                 (LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate }, Change::Nothing)
             }
+        }
+    }
+
+    /// Why a write must not apply, if it must not: the key is deleted, or the
+    /// record held is not the version the writer read. An object that has
+    /// never held a record (the key lives only in KV, or does not exist yet)
+    /// takes the write: there is nothing to lose.
+    fn refuse_write(&self, read_this: impl Fn(&KeyRecord) -> bool) -> Option<LimiterAnswer> {
+        match &self.record {
+            _ if self.deleted => Some(LimiterAnswer::Gone),
+            Some(held) if !read_this(held) => Some(LimiterAnswer::Conflict),
+            _ => None,
         }
     }
 
@@ -189,18 +217,12 @@ impl KeyState {
         self.last_used_at.max(self.changed_at)
     }
 
-    /// What an idle alarm should do at `now`: `None` to keep, `Some(true)` to
-    /// drop everything (a deleted key), `Some(false)` to drop only the counters.
-    /// A tombstone outlives the last admin write by a day, so a stale KV copy
-    /// can never bring a deleted key back.
-    pub fn idle_cleanup(&self, now: UnixMillis) -> Option<bool> {
+    /// Whether an idle alarm at `now` should drop the counters: a day after
+    /// the last use. Nothing else is ever dropped: a deleted key's tombstone
+    /// (a few bytes) stays, so no KV copy left behind can bring it back.
+    pub fn counters_idle(&self, now: UnixMillis) -> bool {
         let idle = self.last_activity().is_none_or(|at| now - at >= IDLE_MILLIS);
-        match (idle, self.deleted) {
-            (false, _) => None,
-            (true, true) => Some(true),
-            (true, false) if self.limit != LimitState::default() => Some(false),
-            (true, false) => None,
-        }
+        idle && self.limit != LimitState::default()
     }
 }
 
@@ -341,6 +363,7 @@ pub(crate) mod tests {
             updated_at: NOW,
             expires_at: None,
             rotated_from: None,
+            disabled_by_admin: false,
         }
     }
 
@@ -378,16 +401,16 @@ pub(crate) mod tests {
     #[test]
     fn a_put_or_delete_wins_over_a_stale_kv_copy() {
         let mut state = KeyState::default();
-        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]) }, NOW);
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
         assert_eq!(
             check(&mut state, record(&["bots:read"]), Some("bots:read")).0,
             Some(Refusal::MissingScope("bots:read".into()))
         );
         let mut inactive = record(&[]);
         inactive.status = KeyStatus::Inactive;
-        state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive }, NOW);
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW) }, NOW);
         assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
-        state.apply(LimiterCall::Delete, NOW);
+        state.apply(LimiterCall::Delete { expected: None }, NOW);
         assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), Change::Nothing));
     }
 
@@ -396,7 +419,7 @@ pub(crate) mod tests {
         let mut state = KeyState::default();
         let mut current = record(&["bots:read"]);
         current.updated_at = NOW + 5;
-        state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone() }, NOW);
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None }, NOW);
         let ask = |seen| LimiterCall::Check {
             digest: "d1".into(),
             seen_updated_at: seen,
@@ -417,14 +440,14 @@ pub(crate) mod tests {
     #[test]
     fn another_digest_under_the_same_id_is_unknown() {
         let mut state = KeyState::default();
-        state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]) }, NOW);
+        state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None }, NOW);
         assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
     }
 
     #[test]
     fn denied_requests_spend_nothing() {
         let mut state = KeyState::default();
-        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]) }, NOW);
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
         let before = state.clone();
         assert_eq!(
             check(&mut state, record(&[]), Some("bots:read")),
@@ -437,16 +460,61 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn idle_cleanup_drops_counters_or_tombstones_after_a_day() {
+    fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
         let mut state = KeyState::default();
-        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]) }, NOW);
+        state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
         check(&mut state, record(&[]), None);
-        assert_eq!(state.idle_cleanup(NOW + IDLE_MILLIS - 1), None);
-        assert_eq!(state.idle_cleanup(NOW + IDLE_MILLIS), Some(false));
-        // A deletion long after the last use still keeps its tombstone for a day.
-        state.apply(LimiterCall::Delete, NOW + 5 * IDLE_MILLIS);
-        assert_eq!(state.idle_cleanup(NOW + 6 * IDLE_MILLIS - 1), None);
-        assert_eq!(state.idle_cleanup(NOW + 6 * IDLE_MILLIS), Some(true));
-        assert_eq!(KeyState::default().idle_cleanup(NOW), None);
+        assert!(!state.counters_idle(NOW + IDLE_MILLIS - 1));
+        assert!(state.counters_idle(NOW + IDLE_MILLIS));
+        state.apply(LimiterCall::Delete { expected: None }, NOW + 5 * IDLE_MILLIS);
+        assert!(!state.counters_idle(NOW + 400 * IDLE_MILLIS), "nothing to drop: the tombstone stays");
+        assert!(!KeyState::default().counters_idle(NOW));
+    }
+
+    fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
+        state.apply(LimiterCall::Put { digest: "d1".into(), record, expected }, NOW).0
+    }
+
+    /// Reproducer: PATCH read the record, then wrote it back whole; a DELETE
+    /// in between was undone and the deleted key verified again.
+    #[test]
+    fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
+        let mut state = KeyState::default();
+        let v1 = record(&["bots:read"]);
+        assert_eq!(put(&mut state, v1.clone(), None), LimiterAnswer::Done);
+        assert_eq!(put(&mut state, v1.clone(), None), LimiterAnswer::Conflict, "a create never overwrites");
+        let mut v2 = v1.clone();
+        v2.updated_at += 1;
+        assert_eq!(put(&mut state, v2.clone(), Some(v1.updated_at)), LimiterAnswer::Done);
+        assert_eq!(put(&mut state, v2.clone(), Some(v1.updated_at)), LimiterAnswer::Conflict, "v1 is gone");
+        let delete = |expected| LimiterCall::Delete { expected };
+        assert_eq!(state.apply(delete(Some(v1.updated_at)), NOW).0, LimiterAnswer::Conflict);
+        assert_eq!(state.apply(delete(Some(v2.updated_at)), NOW).0, LimiterAnswer::Done);
+        for expected in [None, Some(v2.updated_at), Some(v1.updated_at)] {
+            assert_eq!(put(&mut state, v2.clone(), expected), LimiterAnswer::Gone);
+        }
+        assert_eq!(state.apply(delete(None), NOW).0, LimiterAnswer::Gone);
+        // Whatever KV still holds, however much later: never adopted again.
+        let mut later = state.clone();
+        let kv_copy = LimiterCall::Check {
+            digest: "d1".into(),
+            seen_updated_at: v2.updated_at,
+            record: Some(v2),
+            scope: None,
+            project: None,
+        };
+        let (answer, _) = later.apply(kv_copy, NOW + 1000 * IDLE_MILLIS);
+        assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    }
+
+    /// A key written to KV by hand has no record in its object yet: its first
+    /// admin write adopts it, whatever version the writer read from KV.
+    #[test]
+    fn the_first_admin_write_of_a_kv_only_key_applies() {
+        let mut state = KeyState::default();
+        assert_eq!(put(&mut state, record(&[]), Some(12345)), LimiterAnswer::Done);
+        let mut fresh = KeyState::default();
+        assert_eq!(fresh.apply(LimiterCall::Delete { expected: Some(1) }, NOW).0, LimiterAnswer::Done);
+        assert!(fresh.deleted);
     }
 }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod json;
 pub mod limiter;
 pub mod origin;
+pub mod principal;
 pub mod record;
 pub mod routes;
 pub mod store;

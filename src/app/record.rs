@@ -40,9 +40,22 @@ pub struct KeyRecord {
     pub expires_at: Option<UnixMillis>,
     #[serde(default)]
     pub rotated_from: Option<String>,
+    /// Deactivated by the admin token: only the admin token re-activates it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled_by_admin: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl KeyRecord {
+    /// The key's version: its `updated_at`, which every admin write moves forward.
+    /// As an HTTP entity tag, `"<version>"`.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.updated_at)
+    }
+
     /// Whether the key may no longer be used at `now`.
     pub fn is_expired(&self, now: UnixMillis) -> bool {
         self.expires_at.is_some_and(|expires_at| expires_at <= now)

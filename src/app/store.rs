@@ -173,12 +173,14 @@ impl<S: KeyValueStore> KeyStore<S> {
         Ok(record)
     }
 
-    /// The digest hex and record of a key by project and id; `None` when either is missing.
-    pub async fn find(&self, project: &str, id: &str) -> Result<Option<(String, KeyRecord)>, Error> {
+    /// The digest hex a project's pointer names for key `id`, and the record
+    /// KV holds under it (`None` when a deletion removed it but not the pointer);
+    /// `None` when there is no pointer.
+    pub async fn find(&self, project: &str, id: &str) -> Result<Option<(String, Option<KeyRecord>)>, Error> {
         let Some(digest_hex) = self.kv.get(&pointer_name(project, id)).await? else { return Ok(None) };
         let record = self.read_record(&record_name(&digest_hex)).await?;
         // A record of another project under this pointer would be corruption: never show it.
-        Ok(record.filter(|r| r.project == project && r.id == id).map(|r| (digest_hex, r)))
+        Ok(Some((digest_hex, record.filter(|r| r.project == project && r.id == id))))
     }
 
     /// Writes the record, then the pointer with its listing summary.
@@ -271,6 +273,7 @@ pub struct MemoryStore {
     entries: RefCell<BTreeMap<String, (String, Option<Value>)>>,
     reads: Cell<usize>,
     failing: Cell<bool>,
+    failing_writes: Cell<bool>,
 }
 
 impl MemoryStore {
@@ -284,6 +287,11 @@ impl MemoryStore {
         self.failing.set(failing);
     }
 
+    /// Makes every later put and delete fail, while reads still work.
+    pub fn fail_writes(&self, failing: bool) {
+        self.failing_writes.set(failing);
+    }
+
     /// Every stored (name, value, metadata), for tests that inspect storage.
     pub fn dump(&self) -> Vec<(String, String, Option<Value>)> {
         self.entries.borrow().iter().map(|(k, (v, m))| (k.clone(), v.clone(), m.clone())).collect()
@@ -291,6 +299,13 @@ impl MemoryStore {
 
     pub fn insert_raw(&self, name: &str, value: &str) {
         self.entries.borrow_mut().insert(name.to_owned(), (value.to_owned(), None));
+    }
+
+    fn check_write(&self) -> Result<(), Error> {
+        if self.failing_writes.get() {
+            return Err(Error::Unavailable("memory store set to fail writes".into()));
+        }
+        self.check()
     }
 
     fn check(&self) -> Result<(), Error> {
@@ -310,13 +325,13 @@ impl KeyValueStore for MemoryStore {
     }
 
     async fn put(&self, name: &str, value: &str, metadata: Option<Value>) -> Result<(), Error> {
-        self.check()?;
+        self.check_write()?;
         self.entries.borrow_mut().insert(name.to_owned(), (value.to_owned(), metadata));
         Ok(())
     }
 
     async fn delete(&self, name: &str) -> Result<(), Error> {
-        self.check()?;
+        self.check_write()?;
         self.entries.borrow_mut().remove(name);
         Ok(())
     }

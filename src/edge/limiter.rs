@@ -205,21 +205,21 @@ impl DurableObject for LimiterObject {
         }
     }
 
-    /// Flushes counters, then keeps house: drops a key idle for a day.
+    /// Flushes counters, then keeps house: drops the counters of a key idle for a day.
     async fn alarm(&self) -> worker::Result<worker::Response> {
         self.alarm_known.set(false);
         let now = now();
-        // (what idle cleanup to do, whether counters or a tombstone remain, last activity)
-        let cleanup = self.with_state(|state| {
-            let cleanup = state.idle_cleanup(now);
-            if cleanup == Some(false) {
+        // (whether the counters were dropped, whether counters remain, last activity)
+        let (dropped, remaining, last_activity) = self.with_state(|state| {
+            let dropped = state.counters_idle(now);
+            if dropped {
                 state.limit = LimitState::default();
             }
-            Ok((cleanup, state.limit != LimitState::default() || state.deleted, state.last_activity()))
+            Ok((dropped, state.limit != LimitState::default(), state.last_activity()))
         })?;
         let pending = self.unflushed.replace(false);
         // Pending counts, or the counters the idle cleanup just dropped.
-        if pending || cleanup.0 == Some(false) {
+        if pending || dropped {
             let written = self.loaded.borrow().as_ref().map_or(Ok(()), |state| self.write(state, false));
             if let Err(error) = written {
                 // Memory keeps the counts; the runtime retries a failed alarm.
@@ -228,18 +228,9 @@ impl DurableObject for LimiterObject {
                 return Err(error);
             }
         }
-        match cleanup {
-            (Some(true), _, _) => {
-                *self.loaded.borrow_mut() = None;
-                self.state.storage().delete_all().await?;
-                // On SQLite storage that dropped the tables too.
-                self.create_tables()?;
-            }
-            (None, true, last_activity) => {
-                let due = last_activity.unwrap_or(now) + IDLE_MILLIS;
-                self.ensure_idle_alarm(due - now).await?;
-            }
-            _ => {}
+        if remaining {
+            let due = last_activity.unwrap_or(now) + IDLE_MILLIS;
+            self.ensure_idle_alarm(due - now).await?;
         }
         status(204)
     }

@@ -1,0 +1,194 @@
+//! Who is calling the admin API, and what it may do to keys.
+//!
+//! Guarantee: a key can never produce a key, or turn one into, something more
+//! powerful than itself: scopes within its own, `per_minute` and `per_day` no
+//! higher, an expiry no later (none only if it has none), its own environment.
+//! It acts only on keys whose scopes it holds, and may deactivate them, but a
+//! key the admin token deactivated is re-activated by the admin token only.
+//! The admin token may do anything.
+
+use crate::app::record::{KeyRecord, KeyStatus};
+use crate::error::Error;
+use crate::scope::{Scope, ScopeSet};
+
+#[derive(Debug)]
+pub enum Principal {
+    /// The deployment's `ADMIN_TOKEN`: any project, anything.
+    Root,
+    /// An API key with `keys:read`/`keys:write`, confined to its project and bounded by its own record.
+    Key(Box<KeyRecord>),
+}
+
+impl Principal {
+    /// Refuses unless this principal holds every scope of `target`, so it can act on it at all.
+    pub fn may_touch(&self, target: &KeyRecord) -> Result<(), Error> {
+        self.holds(&target.scopes)
+    }
+
+    /// Refuses a new key (created, or rotated from another) more powerful than this principal.
+    pub fn may_produce(&self, new: &KeyRecord) -> Result<(), Error> {
+        let Principal::Key(own) = self else { return Ok(()) };
+        self.holds(&new.scopes)?;
+        within_limits(own, new)?;
+        within_expiry(own, new)?;
+        if new.environment != own.environment {
+            return Err(exceeds("environment", format!("A key can only create {} keys.", own.environment)));
+        }
+        Ok(())
+    }
+
+    /// Refuses a change from `before` to `after` that makes any field more powerful than this principal.
+    pub fn may_change(&self, before: &KeyRecord, after: &KeyRecord) -> Result<(), Error> {
+        let Principal::Key(own) = self else { return Ok(()) };
+        if after.scopes != before.scopes {
+            self.holds(&after.scopes)?;
+        }
+        if after.rate_limit != before.rate_limit {
+            within_limits(own, after)?;
+        }
+        if after.expires_at != before.expires_at {
+            within_expiry(own, after)?;
+        }
+        let reactivated = before.status == KeyStatus::Inactive && after.status == KeyStatus::Active;
+        if reactivated && before.disabled_by_admin {
+            return Err(exceeds("status", "The admin token deactivated this key; only it can re-activate the key."));
+        }
+        Ok(())
+    }
+
+    /// Sets `status` on `record` as this principal: the admin token's deactivation is remembered.
+    pub fn set_status(&self, record: &mut KeyRecord, status: KeyStatus) {
+        record.disabled_by_admin = match (status, self) {
+            (KeyStatus::Active, _) => false,
+            (KeyStatus::Inactive, Principal::Root) => true,
+            (KeyStatus::Inactive, Principal::Key(_)) => record.disabled_by_admin,
+        };
+        record.status = status;
+    }
+
+    /// Refuses unless this principal holds every one of `scopes` itself.
+    fn holds(&self, scopes: &[String]) -> Result<(), Error> {
+        let Principal::Key(own) = self else { return Ok(()) };
+        let held = ScopeSet::from_stored(&own.scopes);
+        for text in scopes {
+            let scope = Scope::parse(text).map_err(|e| Error::Unavailable(format!("stored scope: {e}")))?;
+            if !held.grants(&scope) {
+                return Err(Error::InsufficientPermissions { required_scope: scope.to_string() });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn exceeds(field: &'static str, message: impl Into<String>) -> Error {
+    Error::Exceeds { field, message: message.into() }
+}
+
+fn within_limits(own: &KeyRecord, new: &KeyRecord) -> Result<(), Error> {
+    let (own, new) = (own.rate_limit, new.rate_limit);
+    if new.per_minute > own.per_minute || new.per_day > own.per_day {
+        let message = format!(
+            "A key can only give limits up to its own ({} per minute, {} per day).",
+            own.per_minute, own.per_day
+        );
+        return Err(exceeds("rate_limit", message));
+    }
+    Ok(())
+}
+
+fn within_expiry(own: &KeyRecord, new: &KeyRecord) -> Result<(), Error> {
+    match (own.expires_at, new.expires_at) {
+        (None, _) => Ok(()),
+        (Some(own_end), Some(new_end)) if new_end <= own_end => Ok(()),
+        (Some(own_end), _) => Err(exceeds(
+            "expires_at",
+            format!("A key can only give an expiry no later than its own ({}).", crate::app::record::rfc3339(own_end)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::limiter::tests::record;
+    use crate::ratelimit::Quota;
+
+    fn key_principal(edit: impl FnOnce(&mut KeyRecord)) -> Principal {
+        let mut own = record(&["keys:write", "bots:read"]);
+        own.rate_limit = Quota::new(60, 1000).unwrap();
+        own.expires_at = Some(2_000_000_000_000);
+        edit(&mut own);
+        Principal::Key(Box::new(own))
+    }
+
+    fn field(result: Result<(), Error>) -> Option<String> {
+        match result {
+            Ok(()) => None,
+            Err(Error::Exceeds { field, .. }) => Some(field.to_owned()),
+            Err(Error::InsufficientPermissions { required_scope }) => Some(format!("scope {required_scope}")),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_key_produces_nothing_more_powerful_than_itself() {
+        let principal = key_principal(|_| {});
+        let within = |edit: fn(&mut KeyRecord)| {
+            let mut new = record(&["bots:read"]);
+            new.rate_limit = Quota::new(60, 1000).unwrap();
+            new.expires_at = Some(2_000_000_000_000);
+            edit(&mut new);
+            field(principal.may_produce(&new))
+        };
+        assert_eq!(within(|_| {}), None);
+        assert_eq!(within(|r| r.scopes = vec!["bots:write".into()]), Some("scope bots:write".into()));
+        assert_eq!(within(|r| r.rate_limit = Quota::new(61, 1000).unwrap()), Some("rate_limit".into()));
+        assert_eq!(within(|r| r.rate_limit = Quota::new(u32::MAX, 1).unwrap()), Some("rate_limit".into()));
+        assert_eq!(within(|r| r.rate_limit = Quota::new(1, 1001).unwrap()), Some("rate_limit".into()));
+        assert_eq!(within(|r| r.expires_at = None), Some("expires_at".into()));
+        assert_eq!(within(|r| r.expires_at = Some(2_000_000_000_001)), Some("expires_at".into()));
+        assert_eq!(within(|r| r.environment = "test".into()), Some("environment".into()));
+        assert_eq!(field(Principal::Root.may_produce(&record(&["admin"]))), None);
+        let forever = key_principal(|own| own.expires_at = None);
+        assert_eq!(field(forever.may_produce(&record(&[]))), None, "no expiry only from a key without one");
+    }
+
+    #[test]
+    fn a_change_is_judged_on_the_fields_it_changes() {
+        let principal = key_principal(|_| {});
+        let mut target = record(&["bots:read"]);
+        target.rate_limit = Quota::new(1000, 100_000).unwrap();
+        target.expires_at = None;
+        let mut renamed = target.clone();
+        renamed.name = "new name".into();
+        assert_eq!(field(principal.may_change(&target, &renamed)), None);
+        let mut unexpiring = target.clone();
+        unexpiring.expires_at = Some(1);
+        let mut cleared = unexpiring.clone();
+        cleared.expires_at = None;
+        assert_eq!(field(principal.may_change(&unexpiring, &cleared)), Some("expires_at".into()));
+        let mut raised = target.clone();
+        raised.rate_limit = Quota::new(u32::MAX, 100_000).unwrap();
+        assert_eq!(field(principal.may_change(&target, &raised)), Some("rate_limit".into()));
+    }
+
+    #[test]
+    fn a_key_deactivated_by_the_admin_token_is_reactivated_by_it_only() {
+        let key = key_principal(|_| {});
+        let mut target = record(&[]);
+        Principal::Root.set_status(&mut target, KeyStatus::Inactive);
+        let mut reactivated = target.clone();
+        key.set_status(&mut reactivated, KeyStatus::Active);
+        assert_eq!(field(key.may_change(&target, &reactivated)), Some("status".into()));
+        assert_eq!(field(Principal::Root.may_change(&target, &reactivated)), None);
+        // A key that deactivated a key may re-activate it; deactivating again keeps the admin's mark.
+        let mut by_key = record(&[]);
+        key.set_status(&mut by_key, KeyStatus::Inactive);
+        let mut back = by_key.clone();
+        key.set_status(&mut back, KeyStatus::Active);
+        assert_eq!(field(key.may_change(&by_key, &back)), None);
+        let mut again = target.clone();
+        key.set_status(&mut again, KeyStatus::Inactive);
+        assert!(again.disabled_by_admin);
+    }
+}
