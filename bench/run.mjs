@@ -139,6 +139,8 @@ rows.push(["native (criterion, median)", "", "", "", ""]);
 for (const [label, id] of [
   ["key parse + checksum + digest", "key parse + checksum + digest"],
   ["scope check, 64-scope key", "scope check against 64 scopes"],
+  ["path check, plain", "path check, plain"],
+  ["path check, with escapes", "path check, encoded"],
   ["rate-limit decision", "rate-limit decision"],
   ["webhook HMAC verify, 1 KiB", "webhook verify (github)/1 KiB"],
   ["webhook HMAC verify, 1 MiB", "webhook verify (github)/1024 KiB"],

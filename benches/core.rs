@@ -16,6 +16,13 @@ fn key_checks(c: &mut Criterion) {
     c.bench_function("scope check against 64 scopes", |b| b.iter(|| black_box(&scopes).grants(black_box(&wanted))));
 }
 
+fn paths(c: &mut Criterion) {
+    let plain = "/v1/projects/acme/conversations/9f8e7d6c/messages";
+    c.bench_function("path check, plain", |b| b.iter(|| keygate::path::canonical(black_box(plain)).unwrap().len()));
+    let encoded = "/v1/projects/acme/conversations/9f8e%37d6c/messages%3Aall";
+    c.bench_function("path check, encoded", |b| b.iter(|| keygate::path::canonical(black_box(encoded)).unwrap().len()));
+}
+
 fn rate_limit(c: &mut Criterion) {
     let quota = Quota::new(100, 10_000).unwrap();
     let (_, state) = ratelimit::check(quota, LimitState::default(), 1_795_420_800_000_000);
@@ -34,7 +41,11 @@ fn webhooks(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(format!("{} KiB", size / 1024), |b| {
             b.iter(|| {
-                let header = |name: &str| (name == "x-hub-signature-256").then_some(signature.as_str());
+                let header = |name: &str| match name {
+                    "x-hub-signature-256" => Some(signature.as_str()),
+                    "x-github-delivery" => Some("bench-delivery"),
+                    _ => None,
+                };
                 webhook::verify(&Scheme::Github, &secrets, header, black_box(&body), 0, 300).unwrap()
             })
         });
@@ -42,5 +53,5 @@ fn webhooks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, key_checks, rate_limit, webhooks);
+criterion_group!(benches, key_checks, paths, rate_limit, webhooks);
 criterion_main!(benches);
