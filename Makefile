@@ -1,7 +1,7 @@
 # keygate: every target installs what it needs, once, and skips what is there.
 #
 #   make dev    build and serve the worker on 127.0.0.1:8787 (local KV and Durable Objects)
-#   make test   native tests, wasm build, end-to-end tests in workerd (Miniflare)
+#   make test   native tests, wasm build, lint, end-to-end tests in workerd (Miniflare)
 #   make build  the release wasm worker in build/
 #   make bench  one table: criterion microbenchmarks, wrk load through workerd, wasm size
 
@@ -25,12 +25,12 @@ export WRANGLER_SEND_METRICS := false
 
 DEV_PORT ?= 8787
 
-.PHONY: dev test build bench wrk wasm tools rust-target worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
+.PHONY: dev test build bench wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
 
 dev: tools dev-vars
 	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
-test: test-native build test-e2e
+test: test-native build lint test-e2e
 
 test-native:
 	cargo test
@@ -53,7 +53,7 @@ bench: build npm wrk
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
-lint:
+lint: rust-target rust-components
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
@@ -63,6 +63,10 @@ tools: rust-target worker-build wasm-bindgen node npm
 rust-target:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
+
+rust-components:
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
 worker-build:
 	@worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)$$" \
