@@ -5,10 +5,10 @@ mod support;
 use keygate::app::http::Request;
 use keygate::app::limiter::MemoryLimiter;
 use keygate::app::origin::MemoryOrigin;
-use keygate::app::record::KeyStatus;
 use keygate::app::store::MemoryStore;
 use keygate::app::FakeClock;
 use keygate::key::{ApiKey, Environment};
+use keygate::record::KeyStatus;
 use serde_json::{json, Value};
 use support::*;
 

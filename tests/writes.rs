@@ -6,11 +6,12 @@ mod support;
 use std::cell::RefCell;
 
 use keygate::app::http::{Request, Response};
-use keygate::app::limiter::{Limiter, LimiterAnswer, LimiterCall, MemoryLimiter};
+use keygate::app::limiter::{Limiter, MemoryLimiter};
 use keygate::app::store::KeyStore;
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::app::App;
 use keygate::error::Error;
+use keygate::keystate::{LimiterAnswer, LimiterCall};
 use serde_json::{json, Value};
 use support::*;
 

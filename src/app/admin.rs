@@ -13,16 +13,17 @@ use subtle::ConstantTimeEq;
 
 use crate::app::http::{Request, Response};
 use crate::app::json::{Field, JsonObject};
-use crate::app::limiter::{out_of_protocol, Limiter, LimiterAnswer, LimiterCall};
+use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
-use crate::app::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::app::routes::Route;
 use crate::app::store::KeyValueStore;
 use crate::app::verify::{bearer_token, presented_key, Decision, Requirement};
 use crate::app::Context;
 use crate::error::Error;
 use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
+use crate::keystate::{LimiterAnswer, LimiterCall};
 use crate::ratelimit::{PolicyStatus, Quota};
+use crate::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::Scope;
 
 pub const MAX_NAME_CHARS: usize = 100;

@@ -7,8 +7,8 @@
 //! key the admin token deactivated is re-activated by the admin token only.
 //! The admin token may do anything.
 
-use crate::app::record::{KeyRecord, KeyStatus};
 use crate::error::Error;
+use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::{Scope, ScopeSet};
 
 #[derive(Debug)]
@@ -102,7 +102,7 @@ fn within_expiry(own: &KeyRecord, new: &KeyRecord) -> Result<(), Error> {
         (Some(own_end), Some(new_end)) if new_end <= own_end => Ok(()),
         (Some(own_end), _) => Err(exceeds(
             "expires_at",
-            format!("A key can only give an expiry no later than its own ({}).", crate::app::record::rfc3339(own_end)),
+            format!("A key can only give an expiry no later than its own ({}).", crate::record::rfc3339(own_end)),
         )),
     }
 }
@@ -110,7 +110,7 @@ fn within_expiry(own: &KeyRecord, new: &KeyRecord) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::limiter::tests::record;
+    use crate::keystate::tests::record;
     use crate::ratelimit::Quota;
 
     fn key_principal(edit: impl FnOnce(&mut KeyRecord)) -> Principal {

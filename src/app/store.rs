@@ -18,9 +18,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::app::record::{KeyRecord, KeySummary, UnixMillis};
 use crate::error::Error;
 use crate::key::KeyDigest;
+use crate::record::{KeyRecord, KeySummary, UnixMillis};
 
 /// One page of a prefix listing.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -394,7 +394,7 @@ mod tests {
     #[test]
     fn a_flood_of_made_up_keys_never_evicts_a_hot_record() {
         let cache = RecordCache::new(100);
-        let hot = crate::app::limiter::tests::record(&["bots:read"]);
+        let hot = crate::keystate::tests::record(&["bots:read"]);
         cache.put(digest(0), Some(hot.clone()), 0);
         for n in 1..20_000 {
             cache.put(digest(n), None, 1);
@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn a_full_cache_evicts_the_least_recently_used_records() {
         let cache = RecordCache::new(8);
-        let record = crate::app::limiter::tests::record(&[]);
+        let record = crate::keystate::tests::record(&[]);
         for n in 0..8 {
             cache.put(digest(n), Some(record.clone()), 0);
         }

@@ -11,14 +11,15 @@ use serde_json::{json, Value};
 
 use crate::app::http::{Request, Response};
 use crate::app::json::JsonObject;
-use crate::app::limiter::{out_of_protocol, Limiter, LimiterAnswer, LimiterCall};
-use crate::app::record::{rfc3339, KeyRecord};
+use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
 use crate::config::Config;
 use crate::error::Error;
 use crate::key::ApiKey;
+use crate::keystate::{LimiterAnswer, LimiterCall};
 use crate::ratelimit::RateDecision;
+use crate::record::{rfc3339, KeyRecord};
 use crate::scope::Scope;
 
 /// The verdict on a presented key.

@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
-use crate::app::record::UnixMillis;
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
 use crate::config::Config;
 use crate::error::Error;
+use crate::record::UnixMillis;
 use crate::webhook::{self, WebhookError};
 
 /// What the worker asks of a delivery's Durable Object (named `<source>/<id>`).

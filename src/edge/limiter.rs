@@ -1,39 +1,30 @@
 //! The Durable Objects (SQLite-backed): one per key, one per webhook delivery,
 //! and the worker's way to reach them.
 //!
-//! A key's object keeps its [`KeyState`] in memory and in two SQLite rows: the
-//! state as JSON, written before an admin change is answered, and the counters
-//! as four integers. Each call applies [`KeyState::apply`] to the in-memory
-//! state with no `await` in between, so concurrent requests are decided one at
-//! a time by the one live instance. Counters reach SQLite within
-//! [`FLUSH_MILLIS`], by an alarm, not on every request: a write per request
-//! would cost a third of the throughput, and what a crash can forget is at
-//! most that last second of counts.
+//! A key's object holds a [`KeyObject`] in memory and its state in two SQLite
+//! rows: the state as JSON, written before an admin change is answered, and
+//! the counters as four integers, written by the alarm. Every decision
+//! (answers, what to write, when the alarm rings) is [`KeyObject`]'s; this
+//! file only reads, writes and sets alarms as it says.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::url;
 use worker::{durable_object, js_sys, wasm_bindgen_futures, web_sys, DurableObject, Env, State};
 
-use crate::app::limiter::{Change, KeyState, Limiter, LimiterAnswer, LimiterCall, IDLE_MILLIS};
+use crate::app::limiter::Limiter;
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
+use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
 use crate::ratelimit::LimitState;
-
-/// How long admitted requests may be counted in memory only.
-const FLUSH_MILLIS: i64 = 1000;
 
 #[durable_object]
 pub struct LimiterObject {
     state: State,
-    /// The state as last read, written or decided by this instance. SQLite holds
-    /// the same, except counters not yet flushed.
-    loaded: RefCell<Option<KeyState>>,
-    /// A flush alarm is set for counters in `loaded` that SQLite lacks.
-    unflushed: Cell<bool>,
-    /// Whether this instance knows an alarm is pending (saves a read per request).
-    alarm_known: Cell<bool>,
+    /// The object as last read, written or decided by this instance; `None`
+    /// until read from SQLite, and again after a failed write.
+    loaded: RefCell<Option<KeyObject>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -107,72 +98,45 @@ impl LimiterObject {
         Ok(())
     }
 
-    /// Runs `f` on the state, read from SQLite on first use; if `f` fails, the
-    /// next call reads SQLite again instead of trusting memory.
-    fn with_state<T>(&self, f: impl FnOnce(&mut KeyState) -> worker::Result<T>) -> worker::Result<T> {
+    /// Runs `f` on the object, read from SQLite on first use; if `f` fails,
+    /// the next call reads SQLite again instead of trusting memory.
+    fn with_object<T>(&self, f: impl FnOnce(&mut KeyObject) -> worker::Result<T>) -> worker::Result<T> {
         let mut loaded = self.loaded.borrow_mut();
-        let state = match loaded.as_mut() {
-            Some(state) => state,
-            None => loaded.insert(self.read()?),
+        let object = match loaded.as_mut() {
+            Some(object) => object,
+            None => loaded.insert(KeyObject::loaded(self.read()?)),
         };
-        let result = f(state);
+        let result = f(object);
         if result.is_err() {
             *loaded = None;
         }
         result
     }
 
-    /// Decides `call`: admin changes are in SQLite before this returns, counters
-    /// only in memory (see [`FLUSH_MILLIS`]).
+    /// Decides `call`; an admin change is in SQLite before the answer.
     async fn decide(&self, call: LimiterCall) -> worker::Result<LimiterAnswer> {
-        let (answer, change) = self.with_state(|state| {
-            let (answer, change) = state.apply(call, now());
-            if change == Change::Everything {
-                self.write(state, true)?;
+        let now = now();
+        let effects = self.with_object(|object| {
+            let effects = object.on_call(call, now);
+            if effects.write_state {
+                self.write(&object.state, true)?;
             }
-            Ok((answer, change))
+            Ok(effects)
         })?;
-        match change {
-            Change::Nothing => {}
-            Change::Counters => self.schedule_flush().await?,
-            Change::Everything => {
-                self.unflushed.set(false);
-                self.ensure_idle_alarm(IDLE_MILLIS).await?;
+        if let Some(at) = effects.set_alarm_at {
+            self.set_alarm(at, now).await;
+        }
+        Ok(effects.answer)
+    }
+
+    /// Sets the alarm; on failure the object sets it again at its next chance.
+    /// The call it serves is decided and stored already, so it still gets its answer.
+    async fn set_alarm(&self, at: i64, now: i64) {
+        if self.state.storage().set_alarm((at - now).max(1)).await.is_err() {
+            if let Some(object) = self.loaded.borrow_mut().as_mut() {
+                object.alarm_not_set();
             }
         }
-        Ok(answer)
-    }
-
-    /// Sets the flush alarm, unless one is already set. It replaces an idle
-    /// alarm, which the alarm handler sets again after flushing.
-    async fn schedule_flush(&self) -> worker::Result<()> {
-        if self.unflushed.replace(true) {
-            return Ok(());
-        }
-        // Known before the await, so a concurrent idle alarm cannot replace this one.
-        self.alarm_known.set(true);
-        if let Err(error) = self.state.storage().set_alarm(FLUSH_MILLIS).await {
-            // Memory keeps the counts and the next admitted request tries again; this one fails (→ 503).
-            self.unflushed.set(false);
-            self.alarm_known.set(false);
-            return Err(error);
-        }
-        Ok(())
-    }
-
-    /// Makes sure an alarm will look at this key, `after_ms` from now at the latest.
-    async fn ensure_idle_alarm(&self, after_ms: i64) -> worker::Result<()> {
-        if self.alarm_known.get() {
-            return Ok(());
-        }
-        let storage = self.state.storage();
-        let pending = storage.get_alarm().await?;
-        // A request may have set a flush alarm while this waited: that one stays.
-        if pending.is_none() && !self.alarm_known.get() {
-            storage.set_alarm(after_ms.max(1)).await?;
-        }
-        self.alarm_known.set(true);
-        Ok(())
     }
 }
 
@@ -186,12 +150,7 @@ fn status(code: u16) -> worker::Result<worker::Response> {
 
 impl DurableObject for LimiterObject {
     fn new(state: State, _env: Env) -> Self {
-        let object = LimiterObject {
-            state,
-            loaded: RefCell::new(None),
-            unflushed: Cell::new(false),
-            alarm_known: Cell::new(false),
-        };
+        let object = LimiterObject { state, loaded: RefCell::new(None) };
         // A failure resurfaces on the first query as a 500 to the worker (→ 503).
         let _ = object.create_tables();
         object
@@ -205,32 +164,22 @@ impl DurableObject for LimiterObject {
         }
     }
 
-    /// Flushes counters, then keeps house: drops the counters of a key idle for a day.
+    /// Writes what [`KeyObject::on_alarm`] says; a failed write keeps the counts
+    /// in memory and fails the alarm, which the runtime retries.
     async fn alarm(&self) -> worker::Result<worker::Response> {
-        self.alarm_known.set(false);
         let now = now();
-        // (whether the counters were dropped, whether counters remain, last activity)
-        let (dropped, remaining, last_activity) = self.with_state(|state| {
-            let dropped = state.counters_idle(now);
-            if dropped {
-                state.limit = LimitState::default();
-            }
-            Ok((dropped, state.limit != LimitState::default(), state.last_activity()))
-        })?;
-        let pending = self.unflushed.replace(false);
-        // Pending counts, or the counters the idle cleanup just dropped.
-        if pending || dropped {
-            let written = self.loaded.borrow().as_ref().map_or(Ok(()), |state| self.write(state, false));
+        let plan = self.with_object(|object| Ok(object.on_alarm(now)))?;
+        if plan.write_counters {
+            let written = self.loaded.borrow().as_ref().map_or(Ok(()), |object| self.write(&object.state, false));
             if let Err(error) = written {
-                // Memory keeps the counts; the runtime retries a failed alarm.
-                self.unflushed.set(true);
-                self.alarm_known.set(true);
+                if let Some(object) = self.loaded.borrow_mut().as_mut() {
+                    object.flush_failed(now);
+                }
                 return Err(error);
             }
         }
-        if remaining {
-            let due = last_activity.unwrap_or(now) + IDLE_MILLIS;
-            self.ensure_idle_alarm(due - now).await?;
+        if let Some(at) = plan.set_alarm_at {
+            self.set_alarm(at, now).await;
         }
         status(204)
     }

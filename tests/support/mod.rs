@@ -4,12 +4,12 @@
 use keygate::app::http::{Request, Response};
 use keygate::app::limiter::MemoryLimiter;
 use keygate::app::origin::MemoryOrigin;
-use keygate::app::record::{KeyRecord, KeyStatus};
 use keygate::app::store::{KeyStore, MemoryStore};
 use keygate::app::{App, FakeClock};
 use keygate::config::Config;
 use keygate::key::{ApiKey, Environment};
 use keygate::ratelimit::Quota;
+use keygate::record::{KeyRecord, KeyStatus};
 
 /// 2026-11-23T08:00:00Z.
 pub const NOW: i64 = 1_795_420_800_000;
