@@ -12,9 +12,10 @@ const root = new URL("../../", import.meta.url).pathname;
 const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
 
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+export const COMPATIBILITY_DATE = wrangler.compatibility_date;
 
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo, outbound, port, quiet } = {}) {
+function options({ vars = {}, persistTo, outbound, port, direct, quiet } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -36,6 +37,8 @@ function options({ vars = {}, persistTo, outbound, port, quiet } = {}) {
     ...(outbound === null
       ? {}
       : { outboundService: outbound ?? (() => new Response("no outbound handler in this test", { status: 599 })) }),
+    // A socket straight into the worker, past Miniflare's entry worker (which re-parses the URL).
+    ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
   };
   // Without a persistence root Miniflare keeps storage in memory only.
   const shared = port === undefined ? {} : { host: "127.0.0.1", port };
@@ -51,12 +54,14 @@ function options({ vars = {}, persistTo, outbound, port, quiet } = {}) {
 
 /**
  * Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars);
- * `outbound(request)` answers the worker's own fetches; `port` serves it on 127.0.0.1;
- * `quiet` drains its log lines unread.
+ * `outbound(request)` answers the worker's own fetches; `port` serves it on 127.0.0.1
+ * (0: any free port, see `url`); `direct` also serves it on `directUrl` as workerd alone
+ * would, without Miniflare's entry worker; `quiet` drains its log lines unread.
  */
-export async function startWorker({ vars, persistTo, outbound, port, quiet } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo, outbound, port, quiet }));
+export async function startWorker({ vars, persistTo, outbound, port, direct, quiet } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet }));
   const url = await mf.ready;
+  const directUrl = direct ? await mf.unsafeGetDirectURL(wrangler.name) : undefined;
   const kv = await mf.getKVNamespace("KEYS");
   const call = async (method, path, { headers = {}, body, json } = {}) => {
     const init = { method, headers: { ...headers }, duplex: "half" };
@@ -82,7 +87,7 @@ export async function startWorker({ vars, persistTo, outbound, port, quiet } = {
     if (answer.status !== 201) throw new Error(`creating a key: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   };
-  return { mf, url, kv, call, createKey, stop: () => mf.dispose() };
+  return { mf, url, directUrl, kv, call, createKey, stop: () => mf.dispose() };
 }
 
 /** A temporary directory for persisted storage, removed by the returned function. */
