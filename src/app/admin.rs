@@ -43,8 +43,9 @@ enum Access {
 }
 
 /// How many times a write without `If-Match` reads and applies itself again
-/// when another write got in first (each retry means another write succeeded).
-const WRITE_ATTEMPTS: usize = 8;
+/// when another write got in first. Each retry means another write to the
+/// same key succeeded, so this bounds the concurrent writers a write outlasts.
+const WRITE_ATTEMPTS: usize = 32;
 
 /// Whether `text` is a project id: `[a-z0-9][a-z0-9_-]{0,63}`.
 pub fn is_project_id(text: &str) -> bool {
@@ -373,8 +374,8 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         Ok(())
     }
 
-    /// Deletes on the version read (another write in between means reading again).
-    /// A key already deleted in its object, whose KV entries a failed attempt
+    /// Deletes the key, on the version read when `If-Match` asks for one. A
+    /// key already deleted in its object, whose KV entries a failed attempt
     /// left behind, is cleaned up: a retried DELETE finishes the job.
     async fn delete(
         &self,
@@ -383,29 +384,25 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         principal: &Principal,
         precondition: Option<Precondition>,
     ) -> Result<Response, Error> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let (digest_hex, record) = match self.find(project, id).await? {
-                Found::Deleted { digest_hex } => {
-                    self.keys.remove(&digest_hex, project, id).await?;
-                    return Ok(Response::no_content());
-                }
-                Found::Live { digest_hex, record } => (digest_hex, record),
-            };
-            if let Some(precondition) = &precondition {
-                precondition.holds_for(&record)?;
+        let (digest_hex, record) = match self.find(project, id).await? {
+            Found::Deleted { digest_hex } => {
+                self.keys.remove(&digest_hex, project, id).await?;
+                return Ok(Response::no_content());
             }
-            principal.may_touch(&record)?;
-            match self.limiter.call(id, LimiterCall::Delete { expected: Some(record.updated_at) }).await? {
-                LimiterAnswer::Done | LimiterAnswer::Gone => {
-                    self.keys.remove(&digest_hex, project, id).await?;
-                    return Ok(Response::no_content());
-                }
-                LimiterAnswer::Conflict if precondition.is_some() => return Err(Error::PreconditionFailed),
-                LimiterAnswer::Conflict => {}
-                _ => return Err(out_of_protocol()),
-            }
+            Found::Live { digest_hex, record } => (digest_hex, record),
+        };
+        if let Some(precondition) = &precondition {
+            precondition.holds_for(&record)?;
         }
-        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+        principal.may_touch(&record)?;
+        let expected = precondition.map(|_| record.updated_at);
+        match self.limiter.call(id, LimiterCall::Delete { expected }).await? {
+            LimiterAnswer::Done | LimiterAnswer::Gone => {}
+            LimiterAnswer::Conflict => return Err(Error::PreconditionFailed),
+            _ => return Err(out_of_protocol()),
+        }
+        self.keys.remove(&digest_hex, project, id).await?;
+        Ok(Response::no_content())
     }
 
     /// A new key that is the old one with a new id and secret; the old one
