@@ -15,5 +15,8 @@ pub mod rules;
 pub mod scope;
 pub mod webhook;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -3,10 +3,10 @@
 mod support;
 
 use keygate::app::http::{Body, Request, Response};
-use keygate::app::limiter::MemoryLimiter;
-use keygate::app::origin::Sent;
 use keygate::app::store::KeyStore;
 use keygate::app::{App, LogLine};
+use keygate::testing::MemoryLimiter;
+use keygate::testing::Sent;
 use serde_json::json;
 use support::*;
 

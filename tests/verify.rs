@@ -3,12 +3,12 @@
 mod support;
 
 use keygate::app::http::Request;
-use keygate::app::limiter::MemoryLimiter;
-use keygate::app::origin::MemoryOrigin;
-use keygate::app::store::MemoryStore;
-use keygate::app::FakeClock;
 use keygate::key::{ApiKey, Environment};
 use keygate::record::KeyStatus;
+use keygate::testing::FakeClock;
+use keygate::testing::MemoryLimiter;
+use keygate::testing::MemoryOrigin;
+use keygate::testing::MemoryStore;
 use serde_json::{json, Value};
 use support::*;
 

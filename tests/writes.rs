@@ -6,12 +6,13 @@ mod support;
 use std::cell::RefCell;
 
 use keygate::app::http::{Request, Response};
-use keygate::app::limiter::{Limiter, MemoryLimiter};
+use keygate::app::limiter::Limiter;
 use keygate::app::store::KeyStore;
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::app::App;
 use keygate::error::Error;
 use keygate::keystate::{LimiterAnswer, LimiterCall};
+use keygate::testing::MemoryLimiter;
 use serde_json::{json, Value};
 use support::*;
 

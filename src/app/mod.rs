@@ -38,26 +38,6 @@ pub trait Clock {
     fn now(&self) -> UnixMillis;
 }
 
-/// A clock that stands still until told to move.
-#[derive(Debug, Default)]
-pub struct FakeClock(std::cell::Cell<UnixMillis>);
-
-impl FakeClock {
-    pub fn at(now: UnixMillis) -> FakeClock {
-        FakeClock(std::cell::Cell::new(now))
-    }
-
-    pub fn advance(&self, millis: UnixMillis) {
-        self.0.set(self.0.get() + millis);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> UnixMillis {
-        self.0.get()
-    }
-}
-
 impl<C: Clock> Clock for &C {
     fn now(&self) -> UnixMillis {
         (**self).now()

@@ -7,10 +7,9 @@
 //! the forwarding headers itself from what the runtime saw, and adds its own
 //! `X-Keygate-*` headers after the filter.
 
-use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 
-use crate::app::http::{Body, Request, Response};
+use crate::app::http::{Request, Response};
 use crate::error::Error;
 
 /// A request to send upstream, fully formed.
@@ -34,15 +33,6 @@ pub enum OutgoingBody<'b> {
 #[allow(async_fn_in_trait)]
 pub trait Origin {
     async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error>;
-}
-
-/// What a [`MemoryOrigin`] received: an [`Outgoing`] with its body copied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sent {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Body,
 }
 
 /// Headers that only the hop they arrived on may read.
@@ -110,51 +100,6 @@ pub fn upstream_headers(request: &Request, credentials: &[String]) -> Vec<(Strin
         headers.push(("forwarded".into(), forwarded.join(";")));
     }
     headers
-}
-
-/// An upstream in memory: records what it receives and answers a fixed response.
-#[derive(Debug)]
-pub struct MemoryOrigin {
-    received: RefCell<Vec<Sent>>,
-    answer: RefCell<Response>,
-    down: Cell<bool>,
-}
-
-impl Default for MemoryOrigin {
-    fn default() -> MemoryOrigin {
-        let answer = Response { status: 200, headers: Vec::new(), body: Body::Bytes(b"ok".to_vec()) };
-        MemoryOrigin { received: RefCell::default(), answer: RefCell::new(answer), down: Cell::new(false) }
-    }
-}
-
-impl MemoryOrigin {
-    pub fn received(&self) -> Vec<Sent> {
-        self.received.borrow().clone()
-    }
-
-    pub fn answer_with(&self, response: Response) {
-        *self.answer.borrow_mut() = response;
-    }
-
-    /// Makes the upstream unreachable.
-    pub fn go_down(&self, down: bool) {
-        self.down.set(down);
-    }
-}
-
-impl Origin for MemoryOrigin {
-    async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error> {
-        if self.down.get() {
-            return Err(Error::Origin);
-        }
-        let body = match request.body {
-            OutgoingBody::Bytes(bytes) => Body::Bytes(bytes.to_vec()),
-            OutgoingBody::Stream => Body::Stream,
-        };
-        let Outgoing { method, url, headers, .. } = request;
-        self.received.borrow_mut().push(Sent { method, url, headers, body });
-        Ok(self.answer.borrow().clone())
-    }
 }
 
 impl<T: Origin> Origin for &T {

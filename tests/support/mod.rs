@@ -2,14 +2,16 @@
 #![allow(dead_code)]
 
 use keygate::app::http::{Request, Response};
-use keygate::app::limiter::MemoryLimiter;
-use keygate::app::origin::MemoryOrigin;
-use keygate::app::store::{KeyStore, MemoryStore};
-use keygate::app::{App, FakeClock};
+use keygate::app::store::KeyStore;
+use keygate::app::App;
 use keygate::config::Config;
 use keygate::key::{ApiKey, Environment};
 use keygate::ratelimit::Quota;
 use keygate::record::{KeyRecord, KeyStatus};
+use keygate::testing::FakeClock;
+use keygate::testing::MemoryLimiter;
+use keygate::testing::MemoryOrigin;
+use keygate::testing::MemoryStore;
 
 /// 2026-11-23T08:00:00Z.
 pub const NOW: i64 = 1_795_420_800_000;
