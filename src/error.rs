@@ -227,6 +227,15 @@ impl Error {
         }
     }
 
+    /// What went wrong inside, for the log line only: the failing binding and
+    /// what it said, or the configuration problem. Never rendered in an answer.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::Unavailable(detail) | Error::Config(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
     /// `code`, `message` and the extra fields, as one JSON object.
     pub fn fields(&self) -> Map<String, Value> {
         let mut fields = Map::new();

@@ -173,6 +173,16 @@ fn every_request_has_one_log_line_without_secrets() {
     let serialized = serde_json::to_string(&allowed).unwrap();
     assert!(!serialized.contains(&key[8..]));
     assert!(serialized.contains("\"duration_ms\":0"));
+    assert!(!serialized.contains("detail"), "only failures carry a detail");
+
+    // A failure's cause goes to the log line, never to the answer.
+    harness.store.fail(true);
+    let request = || Request::new("GET", "/v1/projects/123/bots").with_header("X-API-Key", &key);
+    let failed = log(request());
+    assert_eq!((failed.decision, failed.code, failed.status), ("error", Some("UNAVAILABLE"), 503));
+    assert_eq!(failed.detail.as_deref(), Some("memory store set to fail"));
+    let answer = futures_executor::block_on(app.handle(&request()));
+    assert!(!String::from_utf8_lossy(answer.body.bytes()).contains("memory store"));
 }
 
 /// The security review's requests: each reached another resource or project

@@ -83,6 +83,26 @@ pub struct LogLine {
     pub code: Option<&'static str>,
     pub status: u16,
     pub duration_ms: i64,
+    /// Why a request failed inside (a 5xx): which binding, what it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `detail` with every run of 32 or more hex digits (a digest, a signature) masked.
+fn redact_hex_runs(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len());
+    let mut run = String::new();
+    for c in detail.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() >= 32 { "[redacted]" } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, L, O, C> {
@@ -102,9 +122,9 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
             route: Cell::new(""),
             key: RefCell::new(None),
         };
-        let (mut response, code) = match context.route(request).await {
-            Ok(response) => (response, None),
-            Err(error) => (Response::from(&error), Some(error.code())),
+        let (mut response, code, detail) = match context.route(request).await {
+            Ok(response) => (response, None, None),
+            Err(error) => (Response::from(&error), Some(error.code()), error.detail().map(redact_hex_runs)),
         };
         if let Some(rate) = context.rate.get() {
             response.add_rate_headers(&rate);
@@ -127,6 +147,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
             code,
             status: response.status,
             duration_ms: self.clock.now() - context.now,
+            detail,
         };
         (response, line)
     }
@@ -197,4 +218,20 @@ pub fn unconfigured(request: &Request, problem: &ConfigError) -> Response {
         return Response::json(500, &json!({"ok": false, "version": VERSION, "error": fields}));
     }
     Response::from(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_details_never_carry_a_digest() {
+        let digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(
+            redact_hex_runs(&format!("KV KEYS get failed for k:{digest}: 500")),
+            "KV KEYS get failed for k:[redacted]: 500"
+        );
+        assert_eq!(redact_hex_runs("status 500: deadbeef"), "status 500: deadbeef");
+        assert_eq!(redact_hex_runs(""), "");
+    }
 }

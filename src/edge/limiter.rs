@@ -160,7 +160,8 @@ impl DurableObject for LimiterObject {
         let Some(call) = received_call::<LimiterCall>(request.inner()).await else { return status(400) };
         match self.decide(call).await {
             Ok(answer) => worker::Response::from_json(&answer),
-            Err(_) => status(500),
+            // The worker puts this in its log line (never in an answer): it names what failed here.
+            Err(error) => worker::Response::error(format!("key object: {error}"), 500),
         }
     }
 
@@ -218,14 +219,21 @@ impl DurableObject for DeliveryObject {
 
 /// The worker's side: one `fetch` to the object per call.
 pub struct DurableObjects {
-    keys: worker::ObjectNamespace,
-    deliveries: worker::ObjectNamespace,
+    keys: Namespace,
+    deliveries: Namespace,
+}
+
+/// A Durable Object namespace and the binding that names it (for the log line).
+struct Namespace {
+    objects: worker::ObjectNamespace,
+    binding: &'static str,
 }
 
 impl DurableObjects {
-    pub fn bind(env: &Env, keys: &str, deliveries: &str) -> Result<DurableObjects, Error> {
-        let namespace = |binding: &str| {
+    pub fn bind(env: &Env, keys: &'static str, deliveries: &'static str) -> Result<DurableObjects, Error> {
+        let namespace = |binding: &'static str| {
             env.durable_object(binding)
+                .map(|objects| Namespace { objects, binding })
                 .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
         };
         Ok(DurableObjects { keys: namespace(keys)?, deliveries: namespace(deliveries)? })
@@ -237,21 +245,23 @@ const CALL_PARAMETER: &str = "call";
 /// The largest call (as JSON) sent in a URL; percent-encoding can triple it.
 const MAX_CALL_IN_URL: usize = 2048;
 
-fn unavailable(error: &dyn std::fmt::Display) -> Error {
-    Error::Unavailable(format!("Durable Object call failed: {error}"))
-}
+/// The longest part of an object's own error kept for the log line.
+const MAX_DETAIL_CHARS: usize = 200;
 
 /// Sends `call` to the object `name` of `namespace` as JSON and reads its JSON
 /// answer. A small call (every check) travels in the URL's query, which spares
 /// streaming a request body; one carrying a record, in a POST body, since URLs
 /// have size limits.
 async fn call_object<A: serde::de::DeserializeOwned>(
-    namespace: &worker::ObjectNamespace,
+    namespace: &Namespace,
     name: &str,
     call: &impl serde::Serialize,
 ) -> Result<A, Error> {
+    let binding = namespace.binding;
+    let unavailable =
+        |error: &dyn std::fmt::Display| Error::Unavailable(format!("Durable Object {binding} call failed: {error}"));
     let json = serde_json::to_string(call).map_err(|e| unavailable(&e))?;
-    let stub = namespace.id_from_name(name).and_then(|id| id.get_stub()).map_err(|e| unavailable(&e))?;
+    let stub = namespace.objects.get_by_name(name).map_err(|e| unavailable(&e))?;
     // The runtime's stub: `worker`'s would copy each answer into a new `Response`.
     let stub: worker::worker_sys::DurableObject = stub.into_rpc();
     let sent = if json.len() <= MAX_CALL_IN_URL {
@@ -266,7 +276,9 @@ async fn call_object<A: serde::de::DeserializeOwned>(
     let answered = async { wasm_bindgen_futures::JsFuture::from(sent?).await };
     let response: web_sys::Response = answered.await.map_err(|e| unavailable(&format!("{e:?}")))?.unchecked_into();
     if response.status() != 200 {
-        return Err(unavailable(&format!("status {}", response.status())));
+        let said = read_text(response.text()).await.unwrap_or_default();
+        let said: String = said.chars().take(MAX_DETAIL_CHARS).collect();
+        return Err(unavailable(&format!("status {}: {said}", response.status())));
     }
     read_json(response.text()).await.ok_or_else(|| unavailable(&"the answer is not the expected JSON"))
 }
@@ -286,8 +298,11 @@ async fn received_call<T: serde::de::DeserializeOwned>(request: &web_sys::Reques
 /// Parses the body behind `text` (a `Request` or `Response` `.text()`): one
 /// promise, where `worker`'s readers go chunk by chunk or field by field.
 async fn read_json<T: serde::de::DeserializeOwned>(text: Result<js_sys::Promise, JsValue>) -> Option<T> {
-    let text = wasm_bindgen_futures::JsFuture::from(text.ok()?).await.ok()?.as_string()?;
-    serde_json::from_str(&text).ok()
+    serde_json::from_str(&read_text(text).await?).ok()
+}
+
+async fn read_text(text: Result<js_sys::Promise, JsValue>) -> Option<String> {
+    wasm_bindgen_futures::JsFuture::from(text.ok()?).await.ok()?.as_string()
 }
 
 impl Limiter for DurableObjects {
