@@ -11,13 +11,14 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
 use crate::app::json::{Field, JsonObject};
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
 use crate::app::routes::Route;
 use crate::app::store::KeyValueStore;
-use crate::app::verify::{bearer_token, presented_key, Decision, Requirement};
+use crate::app::verify::{Decision, Requirement};
 use crate::app::Context;
 use crate::error::Error;
 use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
@@ -144,21 +145,17 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
 
     /// `ADMIN_TOKEN` as a bearer token, or an API key with `keys:<access>` in this project.
     async fn authenticate(&self, request: &Request, project: &str, access: Access) -> Result<Principal, Error> {
-        let bearer = request.header("authorization").map(bearer_token).transpose()?;
-        if let Some(token) = bearer {
-            // Compared first, so an ADMIN_TOKEN shaped like a key works too.
-            if self.config.admin_token.as_deref().is_some_and(|admin_token| same_secret(token, admin_token)) {
-                if self.config.key_headers.iter().any(|name| request.header(name).is_some()) {
-                    return Err(Error::AmbiguousCredentials);
-                }
-                return Ok(Principal::Root);
-            }
-            if !ApiKey::is_key_shaped(token) {
-                return Err(match self.config.admin_token {
-                    Some(_) => Error::InvalidApiKey("Invalid admin token.".into()),
-                    None => Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into()),
-                });
-            }
+        let credential = Credential::of(request, self.config)?;
+        // Compared first, so an ADMIN_TOKEN shaped like a key works too.
+        let admin_token = self.config.admin_token.as_deref();
+        if credential.bearer && admin_token.is_some_and(|admin_token| same_secret(credential.value, admin_token)) {
+            return Ok(Principal::Root);
+        }
+        if credential.bearer && !ApiKey::is_key_shaped(credential.value) {
+            return Err(match admin_token {
+                Some(_) => Error::InvalidApiKey("Invalid admin token.".into()),
+                None => Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into()),
+            });
         }
         let action = match access {
             Access::Read => "read",
@@ -168,7 +165,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
             project: Some(project.to_owned()),
         };
-        match self.verify(presented_key(request, self.config)?, &requirement).await? {
+        match self.verify(credential.value, &requirement).await? {
             Decision::Allow(grant) => Ok(Principal::Key(Box::new(grant.record))),
             Decision::Deny(denial) => Err(denial),
         }

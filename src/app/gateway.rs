@@ -7,11 +7,12 @@
 
 use serde_json::json;
 
+use crate::app::credential::{credential_headers, Credential};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
 use crate::app::store::KeyValueStore;
-use crate::app::verify::{presented_key, Decision, Requirement};
+use crate::app::verify::{Decision, Requirement};
 use crate::app::Context;
 use crate::error::Error;
 use crate::rules;
@@ -26,7 +27,7 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
         let matched = rules::find(&config.routes, &request.method, path).ok_or(Error::NotFound)?;
         self.route.set(matched.pattern);
         let requirement = Requirement { scope: Some(matched.scope), project: matched.project };
-        let grant = match self.verify(presented_key(request, config)?, &requirement).await? {
+        let grant = match self.verify(Credential::of(request, config)?.value, &requirement).await? {
             Decision::Allow(grant) => grant,
             Decision::Deny(denial) => return Err(denial),
         };
@@ -42,7 +43,7 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
             url.push('?');
             url.push_str(&request.query);
         }
-        let mut headers = upstream_headers(request, &config.key_headers);
+        let mut headers = upstream_headers(request, credential_headers(config));
         headers.push(("x-keygate-key-id".into(), record.id.clone()));
         headers.push(("x-keygate-project".into(), record.project.clone()));
         headers.push(("x-keygate-scopes".into(), record.scopes.join(" ")));

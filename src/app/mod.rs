@@ -4,6 +4,7 @@
 //! contract's JSON error, never a panic or an unverified pass.
 
 pub mod admin;
+pub mod credential;
 pub mod gateway;
 pub mod http;
 pub mod json;

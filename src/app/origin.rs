@@ -59,16 +59,15 @@ fn same_header(a: &str, b: &str) -> bool {
 }
 
 /// Whether a client's header may be passed upstream; `credentials` are the
-/// headers that carry keys (`Authorization` is always one).
-pub fn forwardable(name: &str, credentials: &[String]) -> bool {
+/// headers that carry keys.
+pub fn forwardable<'c>(name: &str, mut credentials: impl Iterator<Item = &'c str>) -> bool {
     let folded_prefix = |prefix: &str| name.len() >= prefix.len() && same_header(&name[..prefix.len()], prefix);
     let listed = |list: &[&str]| list.iter().any(|listed| same_header(name, listed));
     name.is_ascii()
         && !listed(HOP_BY_HOP)
         && !listed(OVERRIDES)
         && !listed(FORWARDING)
-        && !same_header(name, "authorization")
-        && !credentials.iter().any(|credential| same_header(name, credential))
+        && !credentials.any(|credential| same_header(name, credential))
         && !folded_prefix("proxy-")
         && !folded_prefix("x-keygate-")
 }
@@ -76,9 +75,12 @@ pub fn forwardable(name: &str, credentials: &[String]) -> bool {
 /// The client's headers that may pass (see [`forwardable`]), then the
 /// forwarding headers as keygate saw the request: the client address from
 /// `CF-Connecting-IP` (which Cloudflare sets), the scheme and the host.
-pub fn upstream_headers(request: &Request, credentials: &[String]) -> Vec<(String, String)> {
+pub fn upstream_headers<'c>(
+    request: &Request,
+    credentials: impl Iterator<Item = &'c str> + Clone,
+) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> =
-        request.headers.iter().filter(|(name, _)| forwardable(name, credentials)).cloned().collect();
+        request.headers.iter().filter(|(name, _)| forwardable(name, credentials.clone())).cloned().collect();
     let client = request.header("cf-connecting-ip").and_then(|ip| ip.trim().parse::<IpAddr>().ok());
     let mut forwarded = Vec::new();
     if let Some(ip) = client {

@@ -9,12 +9,12 @@
 
 use serde_json::{json, Value};
 
+use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
 use crate::app::json::JsonObject;
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
-use crate::config::Config;
 use crate::error::Error;
 use crate::key::ApiKey;
 use crate::keystate::{LimiterAnswer, LimiterCall};
@@ -43,36 +43,6 @@ pub struct Grant {
 pub struct Requirement {
     pub scope: Option<Scope>,
     pub project: Option<String>,
-}
-
-/// The key a request presents in `Authorization: Bearer` or a configured key header.
-///
-/// Errors are denials: missing, two different keys, or a malformed `Authorization`.
-pub fn presented_key<'r>(request: &'r Request, config: &Config) -> Result<&'r str, Error> {
-    let mut found: Option<&str> = None;
-    let bearer = request.header_values("authorization").map(bearer_token);
-    let headers = config.key_headers.iter().flat_map(|name| request.header_values(name)).map(Ok);
-    for candidate in bearer.chain(headers) {
-        let candidate = candidate?;
-        match found {
-            Some(previous) if previous != candidate => return Err(Error::AmbiguousCredentials),
-            _ => found = Some(candidate),
-        }
-    }
-    found.ok_or(Error::MissingApiKey)
-}
-
-/// The token of an `Authorization: Bearer <token>` value.
-pub fn bearer_token(value: &str) -> Result<&str, Error> {
-    let scheme_ok = value.len() > 7 && value.is_char_boundary(7) && value[..7].eq_ignore_ascii_case("bearer ");
-    if !scheme_ok {
-        return Err(Error::InvalidApiKey("The Authorization header must be `Bearer <key>`.".into()));
-    }
-    let token = &value[7..];
-    if token.trim() != token {
-        return Err(Error::InvalidApiKey("The bearer token has leading or trailing whitespace.".into()));
-    }
-    Ok(token)
 }
 
 impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
@@ -130,8 +100,8 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let project = body.optional_str("project")?.map(str::to_owned);
         let presented = match body.optional_str("key")? {
             Some(key) => key,
-            None => match presented_key(request, self.config) {
-                Ok(key) => key,
+            None => match Credential::of(request, self.config) {
+                Ok(credential) => credential.value,
                 Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
             },
         };

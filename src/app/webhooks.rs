@@ -104,7 +104,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
             let id = verified.delivery_id;
             return Ok(Response::json(200, &json!({"verified": true, "source": source_name, "id": id})));
         };
-        let mut headers = upstream_headers(request, &[]);
+        let mut headers = upstream_headers(request, std::iter::once("authorization"));
         headers.push(("x-keygate-webhook-source".into(), source_name.to_owned()));
         let outgoing = Outgoing {
             method: "POST".into(),
