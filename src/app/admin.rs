@@ -19,7 +19,7 @@ use crate::app::principal::Principal;
 use crate::app::routes::Route;
 use crate::app::store::KeyValueStore;
 use crate::app::verify::{Decision, Requirement};
-use crate::app::Context;
+use crate::app::{Context, Trace};
 use crate::error::Error;
 use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
 use crate::keystate::{LimiterAnswer, LimiterCall};
@@ -110,7 +110,12 @@ fn key_answer(status: u16, record: &KeyRecord, secret: Option<&ApiKey>) -> Respo
 
 impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// Serves an admin route; `method` has been checked against the route already.
-    pub async fn handle_admin(&self, route: Route<'_>, request: &Request) -> Result<Response, Error> {
+    pub async fn handle_admin(
+        &self,
+        route: Route<'_>,
+        request: &Request,
+        trace: &mut Trace<'_>,
+    ) -> Result<Response, Error> {
         let (project, id) = match route {
             Route::Keys { project } => (project, None),
             Route::Key { project, id } | Route::Rotate { project, id } | Route::Usage { project, id } => {
@@ -122,7 +127,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             return Err(Error::validation("project", "A project id matches [a-z0-9][a-z0-9_-]{0,63}."));
         }
         let access = if request.method == "GET" { Access::Read } else { Access::Write };
-        let principal = self.authenticate(request, project, access).await?;
+        let principal = self.authenticate(request, project, access, trace).await?;
         let Some(id) = id else {
             return match request.method.as_str() {
                 "POST" => self.create(project, &principal, request).await,
@@ -144,7 +149,13 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     }
 
     /// `ADMIN_TOKEN` as a bearer token, or an API key with `keys:<access>` in this project.
-    async fn authenticate(&self, request: &Request, project: &str, access: Access) -> Result<Principal, Error> {
+    async fn authenticate(
+        &self,
+        request: &Request,
+        project: &str,
+        access: Access,
+        trace: &mut Trace<'_>,
+    ) -> Result<Principal, Error> {
         let credential = Credential::of(request, self.config)?;
         // Compared first, so an ADMIN_TOKEN shaped like a key works too.
         let admin_token = self.config.admin_token.as_deref();
@@ -165,7 +176,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
             project: Some(project.to_owned()),
         };
-        match self.verify(credential.value, &requirement).await? {
+        match trace.saw(self.verify(credential.value, &requirement).await?).decision {
             Decision::Allow(grant) => Ok(Principal::Key(Box::new(grant.record))),
             Decision::Deny(denial) => Err(denial),
         }

@@ -13,21 +13,26 @@ use crate::app::limiter::Limiter;
 use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
 use crate::app::store::KeyValueStore;
 use crate::app::verify::{Decision, Requirement};
-use crate::app::Context;
+use crate::app::{Context, Trace};
 use crate::error::Error;
 use crate::rules;
 
 impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
     /// Serves `request`, whose canonical path is `path` ([`crate::path::canonical`]).
-    pub async fn handle_gateway(&self, request: &Request, path: &str) -> Result<Response, Error> {
+    pub async fn handle_gateway(
+        &self,
+        request: &Request,
+        path: &str,
+        trace: &mut Trace<'a>,
+    ) -> Result<Response, Error> {
         let config: &'a crate::config::Config = self.config;
         if request.has_method_override() {
             return Err(Error::MethodOverride);
         }
         let matched = rules::find(&config.routes, &request.method, path).ok_or(Error::NotFound)?;
-        self.route.set(matched.pattern);
+        trace.route = matched.pattern;
         let requirement = Requirement { scope: Some(matched.scope), project: matched.project };
-        let grant = match self.verify(Credential::of(request, config)?.value, &requirement).await? {
+        let grant = match trace.saw(self.verify(Credential::of(request, config)?.value, &requirement).await?).decision {
             Decision::Allow(grant) => grant,
             Decision::Deny(denial) => return Err(denial),
         };

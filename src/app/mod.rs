@@ -16,8 +16,6 @@ pub mod store;
 pub mod verify;
 pub mod webhooks;
 
-use std::cell::{Cell, RefCell};
-
 use serde::Serialize;
 use serde_json::json;
 
@@ -32,6 +30,7 @@ use limiter::Limiter;
 use origin::Origin;
 use routes::Route;
 use store::{KeyStore, KeyValueStore};
+use verify::Verdict;
 use webhooks::Deliveries;
 
 /// The current time, injected so tests control it.
@@ -56,20 +55,34 @@ pub struct App<'c, S, L, O, C> {
     pub clock: C,
 }
 
-/// What one request works with. Whoever consults a key's Durable Object
-/// leaves its rate-limit state in `rate`, and [`App::handle`] turns it into
-/// headers on the answer, whatever the answer is.
+/// What one request works with.
 pub struct Context<'a, S, L, O> {
     pub config: &'a Config,
     pub keys: &'a KeyStore<S>,
     pub limiter: &'a L,
     pub origin: &'a O,
     pub now: UnixMillis,
-    pub rate: Cell<Option<RateDecision>>,
-    /// The route pattern that matched, for the log line.
-    pub route: Cell<&'a str>,
-    /// The key this request presented, once found: (key id, project).
-    pub key: RefCell<Option<(String, String)>>,
+}
+
+/// What a request learned on its way, whatever its answer: [`App::handle`]
+/// turns it into the answer's rate-limit headers and the log line.
+#[derive(Debug, Default)]
+pub struct Trace<'a> {
+    /// The route pattern that matched.
+    pub route: &'a str,
+    /// The key the request presented, once found: (key id, project).
+    pub identity: Option<(String, String)>,
+    /// The key's rate-limit state, once its object was consulted.
+    pub rate: Option<RateDecision>,
+}
+
+impl Trace<'_> {
+    /// Keeps what `verdict` learned, and hands it on.
+    pub fn saw(&mut self, verdict: Verdict) -> Verdict {
+        self.identity.clone_from(&verdict.identity);
+        self.rate = verdict.rate;
+        verdict
+    }
 }
 
 /// One structured log line per request. It never holds a key, secret or signature.
@@ -119,21 +132,19 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
             limiter: &self.limiter,
             origin: &self.origin,
             now: self.clock.now(),
-            rate: Cell::new(None),
-            route: Cell::new(""),
-            key: RefCell::new(None),
         };
-        let (mut response, code, detail) = match context.route(request).await {
+        let mut trace = Trace::default();
+        let (mut response, code, detail) = match context.route(request, &mut trace).await {
             Ok(response) => (response, None, None),
             Err(error) => (Response::from(&error), Some(error.code()), error.detail().map(redact_hex_runs)),
         };
-        if let Some(rate) = context.rate.get() {
-            response.add_rate_headers(&rate);
+        if let Some(rate) = &trace.rate {
+            response.add_rate_headers(rate);
         }
-        if Route::is_private_template(context.route.get()) {
+        if Route::is_private_template(trace.route) {
             response.headers.push(("cache-control".into(), "no-store".into()));
         }
-        let (key_id, project) = context.key.take().unzip();
+        let (key_id, project) = trace.identity.unzip();
         let decision = match response.status {
             ..400 => "allow",
             400..500 => "deny",
@@ -141,7 +152,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
         };
         let line = LogLine {
             method: request.method.clone(),
-            route: context.route.get().to_owned(),
+            route: trace.route.to_owned(),
             key_id,
             project,
             decision,
@@ -154,26 +165,26 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
     }
 }
 
-impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> {
-    async fn route(&self, request: &Request) -> Result<Response, Error> {
+impl<'a, S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'a, S, L, O> {
+    async fn route(&self, request: &Request, trace: &mut Trace<'a>) -> Result<Response, Error> {
         // Before anything else: every later decision reads this one path.
         let path = path::canonical(&request.path).map_err(Error::InvalidPath)?;
         let Some(route) = Route::parse(&path) else {
             if Route::is_reserved(&path) {
                 return Err(Error::NotFound);
             }
-            return self.handle_gateway(request, &path).await;
+            return self.handle_gateway(request, &path, trace).await;
         };
-        self.route.set(route.template());
+        trace.route = route.template();
         if !route.methods().contains(&request.method.as_str()) {
             return Err(Error::MethodNotAllowed { allow: route.methods() });
         }
         match route {
             Route::Health => Ok(health(self.config)),
             Route::OpenApi => Ok(openapi()),
-            Route::Verify => self.handle_verify(request).await,
+            Route::Verify => self.handle_verify(request, trace).await,
             Route::Webhook { source } => self.handle_webhook(source, request).await,
-            _ => self.handle_admin(route, request).await,
+            _ => self.handle_admin(route, request, trace).await,
         }
     }
 }

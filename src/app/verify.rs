@@ -14,7 +14,7 @@ use crate::app::http::{Request, Response};
 use crate::app::json::JsonObject;
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::store::KeyValueStore;
-use crate::app::Context;
+use crate::app::{Context, Trace};
 use crate::error::Error;
 use crate::key::ApiKey;
 use crate::keystate::{LimiterAnswer, LimiterCall};
@@ -30,6 +30,23 @@ pub enum Decision {
     Allow(Grant),
     /// Holds a client-facing error (4xx), never a system failure.
     Deny(Error),
+}
+
+/// The verdict with what the request learned on the way: the key's rate-limit
+/// state and identity, which the answer's headers and the log line report
+/// whatever the verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub rate: Option<RateDecision>,
+    /// The key found in storage, as (key id, project); `None` when none was.
+    pub identity: Option<(String, String)>,
+}
+
+impl Verdict {
+    fn of(decision: Decision) -> Verdict {
+        Verdict { decision, rate: None, identity: None }
+    }
 }
 
 /// A key that passed every check: its authoritative record.
@@ -49,24 +66,26 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// Runs every check on `presented` against `requirement`: format and
     /// environment with no read, one KV read, then one call to the key's
     /// Durable Object, which judges its authoritative record and spends.
-    pub async fn verify(&self, presented: &str, requirement: &Requirement) -> Result<Decision, Error> {
+    pub async fn verify(&self, presented: &str, requirement: &Requirement) -> Result<Verdict, Error> {
+        let deny = |error: Error| Ok(Verdict::of(Decision::Deny(error)));
         let key = match ApiKey::parse(presented) {
             Ok(key) => key,
-            Err(reason) => return Ok(Decision::Deny(Error::InvalidApiKey(format!("Invalid API key: {reason}.")))),
+            Err(reason) => return deny(Error::InvalidApiKey(format!("Invalid API key: {reason}."))),
         };
         let environment = self.config.environment.as_str();
         if key.environment() != self.config.environment {
-            let message = format!("Invalid API key: this deployment accepts only sk_{environment}_ keys.");
-            return Ok(Decision::Deny(Error::InvalidApiKey(message)));
+            return deny(Error::InvalidApiKey(format!(
+                "Invalid API key: this deployment accepts only sk_{environment}_ keys."
+            )));
         }
         let digest = key.digest();
         let Some(record) = self.keys.get(&digest, self.now).await? else {
-            return Ok(Decision::Deny(Error::unknown_key()));
+            return deny(Error::unknown_key());
         };
         if record.environment != environment {
-            return Ok(Decision::Deny(Error::unknown_key()));
+            return deny(Error::unknown_key());
         }
-        *self.key.borrow_mut() = Some((record.id.clone(), record.project.clone()));
+        let identity = Some((record.id.clone(), record.project.clone()));
         let call = |kv_copy: Option<KeyRecord>| LimiterCall::Check {
             digest: digest.to_hex(),
             seen_updated_at: record.updated_at,
@@ -82,16 +101,16 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let LimiterAnswer::Checked { refusal, record: newer, rate } = answer else {
             return Err(out_of_protocol());
         };
-        self.rate.set(rate);
         let record = newer.unwrap_or(record);
-        match refusal {
-            Some(refusal) => Ok(Decision::Deny(refusal.to_error(rate.as_ref()))),
-            None => Ok(Decision::Allow(Grant { record })),
-        }
+        let decision = match refusal {
+            Some(refusal) => Decision::Deny(refusal.to_error(rate.as_ref())),
+            None => Decision::Allow(Grant { record }),
+        };
+        Ok(Verdict { decision, rate, identity })
     }
 
     /// `POST /v1/keys/verify`: 200 with the verdict; only a malformed body is 400.
-    pub async fn handle_verify(&self, request: &Request) -> Result<Response, Error> {
+    pub async fn handle_verify(&self, request: &Request, trace: &mut Trace<'_>) -> Result<Response, Error> {
         let body = JsonObject::parse(&request.body, true)?.only(&["key", "scope", "project"])?;
         let scope = body
             .optional_str("scope")?
@@ -105,8 +124,9 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
             },
         };
-        let answer = match self.verify(presented, &Requirement { scope, project }).await? {
-            Decision::Allow(grant) => valid(&grant.record, self.rate.get().as_ref()),
+        let verdict = trace.saw(self.verify(presented, &Requirement { scope, project }).await?);
+        let answer = match verdict.decision {
+            Decision::Allow(grant) => valid(&grant.record, verdict.rate.as_ref()),
             Decision::Deny(denial) => invalid(&denial),
         };
         Ok(Response::json(200, &answer))
