@@ -34,7 +34,7 @@ pub struct Config {
 }
 
 /// One entry of `WEBHOOKS` with its secrets.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct WebhookSource {
     pub scheme: Scheme,
     pub tolerance_seconds: i64,

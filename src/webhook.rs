@@ -64,8 +64,10 @@ impl Scheme {
 }
 
 /// A signing secret's key bytes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookSecret(Vec<u8>);
+/// Keyed into its HMAC once, when the configuration is parsed; each
+/// verification clones the keyed state instead of keying again.
+#[derive(Clone)]
+pub struct WebhookSecret(HmacSha256);
 
 impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,7 +89,7 @@ impl WebhookSecret {
         if bytes.is_empty() {
             return Err("a secret must not be empty");
         }
-        Ok(WebhookSecret(bytes))
+        Ok(WebhookSecret(HmacSha256::new_from_slice(&bytes).expect("HMAC takes keys of any length")))
     }
 }
 
@@ -191,7 +193,7 @@ pub fn verify<'h>(
 
 /// The signature of `parts` under `secret`, for tests and senders.
 pub fn sign(secret: &WebhookSecret, parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
+    let mut mac = secret.0.clone();
     for part in parts {
         mac.update(part);
     }
@@ -221,7 +223,7 @@ fn check(secrets: &[WebhookSecret], parts: &[&[u8]], candidates: &[Vec<u8>]) -> 
     let mut matched = false;
     let mut first_tag = None;
     for secret in secrets {
-        let mut mac = HmacSha256::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
+        let mut mac = secret.0.clone();
         for part in parts {
             mac.update(part);
         }

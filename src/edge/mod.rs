@@ -110,7 +110,7 @@ async fn read_request(
 
 /// Every header as (lower-case name, value), fetched across the JS boundary as
 /// one JSON string rather than a few calls per header.
-fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
+pub(crate) fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
     let flat = js_sys::Array::from(headers).flat(1);
     let strings: Vec<String> = js_sys::JSON::stringify(&flat)
         .ok()

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use wasm_bindgen::JsValue;
-use worker::web_sys::ReadableStream;
+use worker::web_sys::{self, ReadableStream};
 
 use crate::app::http::{self, Body};
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
@@ -22,14 +22,9 @@ pub struct FetchOrigin {
 
 impl Origin for FetchOrigin {
     async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
-        let headers = worker::Headers::new();
-        for (name, value) in &outgoing.headers {
-            // A header the runtime refuses to send is dropped rather than failing the request.
-            let _ = headers.append(name, value);
-        }
         let mut init = worker::RequestInit::new();
         init.with_method(worker::Method::from(outgoing.method))
-            .with_headers(headers)
+            .with_headers(worker::Headers(outgoing_headers(&outgoing.headers)?))
             .with_redirect(worker::RequestRedirect::Manual);
         match outgoing.body {
             OutgoingBody::Bytes(bytes) if !bytes.is_empty() => {
@@ -47,8 +42,26 @@ impl Origin for FetchOrigin {
         *self.answer.borrow_mut() = worker::web_sys::Response::from(&response).body();
         Ok(http::Response {
             status: response.status_code(),
-            headers: response.headers().entries().collect(),
+            headers: super::header_pairs(&response.headers().0),
             body: Body::Stream,
         })
     }
+}
+
+/// The runtime's headers for `pairs`, built in one crossing (a JSON array);
+/// should the runtime refuse one, header by header, dropping what it refuses
+/// rather than failing the request.
+fn outgoing_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, Error> {
+    let at_once = serde_json::to_string(pairs)
+        .ok()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
+        .and_then(|pairs| web_sys::Headers::new_with_str_sequence_sequence(&pairs).ok());
+    if let Some(headers) = at_once {
+        return Ok(headers);
+    }
+    let headers = web_sys::Headers::new().map_err(|_| Error::Origin)?;
+    for (name, value) in pairs {
+        let _ = headers.append(name, value);
+    }
+    Ok(headers)
 }
