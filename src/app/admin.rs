@@ -177,7 +177,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             project: Some(project.to_owned()),
         };
         match trace.saw(self.verify(credential.value, &requirement).await?).decision {
-            Decision::Allow(grant) => Ok(Principal::Key(Box::new(grant.record))),
+            Decision::Allow(grant) => Ok(Principal::Key(grant.record)),
             Decision::Deny(denial) => Err(denial),
         }
     }

@@ -7,6 +7,8 @@
 //! key the admin token deactivated is re-activated by the admin token only.
 //! The admin token may do anything.
 
+use std::rc::Rc;
+
 use crate::error::Error;
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::{Scope, ScopeSet};
@@ -16,7 +18,7 @@ pub enum Principal {
     /// The deployment's `ADMIN_TOKEN`: any project, anything.
     Root,
     /// An API key with `keys:read`/`keys:write`, confined to its project and bounded by its own record.
-    Key(Box<KeyRecord>),
+    Key(Rc<KeyRecord>),
 }
 
 impl Principal {
@@ -118,7 +120,7 @@ mod tests {
         own.rate_limit = Quota::new(60, 1000).unwrap();
         own.expires_at = Some(2_000_000_000_000);
         edit(&mut own);
-        Principal::Key(Box::new(own))
+        Principal::Key(Rc::new(own))
     }
 
     fn field(result: Result<(), Error>) -> Option<String> {

@@ -55,7 +55,7 @@ pub const RECORD_CACHE_SECONDS: u64 = 60;
 /// least recently used eighth.
 #[derive(Debug)]
 pub struct RecordCache {
-    found: RefCell<Recent<KeyRecord>>,
+    found: RefCell<Recent<Rc<KeyRecord>>>,
     missing: RefCell<Recent<()>>,
 }
 
@@ -70,15 +70,15 @@ impl RecordCache {
         RecordCache { found: RefCell::new(Recent::new(capacity)), missing: RefCell::new(Recent::new(capacity)) }
     }
 
-    /// `Some(found)` when a fresh entry exists.
-    pub fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Option<Option<KeyRecord>> {
+    /// `Some(found)` when a fresh entry exists; a record is shared, not copied.
+    pub fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Option<Option<Rc<KeyRecord>>> {
         if let Some(record) = self.found.borrow_mut().get(digest, now) {
-            return Some(Some(record.clone()));
+            return Some(Some(Rc::clone(record)));
         }
         self.missing.borrow_mut().get(digest, now).map(|()| None)
     }
 
-    pub fn put(&self, digest: KeyDigest, record: Option<KeyRecord>, now: UnixMillis) {
+    pub fn put(&self, digest: KeyDigest, record: Option<Rc<KeyRecord>>, now: UnixMillis) {
         match record {
             Some(record) => self.found.borrow_mut().put(digest, record, now, now + Self::HIT_MILLIS),
             None => self.missing.borrow_mut().put(digest, (), now, now + Self::MISS_MILLIS),
@@ -159,13 +159,13 @@ impl<S: KeyValueStore> KeyStore<S> {
     }
 
     /// The record of a presented key, by its digest: the isolate cache, else KV (edge-cached).
-    pub async fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Result<Option<KeyRecord>, Error> {
+    pub async fn get(&self, digest: &KeyDigest, now: UnixMillis) -> Result<Option<Rc<KeyRecord>>, Error> {
         if let Some(found) = self.cache.as_ref().and_then(|cache| cache.get(digest, now)) {
             return Ok(found);
         }
         let record = match self.kv.get_cached(&digest.storage_key(), RECORD_CACHE_SECONDS).await? {
             None => None,
-            Some(json) => Some(parse_record(&json)?),
+            Some(json) => Some(Rc::new(parse_record(&json)?)),
         };
         if let Some(cache) = &self.cache {
             cache.put(*digest, record.clone(), now);
@@ -313,18 +313,18 @@ mod tests {
     fn a_flood_of_made_up_keys_never_evicts_a_hot_record() {
         let cache = RecordCache::new(100);
         let hot = crate::keystate::tests::record(&["bots:read"]);
-        cache.put(digest(0), Some(hot.clone()), 0);
+        cache.put(digest(0), Some(Rc::new(hot.clone())), 0);
         for n in 1..20_000 {
             cache.put(digest(n), None, 1);
         }
-        assert_eq!(cache.get(&digest(0), 2), Some(Some(hot)));
+        assert_eq!(cache.get(&digest(0), 2), Some(Some(Rc::new(hot))));
         assert!(cache.missing.borrow().entries.len() <= 100);
     }
 
     #[test]
     fn a_full_cache_evicts_the_least_recently_used_records() {
         let cache = RecordCache::new(8);
-        let record = crate::keystate::tests::record(&[]);
+        let record = Rc::new(crate::keystate::tests::record(&[]));
         for n in 0..8 {
             cache.put(digest(n), Some(record.clone()), 0);
         }

@@ -7,6 +7,8 @@
 //! about the key is a [`Decision`], and unknown, deleted and wrong-environment
 //! keys get the same public answer.
 
+use std::rc::Rc;
+
 use serde_json::{json, Value};
 
 use crate::app::credential::Credential;
@@ -52,7 +54,7 @@ impl Verdict {
 /// A key that passed every check: its authoritative record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
-    pub record: KeyRecord,
+    pub record: Rc<KeyRecord>,
 }
 
 /// What a request asks of a key besides being valid.
@@ -96,12 +98,12 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         // The KV copy travels only to an object that has never seen the key.
         let mut answer = self.limiter.call(&record.id, call(None)).await?;
         if answer == LimiterAnswer::NeedRecord {
-            answer = self.limiter.call(&record.id, call(Some(record.clone()))).await?;
+            answer = self.limiter.call(&record.id, call(Some(KeyRecord::clone(&record)))).await?;
         }
         let LimiterAnswer::Checked { refusal, record: newer, rate } = answer else {
             return Err(out_of_protocol());
         };
-        let record = newer.unwrap_or(record);
+        let record = newer.map_or(record, Rc::new);
         let decision = match refusal {
             Some(refusal) => Decision::Deny(refusal.to_error(rate.as_ref())),
             None => Decision::Allow(Grant { record }),
