@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::key::Environment;
 use crate::ratelimit::Quota;
 use crate::rules::{self, Rule};
+use crate::slug::{is_slug, First};
 use crate::webhook::{Scheme, WebhookSecret};
 
 /// The shortest `ADMIN_TOKEN` accepted: anything shorter is guessable.
@@ -220,9 +221,7 @@ pub fn secret_variable(source: &str) -> String {
 }
 
 fn parse_source(name: &str, settings: &Value) -> Result<(Scheme, i64, Option<String>), String> {
-    if !(1..=64).contains(&name.len())
-        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
+    if !is_slug(name, 64, First::Any) {
         return Err("a source name matches [a-z0-9_-]{1,64}".into());
     }
     let Value::Object(fields) = settings else { return Err("must be an object".into()) };
@@ -300,8 +299,7 @@ pub fn quota_from_json(value: &Value) -> Option<Quota> {
 }
 
 pub fn is_plan_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    is_slug(name, 32, First::Any)
 }
 
 /// An http(s) base URL without query or fragment; empty means none.

@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod record;
 pub mod rules;
 pub mod scope;
+pub mod slug;
 pub mod webhook;
 
 #[cfg(any(test, feature = "testing"))]

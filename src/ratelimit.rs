@@ -102,6 +102,18 @@ pub struct PolicyStatus {
     pub reset_after: Micros,
 }
 
+impl PolicyStatus {
+    /// When the policy is back to full capacity, in unix seconds (rounded up).
+    pub fn reset_at(&self, now: Micros) -> u64 {
+        whole_seconds(now + self.reset_after)
+    }
+}
+
+/// `micros` in whole seconds, rounded up; never negative.
+pub fn whole_seconds(micros: Micros) -> u64 {
+    (micros.max(0) as u64).div_ceil(SECOND as u64)
+}
+
 /// The verdict of [`check`] with everything the headers need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateDecision {

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::slug::{is_slug, First};
+
 const MAX_NAME_LEN: usize = 32;
 
 /// A parsed scope.
@@ -68,12 +70,7 @@ impl fmt::Display for Scope {
 }
 
 fn check_name(name: &str) -> Result<(), ()> {
-    let bytes = name.as_bytes();
-    let first_ok = bytes.first().is_some_and(u8::is_ascii_lowercase);
-    let rest_ok = bytes[1.min(bytes.len())..]
-        .iter()
-        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if first_ok && rest_ok && bytes.len() <= MAX_NAME_LEN {
+    if is_slug(name, MAX_NAME_LEN, First::Letter) {
         Ok(())
     } else {
         Err(())

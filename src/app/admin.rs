@@ -26,6 +26,7 @@ use crate::keystate::{LimiterAnswer, LimiterCall};
 use crate::ratelimit::{PolicyStatus, Quota};
 use crate::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::Scope;
+use crate::slug::{is_slug, First};
 
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_SCOPES: usize = 64;
@@ -50,10 +51,7 @@ const WRITE_ATTEMPTS: usize = 32;
 
 /// Whether `text` is a project id: `[a-z0-9][a-z0-9_-]{0,63}`.
 pub fn is_project_id(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    (1..=64).contains(&bytes.len())
-        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
-        && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    is_slug(text, 64, First::Alphanumeric)
 }
 
 /// A key as the admin API finds it by project and id.
@@ -226,11 +224,9 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         else {
             return Err(out_of_protocol());
         };
-        let policy = |status: PolicyStatus| {
-            let reset = (rate.map_or(0, |r| r.now) + status.reset_after).max(0) as u64;
-            json!({"limit": status.limit, "remaining": status.remaining, "reset": reset.div_ceil(1_000_000)})
-        };
-        let ratelimit = rate.map(|rate| json!({"minute": policy(rate.minute), "day": policy(rate.day)}));
+        let policy = |status: PolicyStatus, now| json!({"limit": status.limit, "remaining": status.remaining, "reset": status.reset_at(now)});
+        let ratelimit =
+            rate.map(|rate| json!({"minute": policy(rate.minute, rate.now), "day": policy(rate.day, rate.now)}));
         Ok(Response::json(
             200,
             &json!({"requests_today": requests_today, "last_used_at": last_used_at.map(rfc3339), "ratelimit": ratelimit}),

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::ratelimit::RateDecision;
+use crate::ratelimit::{whole_seconds, RateDecision};
 
 /// The largest JSON body the admin and verify routes read.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
@@ -162,11 +162,10 @@ impl Response {
     /// `X-RateLimit-*` for the reported policy, and the IETF `RateLimit-Policy` / `RateLimit` fields.
     pub fn add_rate_headers(&mut self, rate: &RateDecision) {
         let reported = rate.reported_status();
-        let seconds = |micros: i64| (micros.max(0) as u64).div_ceil(1_000_000);
         let fields = [
             ("x-ratelimit-limit", reported.limit.to_string()),
             ("x-ratelimit-remaining", reported.remaining.to_string()),
-            ("x-ratelimit-reset", seconds(rate.now + reported.reset_after).to_string()),
+            ("x-ratelimit-reset", reported.reset_at(rate.now).to_string()),
             (
                 "ratelimit-policy",
                 format!("\"minute\";q={};w=60, \"day\";q={};w=86400", rate.minute.limit, rate.day.limit),
@@ -177,7 +176,7 @@ impl Response {
                     "\"{}\";r={};t={}",
                     reported.policy.as_str(),
                     reported.remaining,
-                    seconds(reported.reset_after)
+                    whole_seconds(reported.reset_after)
                 ),
             ),
         ];

@@ -138,8 +138,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
 fn valid(record: &KeyRecord, rate: Option<&RateDecision>) -> Value {
     let ratelimit = rate.map(|rate| {
         let reported = rate.reported_status();
-        let reset = (rate.now + reported.reset_after).max(0) as u64;
-        json!({"limit": reported.limit, "remaining": reported.remaining, "reset": reset.div_ceil(1_000_000)})
+        json!({"limit": reported.limit, "remaining": reported.remaining, "reset": reported.reset_at(rate.now)})
     });
     json!({
         "valid": true,
