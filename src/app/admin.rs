@@ -7,13 +7,14 @@
 //! in its own project only, within [`Principal`]'s rules. Secrets appear only
 //! in the answer that creates them.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
 use crate::app::json::{Field, JsonObject};
+use crate::app::key_fields::{apply_patch, new_record, CREATE_FIELDS, PATCH_FIELDS};
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
 use crate::app::routes::Route;
@@ -23,20 +24,14 @@ use crate::app::{Context, Trace};
 use crate::error::Error;
 use crate::key::{generate_key_id, is_key_id, ApiKey, Environment};
 use crate::keystate::{LimiterAnswer, LimiterCall};
-use crate::ratelimit::{PolicyStatus, Quota};
-use crate::record::{parse_rfc3339, rfc3339, KeyRecord, KeyStatus, UnixMillis};
+use crate::ratelimit::PolicyStatus;
+use crate::record::{rfc3339, KeyRecord, UnixMillis};
 use crate::scope::Scope;
 use crate::slug::{is_slug, First};
 
-pub const MAX_NAME_CHARS: usize = 100;
-pub const MAX_SCOPES: usize = 64;
-pub const MAX_META_BYTES: usize = 1024;
 pub const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
-
-const CREATE_FIELDS: &[&str] = &["name", "scopes", "environment", "plan", "rate_limit", "expires_at", "meta"];
-const PATCH_FIELDS: &[&str] = &["name", "scopes", "status", "plan", "rate_limit", "expires_at", "meta"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -235,49 +230,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
 
     async fn create(&self, project: &str, principal: &Principal, request: &Request) -> Result<Response, Error> {
         let body = JsonObject::parse(&request.body, false)?.only(CREATE_FIELDS)?;
-        let name = match body.field("name") {
-            Field::Present(value) => name(value)?,
-            _ => return Err(Error::validation("name", "Required: a name of 1 to 100 characters.")),
-        };
-        let scopes = match body.field("scopes") {
-            Field::Present(value) => scopes(value)?,
-            Field::Absent | Field::Null => Vec::new(),
-        };
-        let environment = match body.optional_str("environment")? {
-            None => self.config.environment,
-            Some(text) => {
-                Environment::parse(text).ok_or_else(|| Error::validation("environment", "Must be `live` or `test`."))?
-            }
-        };
-        let (plan, rate_limit) = match self.limits(&body)? {
-            Some(limits) => limits,
-            None => (Some(self.config.default_plan.clone()), self.config.plans[&self.config.default_plan]),
-        };
-        let expires_at = match body.field("expires_at") {
-            Field::Present(value) => Some(future_time(value, self.now)?),
-            Field::Absent | Field::Null => None,
-        };
-        let meta = match body.field("meta") {
-            Field::Present(value) => meta(value)?,
-            Field::Absent | Field::Null => Map::new(),
-        };
-        let record = KeyRecord {
-            id: String::new(),
-            project: project.to_owned(),
-            name,
-            prefix: String::new(),
-            scopes,
-            environment: environment.as_str().to_owned(),
-            status: KeyStatus::Active,
-            plan,
-            rate_limit,
-            meta,
-            created_at: self.now,
-            updated_at: self.now,
-            expires_at,
-            rotated_from: None,
-            disabled_by_admin: false,
-        };
+        let record = new_record(self.config, project, &body, self.now)?;
         principal.may_produce(&record)?;
         let (key, record) = self.issue(record).await?;
         Ok(key_answer(201, &record, Some(&key)))
@@ -330,7 +283,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             }
             principal.may_touch(&before)?;
             let mut after = before.clone();
-            self.patch(&body, principal, &mut after)?;
+            apply_patch(self.config, &body, principal, &mut after, self.now)?;
             principal.may_change(&before, &after)?;
             // Strictly increasing: it is the version, and the key's object tells stale copies apart by it.
             after.updated_at = self.now.max(before.updated_at + 1);
@@ -342,40 +295,6 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             }
         }
         Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
-    }
-
-    /// Applies a PATCH body to `record`; every field is checked before anything is written.
-    fn patch(&self, body: &JsonObject, principal: &Principal, record: &mut KeyRecord) -> Result<(), Error> {
-        if let Field::Present(value) = body.field("name") {
-            record.name = name(value)?;
-        }
-        if let Field::Present(value) = body.field("scopes") {
-            record.scopes = scopes(value)?;
-        }
-        match body.field("status") {
-            Field::Absent => {}
-            Field::Present(Value::String(status)) if status == "active" => {
-                principal.set_status(record, KeyStatus::Active)
-            }
-            Field::Present(Value::String(status)) if status == "inactive" => {
-                principal.set_status(record, KeyStatus::Inactive)
-            }
-            _ => return Err(Error::validation("status", "Must be `active` or `inactive`.")),
-        }
-        if let Some((plan, rate_limit)) = self.limits(body)? {
-            (record.plan, record.rate_limit) = (plan, rate_limit);
-        }
-        match body.field("expires_at") {
-            Field::Absent => {}
-            Field::Null => record.expires_at = None,
-            Field::Present(value) => record.expires_at = Some(future_time(value, self.now)?),
-        }
-        match body.field("meta") {
-            Field::Absent => {}
-            Field::Null => record.meta = Map::new(),
-            Field::Present(value) => record.meta = meta(value)?,
-        }
-        Ok(())
     }
 
     /// Deletes the key, on the version read when `If-Match` asks for one. A
@@ -468,85 +387,11 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         self.limiter.call(&record.id, LimiterCall::Delete { expected: None }).await?;
         self.keys.remove(&key.digest().to_hex(), &record.project, &record.id).await
     }
-
-    /// `plan` or `rate_limit` from a body: `None` when neither is given.
-    fn limits(&self, body: &JsonObject) -> Result<Option<(Option<String>, Quota)>, Error> {
-        match (body.field("plan"), body.field("rate_limit")) {
-            (Field::Present(_), Field::Present(_)) => {
-                Err(Error::validation("rate_limit", "Give either plan or rate_limit, not both."))
-            }
-            (Field::Present(plan), _) => {
-                let name = plan.as_str().ok_or_else(|| Error::validation("plan", "Must be a string."))?;
-                let quota = self.config.plans.get(name).ok_or_else(|| {
-                    let known = self.config.plans.keys().cloned().collect::<Vec<_>>().join(", ");
-                    Error::validation("plan", format!("Unknown plan; this deployment has: {known}."))
-                })?;
-                Ok(Some((Some(name.to_owned()), *quota)))
-            }
-            (_, Field::Present(limits)) => {
-                let quota = crate::config::quota_from_json(limits).ok_or_else(|| {
-                    Error::validation(
-                        "rate_limit",
-                        "Must be {\"per_minute\": N, \"per_day\": M} with positive integers.",
-                    )
-                })?;
-                Ok(Some((None, quota)))
-            }
-            _ => Ok(None),
-        }
-    }
 }
 
 /// Compares secrets in constant time, hiding their lengths too.
 fn same_secret(presented: &str, expected: &str) -> bool {
     Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
-}
-
-fn name(value: &Value) -> Result<String, Error> {
-    let text = value.as_str().ok_or_else(|| Error::validation("name", "Must be a string."))?;
-    let chars = text.chars().count();
-    if text.trim().is_empty() || chars > MAX_NAME_CHARS || text.chars().any(char::is_control) {
-        return Err(Error::validation("name", "Must be 1 to 100 characters, not blank, without control characters."));
-    }
-    Ok(text.to_owned())
-}
-
-/// A list of well-formed scopes, duplicates dropped, order kept.
-fn scopes(value: &Value) -> Result<Vec<String>, Error> {
-    let items = value.as_array().ok_or_else(|| Error::validation("scopes", "Must be an array of scope strings."))?;
-    if items.len() > MAX_SCOPES {
-        return Err(Error::validation("scopes", format!("At most {MAX_SCOPES} scopes.")));
-    }
-    let mut scopes: Vec<String> = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let text =
-            item.as_str().ok_or_else(|| Error::validation("scopes", format!("scopes[{index}] is not a string.")))?;
-        let scope = Scope::parse(text).map_err(|e| Error::validation("scopes", format!("scopes[{index}]: {e}.")))?;
-        let text = scope.to_string();
-        if !scopes.contains(&text) {
-            scopes.push(text);
-        }
-    }
-    Ok(scopes)
-}
-
-fn future_time(value: &Value, now: UnixMillis) -> Result<UnixMillis, Error> {
-    let at = value
-        .as_str()
-        .and_then(parse_rfc3339)
-        .ok_or_else(|| Error::validation("expires_at", "Must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z."))?;
-    if at <= now {
-        return Err(Error::validation("expires_at", "Must be in the future."));
-    }
-    Ok(at)
-}
-
-fn meta(value: &Value) -> Result<Map<String, Value>, Error> {
-    let Value::Object(object) = value else { return Err(Error::validation("meta", "Must be a JSON object.")) };
-    if value.to_string().len() > MAX_META_BYTES {
-        return Err(Error::validation("meta", format!("Must be at most {MAX_META_BYTES} bytes as JSON.")));
-    }
-    Ok(object.clone())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod credential;
 pub mod gateway;
 pub mod http;
 pub mod json;
+pub mod key_fields;
 pub mod limiter;
 pub mod origin;
 pub mod principal;
