@@ -1,0 +1,116 @@
+use super::*;
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_vars(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let config = config(&[]).unwrap();
+    assert_eq!(config.environment, Environment::Live);
+    assert_eq!(config.key_headers, vec!["x-api-key"]);
+    assert_eq!(config.plans["standard"], Quota::new(100, 10_000).unwrap());
+    assert_eq!(config.plans["professional"], Quota::new(300, 50_000).unwrap());
+    assert_eq!(config.default_plan, "standard");
+    assert_eq!(config.admin_token, None);
+}
+
+#[test]
+fn key_headers_are_lower_cased_and_deduplicated() {
+    let config = config(&[("KEY_HEADERS", " X-API-Key, X-TLM-Key ,x-api-key,")]).unwrap();
+    assert_eq!(config.key_headers, vec!["x-api-key", "x-tlm-key"]);
+}
+
+#[test]
+fn each_bad_variable_is_named() {
+    let problems = config(&[
+        ("ENVIRONMENT", "prod"),
+        ("KEY_HEADERS", "X Bad"),
+        ("PLANS", "{\"free\":{\"per_minute\":0,\"per_day\":5}}"),
+        ("ADMIN_TOKEN", "short"),
+    ])
+    .unwrap_err()
+    .problems;
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    for (problem, name) in problems.iter().zip(["ENVIRONMENT", "KEY_HEADERS", "PLANS", "ADMIN_TOKEN"]) {
+        assert!(problem.starts_with(name), "{problem}");
+    }
+}
+
+#[test]
+fn plans_must_parse_and_contain_the_default() {
+    assert!(config(&[("PLANS", "not json")]).unwrap_err().problems[0].starts_with("PLANS: not valid JSON"));
+    assert!(config(&[("PLANS", "[]")]).is_err());
+    assert!(config(&[("PLANS", "{\"a\":{\"per_minute\":1}}")]).is_err());
+    assert!(config(&[("PLANS", "{\"a\":{\"per_minute\":-1,\"per_day\":1}}")]).is_err());
+    let missing_default = config(&[("PLANS", "{\"free\":{\"per_minute\":1,\"per_day\":2}}")]).unwrap_err();
+    assert!(missing_default.problems[0].starts_with("DEFAULT_PLAN"), "{missing_default:?}");
+    let ok = config(&[("PLANS", "{\"free\":{\"per_minute\":1,\"per_day\":2}}"), ("DEFAULT_PLAN", "free")]);
+    assert_eq!(ok.unwrap().plans["free"], Quota::new(1, 2).unwrap());
+}
+
+#[test]
+fn webhook_sources_need_a_known_scheme_and_their_secret() {
+    let webhooks = r#"{"gh":{"scheme":"github"},"chat-bot":{"scheme":"hmac-sha256","header":"X-Chatbot-Signature","forward_to":"https://origin.example/hooks"}}"#;
+    let ok = config(&[
+        ("WEBHOOKS", webhooks),
+        ("WEBHOOK_SECRET_GH", "a secret with spaces"),
+        ("WEBHOOK_SECRET_CHAT_BOT", r#"["old one", "new one"]"#),
+    ])
+    .unwrap();
+    assert_eq!(ok.webhooks["gh"].scheme, Scheme::Github);
+    assert_eq!(ok.webhooks["gh"].tolerance_seconds, 300);
+    assert_eq!(ok.webhooks["chat-bot"].secrets.len(), 2);
+    assert_eq!(ok.webhooks["chat-bot"].scheme, Scheme::HmacSha256 { header: "x-chatbot-signature".into() });
+    assert_eq!(ok.webhooks["chat-bot"].forward_to.as_deref(), Some("https://origin.example/hooks"));
+
+    let missing = config(&[("WEBHOOKS", webhooks), ("WEBHOOK_SECRET_GH", "s")]).unwrap_err();
+    assert_eq!(missing.problems.len(), 1);
+    assert!(missing.problems[0].starts_with("WEBHOOK_SECRET_CHAT_BOT"), "{missing:?}");
+    let unknown = config(&[("WEBHOOKS", r#"{"x":{"scheme":"md5"}}"#), ("WEBHOOK_SECRET_X", "s")]).unwrap_err();
+    assert!(unknown.problems[0].contains("md5"), "{unknown:?}");
+    let empty_standard = config(&[("WEBHOOKS", r#"{"s":{"scheme":"standard"}}"#), ("WEBHOOK_SECRET_S", "whsec_")]);
+    assert!(empty_standard.unwrap_err().problems[0].starts_with("WEBHOOK_SECRET_S"));
+    for bad in [
+        r#"{"x":{"scheme":"github","tolerance_seconds":0}}"#,
+        r#"{"x":{"scheme":"github","header":"X-Sig"}}"#,
+        r#"{"x":{"scheme":"github","forward_to":"ftp://x"}}"#,
+        r#"{"x":{"scheme":"github","extra":1}}"#,
+        r#"{"X":{"scheme":"github"}}"#,
+        "[]",
+    ] {
+        assert!(config(&[("WEBHOOKS", bad), ("WEBHOOK_SECRET_X", "s")]).is_err(), "{bad}");
+    }
+    assert!(config(&[("MAX_WEBHOOK_BYTES", "0")]).is_err());
+    assert_eq!(config(&[("MAX_WEBHOOK_BYTES", "2048")]).unwrap().max_webhook_bytes, 2048);
+    assert_eq!(config(&[("MAX_WEBHOOK_BYTES", "26214400")]).unwrap().max_webhook_bytes, 26_214_400);
+    assert!(config(&[("MAX_WEBHOOK_BYTES", "26214401")]).is_err());
+}
+
+#[test]
+fn origin_and_routes_are_validated() {
+    assert_eq!(config(&[]).unwrap().origin, None);
+    assert_eq!(config(&[("ORIGIN", "")]).unwrap().origin, None);
+    assert_eq!(
+        config(&[("ORIGIN", "https://api.example/base/")]).unwrap().origin.as_deref(),
+        Some("https://api.example/base")
+    );
+    for bad in ["api.example", "ftp://x", "https://", "https://x?y=1"] {
+        assert!(config(&[("ORIGIN", bad)]).unwrap_err().problems[0].starts_with("ORIGIN"), "{bad}");
+    }
+    assert_eq!(config(&[]).unwrap().routes.len(), 1);
+    assert!(config(&[("ROUTES", "[]")]).unwrap_err().problems[0].starts_with("ROUTES"));
+}
+
+#[test]
+fn authorization_cannot_be_a_key_header() {
+    assert!(config(&[("KEY_HEADERS", "Authorization")]).is_err());
+}
+
+#[test]
+fn an_empty_admin_token_disables_admin_token_auth() {
+    assert_eq!(config(&[("ADMIN_TOKEN", "")]).unwrap().admin_token, None);
+    let token = "0123456789abcdef";
+    assert_eq!(config(&[("ADMIN_TOKEN", token)]).unwrap().admin_token.as_deref(), Some(token));
+    assert!(!format!("{:?}", config(&[("ADMIN_TOKEN", token)]).unwrap()).contains(token));
+}

@@ -1,0 +1,270 @@
+use super::*;
+use crate::ratelimit::Quota;
+
+const NOW: UnixMillis = 1_795_420_800_000;
+
+pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
+    KeyRecord {
+        id: "key_0000000000000000000001".into(),
+        project: "acme".into(),
+        name: "n".into(),
+        prefix: "sk_live_abcd".into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        environment: "live".into(),
+        status: KeyStatus::Active,
+        plan: None,
+        rate_limit: Quota::new(60, 1000).unwrap(),
+        meta: Default::default(),
+        created_at: NOW,
+        updated_at: NOW,
+        expires_at: None,
+        rotated_from: None,
+        disabled_by_admin: false,
+    }
+}
+
+/// A check as the worker makes it: first without the KV copy, then with it if asked.
+fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Refusal>, Change) {
+    let call = |record| LimiterCall::Check {
+        digest: "d1".into(),
+        seen_updated_at: kv.updated_at,
+        record,
+        scope: scope.map(Into::into),
+        project: None,
+    };
+    let answer = match state.apply(call(None), NOW) {
+        (LimiterAnswer::NeedRecord, Change::Nothing) => state.apply(call(Some(kv.clone())), NOW),
+        answer => answer,
+    };
+    match answer {
+        (LimiterAnswer::Checked { refusal, .. }, change) => (refusal, change),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
+    let mut state = KeyState::default();
+    assert_eq!(check(&mut state, record(&["bots:read"]), Some("bots:read")), (None, Change::Everything));
+    assert_eq!(check(&mut state, record(&["bots:read"]), Some("bots:read")), (None, Change::Counters));
+    // KV now serves a stale copy with more scopes: the object's record wins.
+    assert_eq!(
+        check(&mut state, record(&["bots:read", "admin"]), Some("users:read")).0,
+        Some(Refusal::MissingScope("users:read".into()))
+    );
+}
+
+#[test]
+fn a_put_or_delete_wins_over_a_stale_kv_copy() {
+    let mut state = KeyState::default();
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
+    assert_eq!(
+        check(&mut state, record(&["bots:read"]), Some("bots:read")).0,
+        Some(Refusal::MissingScope("bots:read".into()))
+    );
+    let mut inactive = record(&[]);
+    inactive.status = KeyStatus::Inactive;
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW) }, NOW);
+    assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
+    state.apply(LimiterCall::Delete { expected: None }, NOW);
+    assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), Change::Nothing));
+}
+
+#[test]
+fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
+    let mut state = KeyState::default();
+    let mut current = record(&["bots:read"]);
+    current.updated_at = NOW + 5;
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None }, NOW);
+    let ask = |seen| LimiterCall::Check {
+        digest: "d1".into(),
+        seen_updated_at: seen,
+        record: None,
+        scope: None,
+        project: None,
+    };
+    match state.apply(ask(NOW + 5), NOW).0 {
+        LimiterAnswer::Checked { refusal: None, record: None, .. } => {}
+        other => panic!("{other:?}"),
+    }
+    match state.apply(ask(NOW), NOW).0 {
+        LimiterAnswer::Checked { refusal: None, record: Some(newer), .. } => assert_eq!(newer, current),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn another_digest_under_the_same_id_is_unknown() {
+    let mut state = KeyState::default();
+    state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None }, NOW);
+    assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
+}
+
+#[test]
+fn denied_requests_spend_nothing() {
+    let mut state = KeyState::default();
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
+    let before = state.clone();
+    assert_eq!(
+        check(&mut state, record(&[]), Some("bots:read")),
+        (Some(Refusal::MissingScope("bots:read".into())), Change::Nothing)
+    );
+    assert_eq!(state, before);
+    assert_eq!(check(&mut state, record(&[]), None), (None, Change::Counters));
+    assert_eq!(state.limit.day_count, 1);
+    assert_eq!(state.last_used_at, Some(NOW));
+}
+
+#[test]
+fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
+    let mut state = KeyState::default();
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
+    check(&mut state, record(&[]), None);
+    assert!(!state.counters_idle(NOW + IDLE_MILLIS - 1));
+    assert!(state.counters_idle(NOW + IDLE_MILLIS));
+    state.apply(LimiterCall::Delete { expected: None }, NOW + 5 * IDLE_MILLIS);
+    assert!(!state.counters_idle(NOW + 400 * IDLE_MILLIS), "nothing to drop: the tombstone stays");
+    assert!(!KeyState::default().counters_idle(NOW));
+}
+
+fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
+    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected }, NOW).0
+}
+
+/// Reproducer: PATCH read the record, then wrote it back whole; a DELETE
+/// in between was undone and the deleted key verified again.
+#[test]
+fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
+    let mut state = KeyState::default();
+    let v1 = record(&["bots:read"]);
+    assert_eq!(put(&mut state, v1.clone(), None), LimiterAnswer::Done);
+    assert_eq!(put(&mut state, v1.clone(), None), LimiterAnswer::Conflict, "a create never overwrites");
+    let mut v2 = v1.clone();
+    v2.updated_at += 1;
+    assert_eq!(put(&mut state, v2.clone(), Some(v1.updated_at)), LimiterAnswer::Done);
+    assert_eq!(put(&mut state, v2.clone(), Some(v1.updated_at)), LimiterAnswer::Conflict, "v1 is gone");
+    let delete = |expected| LimiterCall::Delete { expected };
+    assert_eq!(state.apply(delete(Some(v1.updated_at)), NOW).0, LimiterAnswer::Conflict);
+    assert_eq!(state.apply(delete(Some(v2.updated_at)), NOW).0, LimiterAnswer::Done);
+    for expected in [None, Some(v2.updated_at), Some(v1.updated_at)] {
+        assert_eq!(put(&mut state, v2.clone(), expected), LimiterAnswer::Gone);
+    }
+    assert_eq!(state.apply(delete(None), NOW).0, LimiterAnswer::Gone);
+    // Whatever KV still holds, however much later: never adopted again.
+    let mut later = state.clone();
+    let kv_copy = LimiterCall::Check {
+        digest: "d1".into(),
+        seen_updated_at: v2.updated_at,
+        record: Some(v2),
+        scope: None,
+        project: None,
+    };
+    let (answer, _) = later.apply(kv_copy, NOW + 1000 * IDLE_MILLIS);
+    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+}
+
+/// A key written to KV by hand has no record in its object yet: its first
+/// admin write adopts it, whatever version the writer read from KV.
+#[test]
+fn the_first_admin_write_of_a_kv_only_key_applies() {
+    let mut state = KeyState::default();
+    assert_eq!(put(&mut state, record(&[]), Some(12345)), LimiterAnswer::Done);
+    let mut fresh = KeyState::default();
+    assert_eq!(fresh.apply(LimiterCall::Delete { expected: Some(1) }, NOW).0, LimiterAnswer::Done);
+    assert!(fresh.deleted);
+}
+
+fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
+    let call =
+        LimiterCall::Check { digest: "d1".into(), seen_updated_at: NOW, record: None, scope: None, project: None };
+    object.on_call(call, now)
+}
+
+fn object_with_key() -> KeyObject {
+    let mut object = KeyObject::default();
+    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None };
+    let effects = object.on_call(put, NOW);
+    assert_eq!((effects.write_state, effects.set_alarm_at), (true, None), "nothing to count yet");
+    object
+}
+
+#[test]
+fn counts_are_flushed_within_a_second_by_one_alarm() {
+    let mut object = object_with_key();
+    let first = admitted_check(&mut object, NOW + 10);
+    assert_eq!((first.write_state, first.set_alarm_at), (false, Some(NOW + 10 + FLUSH_MILLIS)));
+    for at in [NOW + 20, NOW + 900] {
+        assert_eq!(admitted_check(&mut object, at).set_alarm_at, None, "the flush alarm is already set");
+    }
+    let plan = object.on_alarm(NOW + 10 + FLUSH_MILLIS);
+    assert!(plan.write_counters);
+    assert_eq!(plan.set_alarm_at, Some(NOW + 900 + IDLE_MILLIS), "then the idle cleanup, a day after the last use");
+    assert_eq!(object.state.limit.day_count, 3);
+    // The next use brings the flush forward again.
+    assert_eq!(admitted_check(&mut object, NOW + 5000).set_alarm_at, Some(NOW + 5000 + FLUSH_MILLIS));
+}
+
+#[test]
+fn an_idle_key_loses_its_counters_after_a_day_and_nothing_else() {
+    let mut object = object_with_key();
+    admitted_check(&mut object, NOW);
+    object.on_alarm(NOW + FLUSH_MILLIS);
+    let plan = object.on_alarm(NOW + IDLE_MILLIS);
+    assert_eq!(plan, AlarmPlan { write_counters: true, set_alarm_at: None });
+    assert_eq!(object.state.limit, LimitState::default());
+    assert!(object.state.record.is_some(), "the record stays");
+    assert_eq!(object.on_alarm(NOW + 2 * IDLE_MILLIS), AlarmPlan { write_counters: false, set_alarm_at: None });
+}
+
+#[test]
+fn a_failed_flush_keeps_the_counts_for_the_retried_alarm() {
+    let mut object = object_with_key();
+    admitted_check(&mut object, NOW);
+    assert!(object.on_alarm(NOW + FLUSH_MILLIS).write_counters);
+    object.flush_failed(NOW + FLUSH_MILLIS);
+    assert_eq!(object.state.limit.day_count, 1, "memory keeps the count");
+    let retried = object.on_alarm(NOW + FLUSH_MILLIS + 500);
+    assert!(retried.write_counters, "the runtime's retry writes it");
+}
+
+#[test]
+fn an_alarm_that_could_not_be_set_is_set_by_the_next_call() {
+    let mut object = object_with_key();
+    assert!(admitted_check(&mut object, NOW).set_alarm_at.is_some());
+    object.alarm_not_set();
+    assert_eq!(admitted_check(&mut object, NOW + 10).set_alarm_at, Some(NOW + FLUSH_MILLIS));
+}
+
+#[test]
+fn a_tombstone_outlives_everything_and_wants_no_alarm() {
+    let mut object = object_with_key();
+    admitted_check(&mut object, NOW);
+    let deleted = object.on_call(LimiterCall::Delete { expected: None }, NOW + 100);
+    assert!(deleted.write_state, "the tombstone is written before the answer");
+    assert_eq!(object.on_alarm(NOW + FLUSH_MILLIS), AlarmPlan { write_counters: false, set_alarm_at: None });
+    let later = NOW + 1000 * IDLE_MILLIS;
+    assert_eq!(object.on_alarm(later), AlarmPlan { write_counters: false, set_alarm_at: None });
+    let answer = admitted_check(&mut object, later).answer;
+    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+}
+
+#[test]
+fn a_quota_changed_mid_window_applies_to_the_next_request() {
+    let mut object = object_with_key();
+    let mut slow = record(&[]);
+    slow.rate_limit = Quota::new(1, 1000).unwrap();
+    slow.updated_at = NOW + 1;
+    for at in 0..3 {
+        admitted_check(&mut object, NOW + at);
+    }
+    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW) };
+    assert_eq!(object.on_call(put, NOW + 3).answer, LimiterAnswer::Done);
+    // The backlog of 3 s is within the 10 s tolerance, so one more passes at 1/min; then none.
+    assert!(matches!(admitted_check(&mut object, NOW + 4).answer, LimiterAnswer::Checked { refusal: None, .. }));
+    match admitted_check(&mut object, NOW + 5).answer {
+        LimiterAnswer::Checked { refusal: Some(Refusal::RateLimited), rate: Some(rate), .. } => {
+            assert_eq!((rate.minute.limit, rate.minute.remaining), (1, 0));
+        }
+        other => panic!("{other:?}"),
+    }
+}
