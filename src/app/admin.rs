@@ -200,6 +200,28 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         }
     }
 
+    /// A live key this principal may write, at the version `precondition` names if any.
+    async fn find_writable(
+        &self,
+        project: &str,
+        id: &str,
+        principal: &Principal,
+        precondition: Option<&Precondition>,
+    ) -> Result<(String, KeyRecord), Error> {
+        let (digest_hex, record) = self.find_live(project, id).await?;
+        if let Some(precondition) = precondition {
+            precondition.holds_for(&record)?;
+        }
+        principal.may_touch(&record)?;
+        Ok((digest_hex, record))
+    }
+
+    /// The version a write of `record` gets: strictly increasing, since the
+    /// key's object tells stale copies and stale writers apart by it.
+    fn next_version(&self, record: &KeyRecord) -> UnixMillis {
+        self.now.max(record.updated_at + 1)
+    }
+
     /// Writes `record` if its object still holds version `expected` (`None`:
     /// create): the object first (in force at once), then KV (the index).
     /// `Ok(false)` when another write got in first; a deleted key is not found.
@@ -277,16 +299,11 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     ) -> Result<Response, Error> {
         let body = JsonObject::parse(&request.body, false)?.only(PATCH_FIELDS)?;
         for _ in 0..WRITE_ATTEMPTS {
-            let (digest_hex, before) = self.find_live(project, id).await?;
-            if let Some(precondition) = &precondition {
-                precondition.holds_for(&before)?;
-            }
-            principal.may_touch(&before)?;
+            let (digest_hex, before) = self.find_writable(project, id, principal, precondition.as_ref()).await?;
             let mut after = before.clone();
             apply_patch(self.config, &body, principal, &mut after, self.now)?;
             principal.may_change(&before, &after)?;
-            // Strictly increasing: it is the version, and the key's object tells stale copies apart by it.
-            after.updated_at = self.now.max(before.updated_at + 1);
+            after.updated_at = self.next_version(&before);
             if self.put(&digest_hex, &after, Some(before.updated_at)).await? {
                 return Ok(key_answer(200, &after, None));
             }
@@ -350,11 +367,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 .ok_or_else(|| Error::validation("grace_seconds", "Must be an integer from 0 to 604800."))?,
         };
         for _ in 0..WRITE_ATTEMPTS {
-            let (digest_hex, old) = self.find_live(project, id).await?;
-            if let Some(precondition) = &precondition {
-                precondition.holds_for(&old)?;
-            }
-            principal.may_touch(&old)?;
+            let (digest_hex, old) = self.find_writable(project, id, principal, precondition.as_ref()).await?;
             let mut new = old.clone();
             new.rotated_from = Some(old.id.clone());
             new.created_at = self.now;
@@ -364,7 +377,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             let mut retired = old.clone();
             let grace_end = self.now + grace_seconds as i64 * 1000;
             retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
-            retired.updated_at = self.now.max(old.updated_at + 1);
+            retired.updated_at = self.next_version(&old);
             let retired_now = match self.put(&digest_hex, &retired, Some(old.updated_at)).await {
                 Err(Error::KeyNotFound) => None,
                 written => Some(written?),
