@@ -3,19 +3,51 @@
 //! Guarantee: [`ROUTE_TABLE`] is the one list of routes and methods; the
 //! router, the `Allow` header and the OpenAPI document are checked against it.
 
-/// Every route keygate serves itself: path template and the methods it takes.
-pub const ROUTE_TABLE: &[(&str, &[&str])] = &[
-    ("/healthz", &["GET", "HEAD"]),
-    ("/openapi.json", &["GET"]),
-    ("/v1/keys/verify", &["POST"]),
-    ("/v1/projects/{project}/keys", &["GET", "POST"]),
-    ("/v1/projects/{project}/keys/{id}", &["GET", "PATCH", "DELETE"]),
-    ("/v1/projects/{project}/keys/{id}/rotate", &["POST"]),
-    ("/v1/projects/{project}/keys/{id}/usage", &["GET"]),
-    ("/webhooks/{source}", &["POST"]),
+/// Which of keygate's routes a row of [`ROUTE_TABLE`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Health,
+    OpenApi,
+    Verify,
+    Keys,
+    Key,
+    Rotate,
+    Usage,
+    Webhook,
+}
+
+/// One of keygate's routes: its path template, its methods, and the
+/// namespace it reserves (a path prefix the gateway never forwards).
+pub struct RouteSpec {
+    pub template: &'static str,
+    pub methods: &'static [&'static str],
+    namespace: &'static str,
+    kind: Kind,
+}
+
+const fn spec(
+    template: &'static str,
+    methods: &'static [&'static str],
+    namespace: &'static str,
+    kind: Kind,
+) -> RouteSpec {
+    RouteSpec { template, methods, namespace, kind }
+}
+
+/// Every route keygate serves itself. Parsing, the `Allow` header, the
+/// templates in log lines, reserved namespaces and the OpenAPI check all read this.
+pub const ROUTE_TABLE: &[RouteSpec] = &[
+    spec("/healthz", &["GET", "HEAD"], "/healthz", Kind::Health),
+    spec("/openapi.json", &["GET"], "/openapi.json", Kind::OpenApi),
+    spec("/v1/keys/verify", &["POST"], "/v1/keys", Kind::Verify),
+    spec("/v1/projects/{project}/keys", &["GET", "POST"], "/v1/projects/{project}/keys", Kind::Keys),
+    spec("/v1/projects/{project}/keys/{id}", &["GET", "PATCH", "DELETE"], "/v1/projects/{project}/keys", Kind::Key),
+    spec("/v1/projects/{project}/keys/{id}/rotate", &["POST"], "/v1/projects/{project}/keys", Kind::Rotate),
+    spec("/v1/projects/{project}/keys/{id}/usage", &["GET"], "/v1/projects/{project}/keys", Kind::Usage),
+    spec("/webhooks/{source}", &["POST"], "/webhooks", Kind::Webhook),
 ];
 
-/// A matched route with its path parameters (still percent-encoded; callers validate them).
+/// A matched route with its path parameters (from the canonical path; callers validate them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'p> {
     Health,
@@ -28,48 +60,64 @@ pub enum Route<'p> {
     Webhook { source: &'p str },
 }
 
+/// The parameters of `path` when its segments match `template`'s (all of
+/// them, or only the template's when `prefix`): `{name}` matches any one segment.
+fn captures<'p>(template: &str, path: &'p str, prefix: bool) -> Option<Vec<&'p str>> {
+    let mut wanted = template.strip_prefix('/')?.split('/');
+    let mut given = path.strip_prefix('/')?.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(params),
+            (None, Some(_)) => return prefix.then_some(params),
+            (Some(_), None) => return None,
+            (Some(part), Some(segment)) if part.starts_with('{') => params.push(segment),
+            (Some(part), Some(segment)) if part == segment => {}
+            _ => return None,
+        }
+    }
+}
+
 impl<'p> Route<'p> {
     pub fn parse(path: &'p str) -> Option<Route<'p>> {
-        let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-        Some(match segments.as_slice() {
-            ["healthz"] => Route::Health,
-            ["openapi.json"] => Route::OpenApi,
-            ["v1", "keys", "verify"] => Route::Verify,
-            ["v1", "projects", project, "keys"] => Route::Keys { project },
-            ["v1", "projects", project, "keys", id] => Route::Key { project, id },
-            ["v1", "projects", project, "keys", id, "rotate"] => Route::Rotate { project, id },
-            ["v1", "projects", project, "keys", id, "usage"] => Route::Usage { project, id },
-            ["webhooks", source] => Route::Webhook { source },
-            _ => return None,
+        ROUTE_TABLE.iter().find_map(|spec| {
+            let params = captures(spec.template, path, false)?;
+            Some(match (spec.kind, params.as_slice()) {
+                (Kind::Health, []) => Route::Health,
+                (Kind::OpenApi, []) => Route::OpenApi,
+                (Kind::Verify, []) => Route::Verify,
+                (Kind::Keys, [project]) => Route::Keys { project },
+                (Kind::Key, [project, id]) => Route::Key { project, id },
+                (Kind::Rotate, [project, id]) => Route::Rotate { project, id },
+                (Kind::Usage, [project, id]) => Route::Usage { project, id },
+                (Kind::Webhook, [source]) => Route::Webhook { source },
+                _ => return None,
+            })
         })
     }
 
     /// Whether `path` lies in keygate's own namespace, so the gateway never forwards it
     /// even when no route of ours matches (e.g. `/v1/projects/p/keys/x/y`).
     pub fn is_reserved(path: &str) -> bool {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        matches!(
-            segments.as_slice(),
-            ["healthz", ..]
-                | ["openapi.json", ..]
-                | ["webhooks", ..]
-                | ["v1", "keys", ..]
-                | ["v1", "projects", _, "keys", ..]
-        )
+        ROUTE_TABLE.iter().any(|spec| captures(spec.namespace, path, true).is_some())
+    }
+
+    fn spec(&self) -> &'static RouteSpec {
+        let kind = match self {
+            Route::Health => Kind::Health,
+            Route::OpenApi => Kind::OpenApi,
+            Route::Verify => Kind::Verify,
+            Route::Keys { .. } => Kind::Keys,
+            Route::Key { .. } => Kind::Key,
+            Route::Rotate { .. } => Kind::Rotate,
+            Route::Usage { .. } => Kind::Usage,
+            Route::Webhook { .. } => Kind::Webhook,
+        };
+        ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
     }
 
     pub fn template(&self) -> &'static str {
-        let index = match self {
-            Route::Health => 0,
-            Route::OpenApi => 1,
-            Route::Verify => 2,
-            Route::Keys { .. } => 3,
-            Route::Key { .. } => 4,
-            Route::Rotate { .. } => 5,
-            Route::Usage { .. } => 6,
-            Route::Webhook { .. } => 7,
-        };
-        ROUTE_TABLE[index].0
+        self.spec().template
     }
 
     /// Whether answers of `template`'s route may hold secrets or key state, so
@@ -79,8 +127,7 @@ impl<'p> Route<'p> {
     }
 
     pub fn methods(&self) -> &'static [&'static str] {
-        let template = self.template();
-        ROUTE_TABLE.iter().find(|(t, _)| *t == template).map_or(&[], |(_, methods)| methods)
+        self.spec().methods
     }
 }
 
@@ -143,5 +190,10 @@ mod tests {
             assert!(!route.methods().is_empty());
         }
         assert_eq!(routes.len(), ROUTE_TABLE.len());
+        // Each kind's row is the one that parses back to it.
+        for spec in ROUTE_TABLE {
+            let concrete = spec.template.replace("{project}", "p").replace("{id}", "i").replace("{source}", "s");
+            assert_eq!(Route::parse(&concrete).map(|route| route.template()), Some(spec.template));
+        }
     }
 }
