@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::app::http::{Body, Response};
+use crate::app::http::{Body, Response, Stream};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
 use crate::app::store::{KeyValueStore, ListPage};
@@ -181,7 +181,7 @@ impl<C: Clock> Deliveries for MemoryLimiter<C> {
 }
 
 /// What a [`MemoryOrigin`] received: an [`Outgoing`] with its body copied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sent {
     pub method: String,
     pub url: String,
@@ -226,7 +226,7 @@ impl Origin for MemoryOrigin {
         }
         let body = match request.body {
             OutgoingBody::Bytes(bytes) => Body::Bytes(bytes.to_vec()),
-            OutgoingBody::Stream => Body::Stream,
+            OutgoingBody::Stream(_) => Body::Stream(Stream::new(())),
         };
         let Outgoing { method, url, headers, .. } = request;
         self.received.borrow_mut().push(Sent { method, url, headers, body });

@@ -32,7 +32,7 @@ fn a_verified_request_reaches_the_origin_with_identity_and_without_the_credentia
         harness.origin.answer_with(Response {
             status: 201,
             headers: vec![("x-origin-header".into(), "kept".into()), ("x-ratelimit-limit".into(), "origin's".into())],
-            body: Body::Stream,
+            body: Body::Stream(keygate::app::http::Stream::new(())),
         });
         let request = Request::new("GET", "/v1/projects/123/conversations?page=2&q=a%20b")
             .with_header("Authorization", &format!("Bearer {key}"))
@@ -55,7 +55,7 @@ fn a_verified_request_reaches_the_origin_with_identity_and_without_the_credentia
         assert_eq!(header(&forwarded, "x-keygate-project"), vec!["123"]);
         assert_eq!(header(&forwarded, "x-keygate-scopes"), vec!["conversations:read bots:*"]);
         assert_eq!(header(&forwarded, "accept"), vec!["application/json"]);
-        assert_eq!(forwarded.body, Body::Stream, "the body streams through unread");
+        assert!(matches!(forwarded.body, Body::Stream(_)), "the body streams through unread");
         assert!(forwarded.headers.iter().all(|(_, v)| !v.contains(&key)), "the key never reaches the origin");
     })
 }

@@ -52,7 +52,12 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
         headers.push(("x-keygate-key-id".into(), record.id.clone()));
         headers.push(("x-keygate-project".into(), record.project.clone()));
         headers.push(("x-keygate-scopes".into(), record.scopes.join(" ")));
-        let outgoing = Outgoing { method: request.method.clone(), url, headers, body: OutgoingBody::Stream };
+        let outgoing = Outgoing {
+            method: request.method.clone(),
+            url,
+            headers,
+            body: OutgoingBody::Stream(request.body_stream.clone()),
+        };
         self.origin.send(outgoing).await
     }
 }

@@ -1,5 +1,9 @@
 //! Plain HTTP values, free of the `worker` crate, so handlers test natively.
 
+use std::any::Any;
+use std::fmt;
+use std::rc::Rc;
+
 use serde_json::Value;
 
 use crate::error::Error;
@@ -22,6 +26,8 @@ pub struct Request {
     /// Header names lower-cased; a repeated header appears once per value.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The body left unread, for the gateway to stream to the origin.
+    pub body_stream: Option<Stream>,
 }
 
 impl Request {
@@ -116,13 +122,41 @@ fn hex_digit(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|digit| digit as u8)
 }
 
+/// A runtime stream the pure core carries without reading: only the shell
+/// that made it knows its type (a `ReadableStream` in the worker).
+#[derive(Clone)]
+pub struct Stream(Rc<dyn Any>);
+
+impl Stream {
+    pub fn new(stream: impl Any) -> Stream {
+        Stream(Rc::new(stream))
+    }
+
+    /// The stream, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Stream")
+    }
+}
+
+/// The same stream, not an equal one.
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// A body keygate either holds or only passes along.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     Bytes(Vec<u8>),
-    /// A stream only the shell holds and never buffers: the client's request
-    /// body on its way to the origin, or the origin's body on its way back.
-    Stream,
+    /// A stream keygate never buffers: the origin's body on its way back.
+    Stream(Stream),
 }
 
 impl Body {
@@ -130,7 +164,7 @@ impl Body {
     pub fn bytes(&self) -> &[u8] {
         match self {
             Body::Bytes(bytes) => bytes,
-            Body::Stream => &[],
+            Body::Stream(_) => &[],
         }
     }
 }

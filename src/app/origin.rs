@@ -9,11 +9,11 @@
 
 use std::net::IpAddr;
 
-use crate::app::http::{Request, Response};
+use crate::app::http::{Request, Response, Stream};
 use crate::error::Error;
 
 /// A request to send upstream, fully formed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing<'b> {
     pub method: String,
     pub url: String,
@@ -22,11 +22,12 @@ pub struct Outgoing<'b> {
 }
 
 /// What goes upstream as the body: bytes keygate holds (lent, never copied
-/// here: a webhook body is kept once), or the client's body as a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// here: a webhook body is kept once), or the client's body as a stream
+/// (`None` when it sent none).
+#[derive(Debug, Clone, PartialEq)]
 pub enum OutgoingBody<'b> {
     Bytes(&'b [u8]),
-    Stream,
+    Stream(Option<Stream>),
 }
 
 /// Sends requests upstream; an unreachable upstream is [`Error::Origin`].

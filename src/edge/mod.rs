@@ -48,8 +48,7 @@ async fn fetch(
     _ctx: worker::Context,
 ) -> worker::Result<web_sys::Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
-    let origin = origin::FetchOrigin::default();
-    let answer = match read_request(&request, Result::as_ref(&config).ok(), &origin).await {
+    let answer = match read_request(&request, Result::as_ref(&config).ok()).await {
         Err(error) => http::Response::from(error),
         Ok(request) => match (config.as_ref(), bind(&env)) {
             (Err(problem), _) => core::unconfigured(&request, problem),
@@ -59,7 +58,7 @@ async fn fetch(
                     config,
                     keys: KeyStore::with_cache(kv, RECORDS.with(Rc::clone)),
                     limiter: objects,
-                    origin: &origin,
+                    origin: origin::FetchOrigin,
                     clock: WorkerClock,
                 };
                 let (answer, line) = app.handle_logged(&request).await;
@@ -70,9 +69,8 @@ async fn fetch(
             }
         },
     };
-    let stream = origin.answer.borrow_mut().take();
     // Fails only on a header the runtime refuses, which keygate never sets: a bug, so 500.
-    Ok(to_web_response(answer, stream)?)
+    Ok(to_web_response(answer)?)
 }
 
 fn bind(env: &worker::Env) -> Result<(kv::KvStore, limiter::DurableObjects), Error> {
@@ -91,19 +89,15 @@ fn var(env: &worker::Env, name: &str) -> Option<String> {
     value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok()?.as_string())
 }
 
-/// The plain request. Gateway bodies (no limit) are left to stream to the
-/// origin through `origin`; keygate's own routes read theirs, capped.
-async fn read_request(
-    request: &web_sys::Request,
-    config: Option<&Config>,
-    origin: &origin::FetchOrigin,
-) -> Result<http::Request, Error> {
+/// The plain request. Gateway bodies (no limit) are left unread, to stream
+/// to the origin; keygate's own routes read theirs, capped.
+async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Result<http::Request, Error> {
     // Split, not parsed: a URL parser would resolve dot segments that keygate must see to refuse.
     let mut plain = http::Request::for_url(&request.method(), &request.url());
     plain.headers = header_pairs(&request.headers());
     match config.map_or(Ok(Some(MAX_JSON_BODY_BYTES)), |config| core::body_limit(config, &plain))? {
         Some(limit) => plain.body = read_body(request, limit, plain.header("content-length")).await?,
-        None => *origin.incoming.borrow_mut() = request.body(),
+        None => plain.body_stream = request.body().map(http::Stream::new),
     }
     Ok(plain)
 }
@@ -150,21 +144,20 @@ async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&s
     Ok(body)
 }
 
-/// The runtime's response; a [`Body::Stream`] answer takes `stream`, the origin's body.
-fn to_web_response(
-    answer: http::Response,
-    stream: Option<web_sys::ReadableStream>,
-) -> Result<web_sys::Response, JsValue> {
+/// The runtime's response, streaming a [`Body::Stream`] (the origin's body) through.
+fn to_web_response(answer: http::Response) -> Result<web_sys::Response, JsValue> {
     let init = web_sys::ResponseInit::new();
     init.set_status(answer.status);
     // The headers cross as one JSON array of pairs, not a call each.
     let pairs = serde_json::to_string(&answer.headers).map_err(|e| JsValue::from_str(&e.to_string()))?;
     init.set_headers_str_sequence_sequence(&js_sys::JSON::parse(&pairs)?);
-    match (answer.body, stream) {
-        (Body::Stream, Some(stream)) => web_sys::Response::new_with_opt_readable_stream_and_init(Some(&stream), &init),
-        (Body::Bytes(mut bytes), _) if !bytes.is_empty() => {
+    match answer.body {
+        Body::Stream(stream) => {
+            web_sys::Response::new_with_opt_readable_stream_and_init(stream.get::<web_sys::ReadableStream>(), &init)
+        }
+        Body::Bytes(mut bytes) if !bytes.is_empty() => {
             web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut bytes), &init)
         }
-        _ => web_sys::Response::new_with_opt_str_and_init(None, &init),
+        Body::Bytes(_) => web_sys::Response::new_with_opt_str_and_init(None, &init),
     }
 }

@@ -1,24 +1,16 @@
 //! Upstream requests through the runtime's `fetch`. Any failure to reach the
 //! upstream is `ORIGIN_ERROR` (502); redirects are passed back, not followed.
 //! Streams stay streams: the client's body goes up unread and the origin's
-//! body comes back unread.
-
-use std::cell::RefCell;
+//! body comes back unread, each carried as an [`http::Stream`].
 
 use wasm_bindgen::JsValue;
 use worker::web_sys::{self, ReadableStream};
 
-use crate::app::http::{self, Body};
+use crate::app::http::{self, Body, Stream};
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
 use crate::error::Error;
 
-#[derive(Default)]
-pub struct FetchOrigin {
-    /// The client's request body, for an [`Outgoing`] whose body is [`OutgoingBody::Stream`].
-    pub incoming: RefCell<Option<ReadableStream>>,
-    /// The origin's answer body, for the shell to return as the response body.
-    pub answer: RefCell<Option<ReadableStream>>,
-}
+pub struct FetchOrigin;
 
 impl Origin for FetchOrigin {
     async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
@@ -31,20 +23,19 @@ impl Origin for FetchOrigin {
                 init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(bytes))));
             }
             OutgoingBody::Bytes(_) => {}
-            OutgoingBody::Stream => {
-                if let Some(stream) = self.incoming.borrow_mut().take() {
-                    init.with_body(Some(stream.into()));
+            OutgoingBody::Stream(stream) => {
+                if let Some(stream) = stream.as_ref().and_then(Stream::get::<ReadableStream>) {
+                    init.with_body(Some(stream.clone().into()));
                 }
             }
         }
         let request = worker::Request::new_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
         let response = worker::Fetch::Request(request).send().await.map_err(|_| Error::Origin)?;
-        *self.answer.borrow_mut() = worker::web_sys::Response::from(&response).body();
-        Ok(http::Response {
-            status: response.status_code(),
-            headers: super::header_pairs(&response.headers().0),
-            body: Body::Stream,
-        })
+        let body = match web_sys::Response::from(&response).body() {
+            Some(stream) => Body::Stream(Stream::new(stream)),
+            None => Body::Bytes(Vec::new()),
+        };
+        Ok(http::Response { status: response.status_code(), headers: super::header_pairs(&response.headers().0), body })
     }
 }
 
