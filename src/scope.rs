@@ -87,6 +87,10 @@ impl ScopeSet {
         ScopeSet(texts.iter().filter_map(|text| Scope::parse(text).ok()).collect())
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
+        self.0.iter()
+    }
+
     pub fn grants(&self, wanted: &Scope) -> bool {
         self.0.iter().any(|held| held.implies(wanted))
     }
