@@ -29,7 +29,12 @@ thread_local! {
     static CONFIG: OnceCell<Rc<Result<Config, ConfigError>>> = const { OnceCell::new() };
     /// Key records this isolate read lately (see `RecordCache`).
     static RECORDS: Rc<RecordCache> = Rc::new(RecordCache::new(10_000));
+    /// Bindings do not change within an isolate either: look them up once
+    /// (a KV namespace alone costs six property reads across the JS boundary).
+    static BINDINGS: OnceCell<Rc<Bindings>> = const { OnceCell::new() };
 }
+
+type Bindings = Result<(kv::KvStore, limiter::DurableObjects), Error>;
 
 struct WorkerClock;
 
@@ -48,11 +53,12 @@ async fn fetch(
     _ctx: worker::Context,
 ) -> worker::Result<web_sys::Response> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
+    let bindings = BINDINGS.with(|cell| cell.get_or_init(|| Rc::new(bind(&env))).clone());
     let answer = match read_request(&request, Result::as_ref(&config).ok()).await {
         Err(error) => http::Response::from(error),
-        Ok(request) => match (config.as_ref(), bind(&env)) {
+        Ok(request) => match (config.as_ref(), bindings.as_ref()) {
             (Err(problem), _) => core::unconfigured(&request, problem),
-            (Ok(_), Err(error)) => http::Response::from(error),
+            (Ok(_), Err(error)) => http::Response::from(error.clone()),
             (Ok(config), Ok((kv, objects))) => {
                 let app = App {
                     config,
@@ -73,7 +79,7 @@ async fn fetch(
     Ok(to_web_response(answer)?)
 }
 
-fn bind(env: &worker::Env) -> Result<(kv::KvStore, limiter::DurableObjects), Error> {
+fn bind(env: &worker::Env) -> Bindings {
     Ok((
         kv::KvStore::bind(env, KEYS_BINDING)?,
         limiter::DurableObjects::bind(env, LIMITER_BINDING, DELIVERIES_BINDING)?,
