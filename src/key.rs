@@ -19,7 +19,8 @@ const KEY_ID_LEN: usize = 22;
 const PREFIX_SECRET_CHARS: usize = 4;
 
 /// Which key population a key or deployment belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Environment {
     Live,
     Test,

@@ -11,10 +11,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::app::bodies::{apply_patch, new_record, parse_body, PatchKey, RotateKey};
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
-use crate::app::json::{Field, JsonObject};
-use crate::app::key_fields::{apply_patch, new_record, CREATE_FIELDS, PATCH_FIELDS};
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
 use crate::app::routes::Route;
@@ -29,7 +28,6 @@ use crate::record::{rfc3339, KeyRecord, UnixMillis};
 use crate::scope::Scope;
 use crate::slug::{is_slug, First};
 
-pub const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
 
@@ -251,8 +249,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     }
 
     async fn create(&self, project: &str, principal: &Principal, request: &Request) -> Result<Response, Error> {
-        let body = JsonObject::parse(&request.body, false)?.only(CREATE_FIELDS)?;
-        let record = new_record(self.config, project, &body, self.now)?;
+        let record = new_record(self.config, project, parse_body(&request.body, false)?, self.now)?;
         principal.may_produce(&record)?;
         let (key, record) = self.issue(record).await?;
         Ok(key_answer(201, &record, Some(&key)))
@@ -297,7 +294,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         precondition: Option<Precondition>,
         request: &Request,
     ) -> Result<Response, Error> {
-        let body = JsonObject::parse(&request.body, false)?.only(PATCH_FIELDS)?;
+        let body: PatchKey = parse_body(&request.body, false)?;
         for _ in 0..WRITE_ATTEMPTS {
             let (digest_hex, before) = self.find_writable(project, id, principal, precondition.as_ref()).await?;
             let mut after = before.clone();
@@ -358,14 +355,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         precondition: Option<Precondition>,
         request: &Request,
     ) -> Result<Response, Error> {
-        let body = JsonObject::parse(&request.body, true)?.only(&["grace_seconds"])?;
-        let grace_seconds = match body.field("grace_seconds") {
-            Field::Absent | Field::Null => 0,
-            Field::Present(value) => value
-                .as_u64()
-                .filter(|seconds| *seconds <= MAX_GRACE_SECONDS)
-                .ok_or_else(|| Error::validation("grace_seconds", "Must be an integer from 0 to 604800."))?,
-        };
+        let grace_seconds = parse_body::<RotateKey>(&request.body, true)?.grace_seconds()?;
         for _ in 0..WRITE_ATTEMPTS {
             let (digest_hex, old) = self.find_writable(project, id, principal, precondition.as_ref()).await?;
             let mut new = old.clone();

@@ -1,8 +1,7 @@
-//! Reading JSON request bodies field by field.
+//! Reading JSON request bodies: is it a JSON object at all?
 //!
-//! Guarantee: every malformed body becomes `INVALID_JSON` and every wrong
-//! field `VALIDATION_ERROR` naming the field; messages never echo values,
-//! which may be secrets.
+//! Guarantee: every malformed body becomes `INVALID_JSON`; what the fields
+//! must be is [`crate::app::bodies`]' decision.
 
 use serde_json::{Map, Value};
 
@@ -11,14 +10,6 @@ use crate::error::Error;
 /// A request body that parsed as a JSON object.
 #[derive(Debug)]
 pub struct JsonObject(Map<String, Value>);
-
-/// A field that may be absent, explicitly `null`, or set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Field<'a> {
-    Absent,
-    Null,
-    Present(&'a Value),
-}
 
 impl JsonObject {
     /// Parses `body` as a JSON object; an empty body counts as `{}` when `empty_ok`.
@@ -33,35 +24,8 @@ impl JsonObject {
         }
     }
 
-    /// Refuses any field not in `allowed`, so a typo never silently drops a constraint.
-    pub fn only(self, allowed: &[&str]) -> Result<JsonObject, Error> {
-        match self.0.keys().find(|key| !allowed.contains(&key.as_str())) {
-            Some(unknown) => {
-                let shown: String = unknown.chars().take(64).collect();
-                Err(Error::validation(&shown, format!("Unknown field; this route takes {}.", allowed.join(", "))))
-            }
-            None => Ok(self),
-        }
-    }
-
-    pub fn field(&self, name: &str) -> Field<'_> {
-        match self.0.get(name) {
-            None => Field::Absent,
-            Some(Value::Null) => Field::Null,
-            Some(value) => Field::Present(value),
-        }
-    }
-
-    /// A string field; `null` counts as absent.
-    pub fn optional_str(&self, name: &str) -> Result<Option<&str>, Error> {
-        match self.field(name) {
-            Field::Absent | Field::Null => Ok(None),
-            Field::Present(Value::String(text)) => Ok(Some(text)),
-            Field::Present(_) => Err(Error::validation(name, "Must be a string.")),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// The object as a JSON value, for typed deserialization.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.0)
     }
 }

@@ -4,11 +4,11 @@
 //! contract's JSON error, never a panic or an unverified pass.
 
 pub mod admin;
+pub mod bodies;
 pub mod credential;
 pub mod gateway;
 pub mod http;
 pub mod json;
-pub mod key_fields;
 pub mod limiter;
 pub mod origin;
 pub mod principal;

@@ -11,9 +11,9 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
+use crate::app::bodies::{parse_body, VerifyKey};
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
-use crate::app::json::JsonObject;
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::store::KeyValueStore;
 use crate::app::{Context, Trace};
@@ -113,13 +113,9 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
 
     /// `POST /v1/keys/verify`: 200 with the verdict; only a malformed body is 400.
     pub async fn handle_verify(&self, request: &Request, trace: &mut Trace<'_>) -> Result<Response, Error> {
-        let body = JsonObject::parse(&request.body, true)?.only(&["key", "scope", "project"])?;
-        let scope = body
-            .optional_str("scope")?
-            .map(|text| Scope::parse(text).map_err(|e| Error::validation("scope", format!("{e}."))))
-            .transpose()?;
-        let project = body.optional_str("project")?.map(str::to_owned);
-        let presented = match body.optional_str("key")? {
+        let body: VerifyKey = parse_body(&request.body, true)?;
+        let (scope, project) = (body.scope.map(|wanted| wanted.0), body.project);
+        let presented = match body.key.as_deref() {
             Some(key) => key,
             None => match Credential::of(request, self.config) {
                 Ok(credential) => credential.value,

@@ -1,0 +1,382 @@
+//! The JSON request bodies of verify and the admin API as types: a body that
+//! deserializes into one is valid, field by field.
+//!
+//! Guarantees: unknown fields are refused (`deny_unknown_fields`), so a typo
+//! never silently drops a constraint; every refusal is `VALIDATION_ERROR`
+//! naming the field, with a message of ours that never echoes the value
+//! (which may be a secret); nothing is written unless the whole body is valid.
+
+use std::num::NonZeroU32;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use crate::app::json::JsonObject;
+use crate::app::principal::Principal;
+use crate::config::Config;
+use crate::error::Error;
+use crate::key::Environment;
+use crate::ratelimit::Quota;
+use crate::record::{parse_rfc3339, KeyRecord, KeyStatus, UnixMillis};
+use crate::scope::Scope;
+
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_SCOPES: usize = 64;
+pub const MAX_META_BYTES: usize = 1024;
+pub const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;
+
+/// Each field's rule, which a refusal states when the value is of the wrong kind.
+const RULES: &[(&str, &str)] = &[
+    ("name", "Must be 1 to 100 characters, not blank, without control characters."),
+    ("scopes", "Must be an array of at most 64 scope strings."),
+    ("environment", "Must be `live` or `test`."),
+    ("status", "Must be `active` or `inactive`."),
+    ("plan", "Must be the name of one of this deployment's plans."),
+    ("rate_limit", "Must be {\"per_minute\": N, \"per_day\": M} with positive integers."),
+    ("expires_at", "Must be an RFC 3339 timestamp in the future, e.g. 2030-01-01T00:00:00Z."),
+    ("meta", "Must be a JSON object of at most 1024 bytes."),
+    ("grace_seconds", "Must be an integer from 0 to 604800."),
+    ("key", "Must be a string."),
+    ("scope", "Must be a scope: `admin`, `resource:action` or `resource:*`."),
+    ("project", "Must be a string."),
+];
+
+/// `name`: 1 to 100 characters, not blank, without control characters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Name(String);
+
+impl TryFrom<String> for Name {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Name, &'static str> {
+        let chars = text.chars().count();
+        if text.trim().is_empty() || chars > MAX_NAME_CHARS || text.chars().any(char::is_control) {
+            return Err("Must be 1 to 100 characters, not blank, without control characters.");
+        }
+        Ok(Name(text))
+    }
+}
+
+/// `scopes`: at most 64 well-formed scopes, written canonically, duplicates dropped, order kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct Scopes(Vec<String>);
+
+impl TryFrom<Vec<String>> for Scopes {
+    type Error = String;
+
+    fn try_from(texts: Vec<String>) -> Result<Scopes, String> {
+        if texts.len() > MAX_SCOPES {
+            return Err(format!("At most {MAX_SCOPES} scopes."));
+        }
+        let mut scopes: Vec<String> = Vec::with_capacity(texts.len());
+        for (index, text) in texts.iter().enumerate() {
+            let scope = Scope::parse(text).map_err(|e| format!("The scope at index {index}: {e}."))?.to_string();
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        Ok(Scopes(scopes))
+    }
+}
+
+/// `expires_at`: an RFC 3339 timestamp, any offset (that it is in the future is checked against the clock).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Timestamp(UnixMillis);
+
+impl TryFrom<String> for Timestamp {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Timestamp, &'static str> {
+        parse_rfc3339(&text).map(Timestamp).ok_or("Must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z.")
+    }
+}
+
+impl Timestamp {
+    fn in_the_future(self, now: UnixMillis) -> Result<UnixMillis, Error> {
+        if self.0 <= now {
+            return Err(Error::validation("expires_at", "Must be in the future."));
+        }
+        Ok(self.0)
+    }
+}
+
+/// `meta`: a JSON object of at most 1 KiB as JSON.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
+pub struct Meta(Map<String, Value>);
+
+impl TryFrom<Map<String, Value>> for Meta {
+    type Error = String;
+
+    fn try_from(object: Map<String, Value>) -> Result<Meta, String> {
+        if Value::Object(object.clone()).to_string().len() > MAX_META_BYTES {
+            return Err(format!("Must be at most {MAX_META_BYTES} bytes as JSON."));
+        }
+        Ok(Meta(object))
+    }
+}
+
+/// `rate_limit`: both limits, positive.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    per_minute: NonZeroU32,
+    per_day: NonZeroU32,
+}
+
+/// A scope to check, parsed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct WantedScope(pub Scope);
+
+impl TryFrom<String> for WantedScope {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<WantedScope, String> {
+        let scope = Scope::parse(&text).map_err(|e| e.to_string())?;
+        Ok(WantedScope(scope))
+    }
+}
+
+/// `POST /v1/keys/verify`; an empty body counts as `{}`, `null` as absent. Without
+/// `key`, the key is the request's credential. A misspelt `scopes` is refused,
+/// never a silently skipped check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyKey {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub scope: Option<WantedScope>,
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// `POST /v1/projects/{project}/keys`. `null` counts as absent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: Name,
+    #[serde(default)]
+    scopes: Option<Scopes>,
+    #[serde(default)]
+    environment: Option<Environment>,
+    #[serde(default)]
+    plan: Option<String>,
+    #[serde(default)]
+    rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    expires_at: Option<Timestamp>,
+    #[serde(default)]
+    meta: Option<Meta>,
+}
+
+/// `PATCH /v1/projects/{project}/keys/{id}`: absent fields stay as they are;
+/// `null` clears `expires_at` and `meta`, leaves the others, and is refused for `status`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchKey {
+    #[serde(default)]
+    name: Option<Name>,
+    #[serde(default)]
+    scopes: Option<Scopes>,
+    #[serde(default, deserialize_with = "not_null")]
+    status: Option<KeyStatus>,
+    #[serde(default)]
+    plan: Option<String>,
+    #[serde(default)]
+    rate_limit: Option<RateLimit>,
+    #[serde(default, deserialize_with = "nullable")]
+    expires_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "nullable")]
+    meta: Option<Option<Meta>>,
+}
+
+/// `POST /v1/projects/{project}/keys/{id}/rotate`; an empty body counts as `{}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    #[serde(default)]
+    grace_seconds: Option<u64>,
+}
+
+impl RotateKey {
+    /// The grace, checked: 0 to 7 days.
+    pub fn grace_seconds(&self) -> Result<u64, Error> {
+        match self.grace_seconds {
+            Some(seconds) if seconds > MAX_GRACE_SECONDS => {
+                Err(Error::validation("grace_seconds", rule("grace_seconds")))
+            }
+            seconds => Ok(seconds.unwrap_or(0)),
+        }
+    }
+}
+
+/// A present field, `null` refused (absent is `None` by `#[serde(default)]`).
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A present field that may be `null`: `Some(None)`; absent is `None` by `#[serde(default)]`.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+fn rule(field: &str) -> &'static str {
+    RULES.iter().find(|(name, _)| *name == field).map_or("Invalid value.", |(_, rule)| rule)
+}
+
+/// `body` as `T`: `INVALID_JSON` unless it is a JSON object (an empty body is
+/// `{}` when `empty_ok`), else `VALIDATION_ERROR` naming the first field in error.
+pub fn parse_body<T: DeserializeOwned>(body: &[u8], empty_ok: bool) -> Result<T, Error> {
+    let object = JsonObject::parse(body, empty_ok)?;
+    serde_path_to_error::deserialize(object.into_value()).map_err(|error| {
+        let said = error.inner().to_string();
+        let path = error.path().to_string();
+        // An unknown or missing field is reported at the object: its name is in serde's message.
+        let named = said.split('`').nth(1);
+        let field = path.split(['.', '[']).next().filter(|first| !first.is_empty()).or(named).unwrap_or("body");
+        let field: String = field.chars().take(64).collect();
+        let message = if let Some(expected) =
+            said.strip_prefix("unknown field").and_then(|rest| rest.split_once("expected "))
+        {
+            // serde lists the field names this body takes, which are ours.
+            format!("Unknown field; this route takes {}.", expected.1.trim_start_matches("one of ").replace('`', ""))
+        } else if said.starts_with(char::is_uppercase) {
+            // Our own rules begin with a capital and never hold the value.
+            said.clone()
+        } else {
+            // serde's own messages ("invalid type: string …") may quote the value.
+            rule(&field).to_owned()
+        };
+        Error::validation(&field, message)
+    })
+}
+
+/// The limits a body names: a plan of this deployment's, or explicit limits; never both.
+fn limits(
+    config: &Config,
+    plan: Option<&str>,
+    rate_limit: Option<RateLimit>,
+) -> Result<Option<(Option<String>, Quota)>, Error> {
+    match (plan, rate_limit) {
+        (Some(_), Some(_)) => Err(Error::validation("rate_limit", "Give either plan or rate_limit, not both.")),
+        (Some(name), None) => {
+            let quota = config.plans.get(name).ok_or_else(|| {
+                let known = config.plans.keys().cloned().collect::<Vec<_>>().join(", ");
+                Error::validation("plan", format!("Unknown plan; this deployment has: {known}."))
+            })?;
+            Ok(Some((Some(name.to_owned()), *quota)))
+        }
+        (None, Some(limits)) => Ok(Some((None, Quota { per_minute: limits.per_minute, per_day: limits.per_day }))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The record a create body asks for (no id or prefix yet).
+pub fn new_record(config: &Config, project: &str, body: CreateKey, now: UnixMillis) -> Result<KeyRecord, Error> {
+    let (plan, rate_limit) = match limits(config, body.plan.as_deref(), body.rate_limit)? {
+        Some(limits) => limits,
+        None => (Some(config.default_plan.clone()), config.plans[&config.default_plan]),
+    };
+    Ok(KeyRecord {
+        id: String::new(),
+        project: project.to_owned(),
+        name: body.name.0,
+        prefix: String::new(),
+        scopes: body.scopes.map_or_else(Vec::new, |scopes| scopes.0),
+        environment: body.environment.unwrap_or(config.environment).as_str().to_owned(),
+        status: KeyStatus::Active,
+        plan,
+        rate_limit,
+        meta: body.meta.map_or_else(Map::new, |meta| meta.0),
+        created_at: now,
+        updated_at: now,
+        expires_at: body.expires_at.map(|at| at.in_the_future(now)).transpose()?,
+        rotated_from: None,
+        disabled_by_admin: false,
+    })
+}
+
+/// Applies a PATCH to `record` as `principal` (whose deactivations are remembered).
+pub fn apply_patch(
+    config: &Config,
+    body: &PatchKey,
+    principal: &Principal,
+    record: &mut KeyRecord,
+    now: UnixMillis,
+) -> Result<(), Error> {
+    if let Some(name) = &body.name {
+        record.name.clone_from(&name.0);
+    }
+    if let Some(scopes) = &body.scopes {
+        record.scopes.clone_from(&scopes.0);
+    }
+    if let Some(status) = body.status {
+        principal.set_status(record, status);
+    }
+    if let Some((plan, rate_limit)) = limits(config, body.plan.as_deref(), body.rate_limit)? {
+        (record.plan, record.rate_limit) = (plan, rate_limit);
+    }
+    match body.expires_at {
+        None => {}
+        Some(None) => record.expires_at = None,
+        Some(Some(at)) => record.expires_at = Some(at.in_the_future(now)?),
+    }
+    match &body.meta {
+        None => {}
+        Some(None) => record.meta = Map::new(),
+        Some(Some(meta)) => record.meta.clone_from(&meta.0),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> (String, String) {
+        match parse_body::<T>(body.as_bytes(), true) {
+            Err(Error::Validation { field, message }) => (field, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_refusal_names_its_field_and_never_echoes_the_value() {
+        let secret = "sk_live_not_to_be_echoed";
+        for (body, field) in [
+            (r#"{"name": 5}"#.into(), "name"),
+            (format!(r#"{{"name": ["{secret}"]}}"#), "name"),
+            (format!(r#"{{"name": "n", "meta": "{secret}"}}"#), "meta"),
+            (format!(r#"{{"name": "n", "scopes": ["{secret}"]}}"#), "scopes"),
+            (format!(r#"{{"name": "n", "expires_at": "{secret}"}}"#), "expires_at"),
+            (r#"{"name": "n", "rate_limit": {"per_minute": 0, "per_day": 1}}"#.into(), "rate_limit"),
+            (r#"{"name": "n", "rate_limit": {"per_minute": 1, "per_day": 1, "burst": 2}}"#.into(), "rate_limit"),
+            (r#"{"scopes": []}"#.into(), "name"),
+        ] {
+            let (named, message) = refusal::<CreateKey>(&body);
+            assert_eq!(named, field, "{body}");
+            assert!(!message.contains(secret) && !message.contains("sk_live"), "{message}");
+        }
+        assert_eq!(refusal::<PatchKey>(r#"{"status": null}"#).0, "status");
+        assert_eq!(refusal::<PatchKey>(r#"{"status": "paused"}"#).0, "status");
+        let (field, message) = refusal::<PatchKey>(r#"{"scopez": ["a:read"]}"#);
+        assert_eq!(field, "scopez");
+        assert!(message.starts_with("Unknown field; this route takes name, scopes"), "{message}");
+    }
+
+    #[test]
+    fn null_clears_what_may_be_cleared_and_leaves_the_rest() {
+        let patch: PatchKey = parse_body(br#"{"name": null, "expires_at": null, "meta": null}"#, false).unwrap();
+        assert!(patch.name.is_none());
+        assert!(matches!(patch.expires_at, Some(None)));
+        assert!(matches!(patch.meta, Some(None)));
+        let absent: PatchKey = parse_body(b"{}", false).unwrap();
+        assert!(absent.expires_at.is_none() && absent.meta.is_none());
+    }
+}
