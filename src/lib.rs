@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod ids;
 pub mod key;
 pub mod keystate;
 pub mod path;

@@ -8,6 +8,8 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::ids::{KeyId, ProjectId};
+use crate::key::Environment;
 use crate::ratelimit::Quota;
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -23,13 +25,12 @@ pub enum KeyStatus {
 /// The stored record of one key (KV `k:<digest>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
-    pub id: String,
-    pub project: String,
+    pub id: KeyId,
+    pub project: ProjectId,
     pub name: String,
     pub prefix: String,
     pub scopes: Vec<String>,
-    /// `live` or `test`.
-    pub environment: String,
+    pub environment: Environment,
     pub status: KeyStatus,
     pub plan: Option<String>,
     pub rate_limit: Quota,
@@ -39,7 +40,7 @@ pub struct KeyRecord {
     pub updated_at: UnixMillis,
     pub expires_at: Option<UnixMillis>,
     #[serde(default)]
-    pub rotated_from: Option<String>,
+    pub rotated_from: Option<KeyId>,
     /// Deactivated by the admin token: only the admin token re-activates it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled_by_admin: bool,
@@ -78,7 +79,7 @@ impl KeyRecord {
             project: self.project.clone(),
             name: self.name.clone(),
             prefix: self.prefix.clone(),
-            environment: self.environment.clone(),
+            environment: self.environment,
             status: self.status,
             plan: self.plan.clone(),
             created_at: self.created_at,
@@ -91,11 +92,11 @@ impl KeyRecord {
 /// What a key listing shows, kept in KV metadata (≤ 1 KiB) so a list needs no per-key reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeySummary {
-    pub id: String,
-    pub project: String,
+    pub id: KeyId,
+    pub project: ProjectId,
     pub name: String,
     pub prefix: String,
-    pub environment: String,
+    pub environment: Environment,
     pub status: KeyStatus,
     pub plan: Option<String>,
     pub created_at: UnixMillis,

@@ -15,6 +15,7 @@ use crate::app::store::{KeyValueStore, ListPage};
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::app::Clock;
 use crate::error::Error;
+use crate::ids::KeyId;
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
 use crate::record::UnixMillis;
 
@@ -161,13 +162,13 @@ impl<C: Clock> MemoryLimiter<C> {
 }
 
 impl<C: Clock> Limiter for MemoryLimiter<C> {
-    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+    async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
         self.calls.set(self.calls.get() + 1);
         if self.failing.get() {
             return Err(Error::Unavailable("memory limiter set to fail".into()));
         }
         let mut objects = self.objects.borrow_mut();
-        Ok(objects.entry(key_id.to_owned()).or_default().on_call(call, self.clock.now()).answer)
+        Ok(objects.entry(key_id.to_string()).or_default().on_call(call, self.clock.now()).answer)
     }
 }
 

@@ -28,7 +28,9 @@ fn header<'a>(outgoing: &'a Sent, name: &str) -> Vec<&'a str> {
 fn a_verified_request_reaches_the_origin_with_identity_and_without_the_credential() {
     let harness = Harness::with_config(gateway_config("https://origin.example/base/"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["conversations:read", "bots:*"], |r| r.project = "123".into());
+        let key = seed(&harness.store, &["conversations:read", "bots:*"], |r| {
+            r.project = keygate::ids::ProjectId::parse("123").unwrap()
+        });
         harness.origin.answer_with(Response {
             status: 201,
             headers: vec![("x-origin-header".into(), "kept".into()), ("x-ratelimit-limit".into(), "origin's".into())],
@@ -64,7 +66,7 @@ fn a_verified_request_reaches_the_origin_with_identity_and_without_the_credentia
 fn a_post_with_a_key_header_is_forwarded_without_that_header() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:write"], |r| r.project = "123".into());
+        let key = seed(&harness.store, &["bots:write"], |r| r.project = keygate::ids::ProjectId::parse("123").unwrap());
         let request =
             Request::new("POST", "/v1/projects/123/bots").with_header("X-TLM-Key", &key).with_body("{\"name\":\"x\"}");
         assert_eq!(h.send(request).status, 200);
@@ -81,7 +83,7 @@ fn a_post_with_a_key_header_is_forwarded_without_that_header() {
 fn refusals_never_reach_the_origin() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("123").unwrap());
         let call = |method: &str, path: &str| {
             h.send(Request::new(method, path).with_header("Authorization", &format!("Bearer {key}")))
         };
@@ -106,7 +108,7 @@ fn refusals_never_reach_the_origin() {
 fn an_unreachable_origin_is_502() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("123").unwrap());
         harness.origin.go_down(true);
         let answer = h.send(Request::new("GET", "/v1/projects/123/bots").with_header("X-API-Key", &key));
         assert_eq!((answer.status, code(&answer)), (502, "ORIGIN_ERROR".to_owned()));
@@ -117,7 +119,7 @@ fn an_unreachable_origin_is_502() {
 fn without_an_origin_the_gateway_answers_the_identity() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("123").unwrap());
         let answer = h.send(Request::new("GET", "/v1/projects/123/bots/1").with_header("X-API-Key", &key));
         assert_eq!(answer.status, 200);
         let body = answer.json_body();
@@ -149,7 +151,7 @@ fn custom_routes_are_matched_first_to_last() {
 #[test]
 fn every_request_has_one_log_line_without_secrets() {
     let harness = Harness::new();
-    let key = seed(&harness.store, &["bots:read"], |r| r.project = "123".into());
+    let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("123").unwrap());
     let limiter = MemoryLimiter::new(&harness.clock);
     let app = App {
         config: &harness.config,
@@ -192,7 +194,7 @@ fn every_request_has_one_log_line_without_secrets() {
 fn paths_an_origin_could_read_differently_are_refused_before_any_credential_work() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:read"], |r| r.project = "acme".into());
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("acme").unwrap());
         for path in [
             "/v1/projects/acme/bots/..;/..;/victim/billing",
             "/v1/projects/acme/bots;x=1/../../victim/billing",
@@ -222,7 +224,7 @@ fn paths_an_origin_could_read_differently_are_refused_before_any_credential_work
 fn the_origin_gets_the_canonical_path_that_was_matched() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:read"], |r| r.project = "acme".into());
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("acme").unwrap());
         let answer =
             h.send(Request::new("GET", "/v1/projects/%61cme/b%6Fts/a%3ab?x=%2F").with_header("X-API-Key", &key));
         assert_eq!(answer.status, 200);
@@ -236,7 +238,7 @@ fn the_origin_gets_the_canonical_path_that_was_matched() {
 fn a_method_override_in_the_query_is_refused() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:read"], |r| r.project = "acme".into());
+        let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("acme").unwrap());
         for query in ["_method=DELETE", "a=1&_method=PUT", "%5Fmethod=DELETE", "_METHOD=delete", "_method"] {
             let path = format!("/v1/projects/acme/bots/1?{query}");
             let answer = h.send(Request::new("GET", &path).with_header("X-API-Key", &key));
@@ -257,7 +259,7 @@ fn a_method_override_in_the_query_is_refused() {
 fn override_underscore_and_forwarding_headers_never_reach_the_origin() {
     let harness = Harness::with_config(gateway_config("https://origin.example"));
     harness.with_limiter(|h| {
-        let key = seed(&harness.store, &["bots:*"], |r| r.project = "acme".into());
+        let key = seed(&harness.store, &["bots:*"], |r| r.project = keygate::ids::ProjectId::parse("acme").unwrap());
         let mut request = Request::for_url("GET", "http://api.example.com:8787/v1/projects/acme/bots")
             .with_header("Authorization", &format!("Bearer {key}"))
             .with_header("CF-Connecting-IP", "2001:db8::7")

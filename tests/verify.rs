@@ -103,7 +103,7 @@ fn expired_and_disabled_keys_are_refused_with_their_codes() {
 #[test]
 fn a_key_of_another_environment_in_storage_looks_unknown() {
     let store = MemoryStore::default();
-    let key = seed(&store, &[], |r| r.environment = "test".into());
+    let key = seed(&store, &[], |r| r.environment = keygate::key::Environment::Test);
     assert_eq!(answer(&store, verify_body(json!({"key": key}))).1["code"], "INVALID_API_KEY");
 }
 

@@ -11,6 +11,7 @@ use keygate::app::store::KeyStore;
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::app::App;
 use keygate::error::Error;
+use keygate::ids::KeyId;
 use keygate::keystate::{LimiterAnswer, LimiterCall};
 use keygate::testing::MemoryLimiter;
 use serde_json::{json, Value};
@@ -25,11 +26,11 @@ struct Racing<'c> {
 }
 
 impl Limiter for Racing<'_> {
-    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+    async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
         if matches!(call, LimiterCall::Put { .. } | LimiterCall::Delete { .. }) {
             let slipped_in = self.before_next_write.borrow_mut().take();
             if let Some((id, other)) = slipped_in {
-                self.inner.call(&id, other).await?;
+                self.inner.call(&KeyId::parse(&id).unwrap(), other).await?;
             }
         }
         self.inner.call(key_id, call).await

@@ -16,6 +16,7 @@ use crate::app::json::JsonObject;
 use crate::app::principal::Principal;
 use crate::config::Config;
 use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
 use crate::key::Environment;
 use crate::ratelimit::Quota;
 use crate::record::{parse_rfc3339, KeyRecord, KeyStatus, UnixMillis};
@@ -278,18 +279,18 @@ fn limits(
 }
 
 /// The record a create body asks for (no id or prefix yet).
-pub fn new_record(config: &Config, project: &str, body: CreateKey, now: UnixMillis) -> Result<KeyRecord, Error> {
+pub fn new_record(config: &Config, project: ProjectId, body: CreateKey, now: UnixMillis) -> Result<KeyRecord, Error> {
     let (plan, rate_limit) = match limits(config, body.plan.as_deref(), body.rate_limit)? {
         Some(limits) => limits,
         None => (Some(config.default_plan.clone()), config.plans[&config.default_plan]),
     };
     Ok(KeyRecord {
-        id: String::new(),
-        project: project.to_owned(),
+        id: KeyId::placeholder(),
+        project,
         name: body.name.0,
         prefix: String::new(),
         scopes: body.scopes.map_or_else(Vec::new, |scopes| scopes.0),
-        environment: body.environment.unwrap_or(config.environment).as_str().to_owned(),
+        environment: body.environment.unwrap_or(config.environment),
         status: KeyStatus::Active,
         plan,
         rate_limit,

@@ -49,8 +49,8 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
             url.push_str(&request.query);
         }
         let mut headers = upstream_headers(request, credential_headers(config));
-        headers.push(("x-keygate-key-id".into(), record.id.clone()));
-        headers.push(("x-keygate-project".into(), record.project.clone()));
+        headers.push(("x-keygate-key-id".into(), record.id.to_string()));
+        headers.push(("x-keygate-project".into(), record.project.to_string()));
         headers.push(("x-keygate-scopes".into(), record.scopes.join(" ")));
         let outgoing = Outgoing {
             method: request.method.clone(),

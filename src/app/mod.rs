@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
 use crate::path;
 use crate::ratelimit::RateDecision;
 use crate::record::UnixMillis;
@@ -72,7 +73,7 @@ pub struct Trace<'a> {
     /// The route pattern that matched.
     pub route: &'a str,
     /// The key the request presented, once found: (key id, project).
-    pub identity: Option<(String, String)>,
+    pub identity: Option<(KeyId, ProjectId)>,
     /// The key's rate-limit state, once its object was consulted.
     pub rate: Option<RateDecision>,
 }
@@ -91,8 +92,8 @@ impl Trace<'_> {
 pub struct LogLine {
     pub method: String,
     pub route: String,
-    pub key_id: Option<String>,
-    pub project: Option<String>,
+    pub key_id: Option<KeyId>,
+    pub project: Option<ProjectId>,
     /// `allow`, `deny` (a 4xx) or `error` (a 5xx).
     pub decision: &'static str,
     pub code: Option<&'static str>,

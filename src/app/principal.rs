@@ -34,7 +34,7 @@ impl Principal {
         within_limits(own, new)?;
         within_expiry(own, new)?;
         if new.environment != own.environment {
-            return Err(exceeds("environment", format!("A key can only create {} keys.", own.environment)));
+            return Err(exceeds("environment", format!("A key can only create {} keys.", own.environment.as_str())));
         }
         Ok(())
     }
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(within(|r| r.rate_limit = Quota::new(1, 1001).unwrap()), Some("rate_limit".into()));
         assert_eq!(within(|r| r.expires_at = None), Some("expires_at".into()));
         assert_eq!(within(|r| r.expires_at = Some(2_000_000_000_001)), Some("expires_at".into()));
-        assert_eq!(within(|r| r.environment = "test".into()), Some("environment".into()));
+        assert_eq!(within(|r| r.environment = crate::key::Environment::Test), Some("environment".into()));
         assert_eq!(field(Principal::Root.may_produce(&record(&["admin"]))), None);
         let forever = key_principal(|own| own.expires_at = None);
         assert_eq!(field(forever.may_produce(&record(&[]))), None, "no expiry only from a key without one");

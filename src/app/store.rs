@@ -19,6 +19,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
 use crate::key::KeyDigest;
 use crate::record::{KeyRecord, KeySummary, UnixMillis};
 
@@ -176,11 +177,11 @@ impl<S: KeyValueStore> KeyStore<S> {
     /// The digest hex a project's pointer names for key `id`, and the record
     /// KV holds under it (`None` when a deletion removed it but not the pointer);
     /// `None` when there is no pointer.
-    pub async fn find(&self, project: &str, id: &str) -> Result<Option<(String, Option<KeyRecord>)>, Error> {
+    pub async fn find(&self, project: &ProjectId, id: &KeyId) -> Result<Option<(String, Option<KeyRecord>)>, Error> {
         let Some(digest_hex) = self.kv.get(&pointer_name(project, id)).await? else { return Ok(None) };
         let record = self.read_record(&record_name(&digest_hex)).await?;
         // A record of another project under this pointer would be corruption: never show it.
-        Ok(Some((digest_hex, record.filter(|r| r.project == project && r.id == id))))
+        Ok(Some((digest_hex, record.filter(|r| &r.project == project && &r.id == id))))
     }
 
     /// Writes the record, then the pointer with its listing summary.
@@ -193,7 +194,7 @@ impl<S: KeyValueStore> KeyStore<S> {
     }
 
     /// Deletes the record (the key stops working), then the pointer.
-    pub async fn remove(&self, digest_hex: &str, project: &str, id: &str) -> Result<(), Error> {
+    pub async fn remove(&self, digest_hex: &str, project: &ProjectId, id: &KeyId) -> Result<(), Error> {
         self.forget(digest_hex);
         self.kv.delete(&record_name(digest_hex)).await?;
         self.kv.delete(&pointer_name(project, id)).await
@@ -202,15 +203,15 @@ impl<S: KeyValueStore> KeyStore<S> {
     /// A page of a project's keys, in id order, from their pointers' metadata.
     pub async fn list(
         &self,
-        project: &str,
+        project: &ProjectId,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<KeySummary>, Option<String>), Error> {
-        let kv_cursor = cursor.map(|c| open_cursor(project, c)).transpose()?;
+        let kv_cursor = cursor.map(|c| open_cursor(project.as_str(), c)).transpose()?;
         let page = self.kv.list(&format!("p:{project}:"), limit, kv_cursor.as_deref()).await?;
         let summaries =
             page.entries.into_iter().filter_map(|(_, metadata)| serde_json::from_value(metadata?).ok()).collect();
-        Ok((summaries, page.cursor.map(|c| seal_cursor(project, &c))))
+        Ok((summaries, page.cursor.map(|c| seal_cursor(project.as_str(), &c))))
     }
 
     async fn read_record(&self, name: &str) -> Result<Option<KeyRecord>, Error> {
@@ -233,7 +234,7 @@ fn record_name(digest_hex: &str) -> String {
     format!("k:{digest_hex}")
 }
 
-fn pointer_name(project: &str, id: &str) -> String {
+fn pointer_name(project: &ProjectId, id: &KeyId) -> String {
     format!("p:{project}:{id}")
 }
 

@@ -18,6 +18,7 @@ use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::store::KeyValueStore;
 use crate::app::{Context, Trace};
 use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
 use crate::keystate::{LimiterAnswer, LimiterCall};
 use crate::ratelimit::RateDecision;
@@ -42,7 +43,7 @@ pub struct Verdict {
     pub decision: Decision,
     pub rate: Option<RateDecision>,
     /// The key found in storage, as (key id, project); `None` when none was.
-    pub identity: Option<(String, String)>,
+    pub identity: Option<(KeyId, ProjectId)>,
 }
 
 impl Verdict {
@@ -84,7 +85,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let Some(record) = self.keys.get(&digest, self.now).await? else {
             return deny(Error::unknown_key());
         };
-        if record.environment != environment {
+        if record.environment != self.config.environment {
             return deny(Error::unknown_key());
         }
         let identity = Some((record.id.clone(), record.project.clone()));

@@ -16,6 +16,7 @@ use worker::{durable_object, js_sys, wasm_bindgen_futures, web_sys, DurableObjec
 use crate::app::limiter::Limiter;
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
+use crate::ids::KeyId;
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
 use crate::ratelimit::LimitState;
 
@@ -306,8 +307,8 @@ async fn read_text(text: Result<js_sys::Promise, JsValue>) -> Option<String> {
 }
 
 impl Limiter for DurableObjects {
-    async fn call(&self, key_id: &str, call: LimiterCall) -> Result<LimiterAnswer, Error> {
-        call_object(&self.keys, key_id, &call).await
+    async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+        call_object(&self.keys, key_id.as_str(), &call).await
     }
 }
 

@@ -232,7 +232,7 @@ pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: 
     if record.is_expired(now) {
         return Err(Refusal::Expired);
     }
-    if project.is_some_and(|project| project != record.project) {
+    if project.is_some_and(|project| project != record.project.as_str()) {
         return Err(Refusal::ProjectMismatch);
     }
     if let Some(wanted) = scope {

@@ -5,12 +5,12 @@ const NOW: UnixMillis = 1_795_420_800_000;
 
 pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
     KeyRecord {
-        id: "key_0000000000000000000001".into(),
-        project: "acme".into(),
+        id: crate::ids::KeyId::parse("key_0000000000000000000001").unwrap(),
+        project: crate::ids::ProjectId::parse("acme").unwrap(),
         name: "n".into(),
         prefix: "sk_live_abcd".into(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        environment: "live".into(),
+        environment: crate::key::Environment::Live,
         status: KeyStatus::Active,
         plan: None,
         rate_limit: Quota::new(60, 1000).unwrap(),

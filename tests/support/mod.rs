@@ -5,6 +5,7 @@ use keygate::app::http::{Request, Response};
 use keygate::app::store::KeyStore;
 use keygate::app::App;
 use keygate::config::Config;
+use keygate::ids::{KeyId, ProjectId};
 use keygate::key::{ApiKey, Environment};
 use keygate::ratelimit::Quota;
 use keygate::record::{KeyRecord, KeyStatus};
@@ -40,12 +41,12 @@ pub fn app<'c>(
 
 pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyRecord {
     KeyRecord {
-        id: id.to_owned(),
-        project: project.to_owned(),
+        id: KeyId::parse(id).unwrap(),
+        project: ProjectId::parse(project).unwrap(),
         name: "fixture".to_owned(),
         prefix: key.display_prefix(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        environment: key.environment().as_str().to_owned(),
+        environment: key.environment(),
         status: KeyStatus::Active,
         plan: Some("standard".to_owned()),
         rate_limit: Quota::new(100, 10_000).unwrap(),
@@ -61,7 +62,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
 /// Stores a new live key with `scopes` (edited by `edit`) and returns its plaintext.
 pub fn seed(store: &MemoryStore, scopes: &[&str], edit: impl FnOnce(&mut KeyRecord)) -> String {
     let key = ApiKey::generate(Environment::Live).unwrap();
-    let mut stored = record(&keygate::key::generate_key_id().unwrap(), "acme", &key, scopes);
+    let mut stored = record(&KeyId::generate().unwrap(), "acme", &key, scopes);
     edit(&mut stored);
     futures_executor::block_on(KeyStore::new(store).save(&key.digest().to_hex(), &stored)).unwrap();
     key.expose().to_owned()
