@@ -2,7 +2,10 @@
 //!
 //! A rule is `{"method": "GET"|…|"*", "path": "/v1/projects/{project}/{resource}/*",
 //! "scope": "{resource}:{action}"}`. `{name}` matches one non-empty segment, a
-//! trailing `*` zero or more; the first matching rule wins.
+//! trailing `*` zero or more; the first matching rule wins. Literal segments
+//! match in any letter case and an exact rule also matches its path with a
+//! trailing `/`, as many origins (Express, ASP.NET) route, so no spelling of
+//! a path skips the rule the origin will apply.
 //!
 //! Guarantees: deny by default: a request whose scope template does not yield
 //! a valid scope matches nothing. Paths arrive canonical ([`crate::path`]), so
@@ -140,7 +143,7 @@ pub fn action_of(method: &str) -> Option<&'static str> {
 /// The first rule matching `method` and `path` (as [`crate::path::canonical`]
 /// returns it), with its scope filled in.
 pub fn find<'r>(rules: &'r [Rule], method: &str, path: &str) -> Option<Match<'r>> {
-    // A single trailing slash is kept as an empty last segment (only `*` matches it).
+    // A single trailing slash is kept as an empty last segment.
     let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     rules.iter().find_map(|rule| rule.matches(method, &segments))
 }
@@ -151,13 +154,16 @@ impl Rule {
             return None;
         }
         let fixed = self.segments.len();
-        if path.len() < fixed || (!self.trailing_wildcard && path.len() != fixed) {
+        // Origins commonly serve `/a/` as `/a`: an exact rule covers both.
+        let trailing_slash = path.len() == fixed + 1 && path.last() == Some(&"");
+        if path.len() < fixed || (!self.trailing_wildcard && path.len() != fixed && !trailing_slash) {
             return None;
         }
         let mut params: Vec<(&str, &str)> = Vec::new();
         for (segment, value) in self.segments.iter().zip(path) {
             match segment {
-                Segment::Literal(literal) if literal == value => {}
+                // Origins commonly route case-insensitively: so do rules.
+                Segment::Literal(literal) if literal.eq_ignore_ascii_case(value) => {}
                 Segment::Param(name) if !value.is_empty() => params.push((name, value)),
                 _ => return None,
             }
@@ -242,6 +248,19 @@ mod tests {
         assert_eq!(scope_of(&rules, "DELETE", "/").as_deref(), Some("everything:delete"));
         assert_eq!(find(&rules, "GET", "/v1/p/bots").unwrap().project.as_deref(), Some("p"));
         assert_eq!(find(&rules, "GET", "/health").unwrap().project, None);
+    }
+
+    #[test]
+    fn no_spelling_of_a_path_skips_the_rule_an_origin_would_apply() {
+        let rules = rules(
+            r#"[{"method":"*","path":"/admin","scope":"admin"},
+                {"method":"*","path":"/*","scope":"api:{action}"}]"#,
+        );
+        for path in ["/admin", "/ADMIN", "/Admin", "/admin/", "/aDmIn/"] {
+            assert_eq!(scope_of(&rules, "POST", path).as_deref(), Some("admin"), "{path}");
+        }
+        assert_eq!(scope_of(&rules, "POST", "/admin/x").as_deref(), Some("api:write"));
+        assert_eq!(scope_of(&rules, "POST", "/admin//").as_deref(), Some("api:write"), "one trailing slash only");
     }
 
     #[test]

@@ -35,6 +35,8 @@ fn github_delivery(body: &str, delivery: &str) -> Request {
         .with_header("X-GitHub-Delivery", delivery)
         .with_header("Content-Type", "application/json")
         .with_header("X-Keygate-Webhook-Source", "forged")
+        .with_header("Authorization", "Bearer sk_live_credential_for_someone_else")
+        .with_header("X-API-Key", "sk_live_credential_for_someone_else")
         .with_body(body)
 }
 
@@ -79,6 +81,9 @@ fn a_signed_delivery_is_forwarded_once_with_its_exact_bytes() {
         assert_eq!(header("x-keygate-webhook-source"), vec!["gh"], "the client's copy is replaced");
         assert_eq!(header("x-github-delivery"), vec!["d-1"]);
         assert_eq!(header("content-type"), vec!["application/json"]);
+        for credential in ["authorization", "x-api-key"] {
+            assert!(header(credential).is_empty(), "{credential} is not forwarded");
+        }
 
         let again = h.send(github_delivery(body, "d-1"));
         assert_eq!((again.status, again.json_body()), (200, json!({"verified": true, "duplicate": true})));

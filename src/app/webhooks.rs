@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::app::credential::credential_headers;
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
@@ -104,7 +105,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
             let id = verified.delivery_id;
             return Ok(Response::json(200, &json!({"verified": true, "source": source_name, "id": id})));
         };
-        let mut headers = upstream_headers(request, std::iter::once("authorization"));
+        let mut headers = upstream_headers(request, credential_headers(self.config));
         headers.push(("x-keygate-webhook-source".into(), source_name.to_owned()));
         let outgoing = Outgoing {
             method: "POST".into(),
