@@ -4,6 +4,7 @@
 //! code and public fields. Internal detail ([`Error::Unavailable`]) is kept for
 //! logs and never rendered.
 
+use crate::ids::KeyId;
 use serde_json::{json, Map, Value};
 
 /// Everything a request can fail with, client mistakes and system failures alike.
@@ -44,6 +45,10 @@ pub enum Error {
     },
     /// `If-Match` named a version the key no longer has.
     PreconditionFailed,
+    /// The key was rotated already: its successor is the key to rotate.
+    AlreadyRotated {
+        successor: KeyId,
+    },
     RateLimited {
         retry_after: u64,
         policy: &'static str,
@@ -84,6 +89,7 @@ impl Error {
             Error::MethodNotAllowed { allow: &[] },
             Error::PayloadTooLarge { limit_bytes: 0 },
             Error::PreconditionFailed,
+            Error::AlreadyRotated { successor: KeyId::placeholder() },
             Error::RateLimited { retry_after: 1, policy: "minute" },
             Error::Config(String::new()),
             Error::Origin,
@@ -110,6 +116,7 @@ impl Error {
                 | Error::MethodNotAllowed { .. }
                 | Error::PayloadTooLarge { .. }
                 | Error::PreconditionFailed
+                | Error::AlreadyRotated { .. }
                 | Error::RateLimited { .. }
                 | Error::Config(_)
                 | Error::Origin
@@ -134,6 +141,7 @@ impl Error {
             Error::InsufficientPermissions { .. } | Error::Exceeds { .. } | Error::ProjectMismatch => 403,
             Error::NotFound | Error::KeyNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
+            Error::AlreadyRotated { .. } => 409,
             Error::PreconditionFailed => 412,
             Error::PayloadTooLarge { .. } => 413,
             Error::RateLimited { .. } => 429,
@@ -162,6 +170,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Error::PreconditionFailed => "PRECONDITION_FAILED",
+            Error::AlreadyRotated { .. } => "KEY_ALREADY_ROTATED",
             Error::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             Error::Config(_) => "CONFIG_ERROR",
             Error::Origin => "ORIGIN_ERROR",
@@ -195,6 +204,9 @@ impl Error {
                 format!("The request body is larger than {limit_bytes} bytes.")
             }
             Error::PreconditionFailed => "The key changed since the version in If-Match; read it again.".into(),
+            Error::AlreadyRotated { successor } => {
+                format!("This key was already rotated; its successor {successor} is the key to rotate.")
+            }
             Error::RateLimited { retry_after, .. } => {
                 format!("Rate limit exceeded. Please retry after {retry_after} seconds.")
             }

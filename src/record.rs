@@ -41,6 +41,9 @@ pub struct KeyRecord {
     pub expires_at: Option<UnixMillis>,
     #[serde(default)]
     pub rotated_from: Option<KeyId>,
+    /// The key that replaced this one, once it is rotated (it then expires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_to: Option<KeyId>,
     /// Deactivated by the admin token: only the admin token re-activates it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled_by_admin: bool,
@@ -70,6 +73,7 @@ impl KeyRecord {
         fields.insert("rate_limit".into(), json!(self.rate_limit));
         fields.insert("meta".into(), Value::Object(self.meta.clone()));
         fields.insert("rotated_from".into(), json!(self.rotated_from));
+        fields.insert("rotated_to".into(), json!(self.rotated_to));
         object
     }
 

@@ -4,6 +4,7 @@
 mod support;
 
 use keygate::ratelimit::Quota;
+use keygate::record::rfc3339;
 use serde_json::{json, Value};
 use support::*;
 
@@ -91,8 +92,8 @@ fn a_key_cannot_rotate_a_key_into_one_more_powerful_than_itself() {
         let rotated = h.call("POST", &format!("{}/rotate", key_path(&strong["id"])), &key, json!({}));
         assert_exceeds(&rotated, "rate_limit");
         assert_eq!(h.verify(strong["key"].as_str().unwrap(), None)["valid"], true, "the old key is untouched");
-        // Renaming it changes no power: allowed.
-        assert_eq!(h.call("PATCH", &key_path(&strong["id"]), &key, json!({"name": "renamed"})).status, 200);
+        // It is more powerful than the writer, so the writer cannot touch it at all.
+        assert_exceeds(&h.call("PATCH", &key_path(&strong["id"]), &key, json!({"name": "renamed"})), "rate_limit");
     })
 }
 
@@ -129,5 +130,49 @@ fn an_admin_token_starting_with_sk_works() {
         assert_eq!(listed.status, 200, "{}", listed.json_body());
         let wrong = h.call("GET", "/v1/projects/acme/keys", "sk_admin_0123456789abcdeX", Value::Null);
         assert_eq!((wrong.status, code(&wrong)), (401, "INVALID_API_KEY".to_owned()));
+    })
+}
+
+/// Reproducer (attacker review): a short-lived, low-limit `keys:write` key
+/// gave `keys:write` to a key with no expiry and high limits, which then
+/// minted unexpiring high-limit keys. A key now acts only on keys no more
+/// powerful than itself.
+#[test]
+fn a_key_cannot_graft_its_scopes_onto_a_more_powerful_key() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let weak = writer(h);
+        let strong = seed(&h.harness.store, &[], |record| {
+            record.rate_limit = Quota::new(1000, 1_000_000).unwrap();
+            record.expires_at = None;
+        });
+        let path = key_path(&h.verify(&strong, None)["key_id"]);
+        assert_exceeds(&h.call("PATCH", &path, &weak, json!({"scopes": ["keys:write"]})), "rate_limit");
+        assert_exceeds(&h.call("PATCH", &path, &weak, json!({"name": "renamed"})), "rate_limit");
+        assert_exceeds(&h.call("DELETE", &path, &weak, Value::Null), "rate_limit");
+        assert_exceeds(&h.call("POST", &format!("{path}/rotate"), &weak, json!({})), "rate_limit");
+        assert_eq!(h.root("GET", &path, Value::Null).json_body()["scopes"], json!([]), "nothing changed");
+    })
+}
+
+/// Reproducer (attacker review): a `keys:write` key revived, with
+/// `expires_at: null`, a leaked key the admin token had rotated away.
+#[test]
+fn a_key_never_extends_an_expiry_so_a_retired_key_stays_retired() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let weak = seed(&h.harness.store, &["keys:write", "bots:read"], |_| {});
+        let created =
+            h.root("POST", "/v1/projects/acme/keys", json!({"name": "leaked", "scopes": ["bots:read"]})).json_body();
+        let leaked = created["key"].as_str().unwrap().to_owned();
+        let path = key_path(&created["id"]);
+        assert_eq!(h.root("POST", &format!("{path}/rotate"), json!({"grace_seconds": 60})).status, 201);
+        for body in [json!({"expires_at": null}), json!({"expires_at": "2030-01-01T00:00:00Z"})] {
+            assert_exceeds(&h.call("PATCH", &path, &weak, body), "expires_at");
+        }
+        let sooner = h.call("PATCH", &path, &weak, json!({"expires_at": rfc3339(NOW + 1_000)}));
+        assert_eq!(sooner.status, 200, "shortening is fine");
+        h.harness.clock.advance(1_000);
+        assert_eq!(h.verify(&leaked, None)["code"], "API_KEY_EXPIRED");
     })
 }

@@ -198,3 +198,54 @@ fn a_deleted_key_never_verifies_again_whatever_kv_holds() {
         assert!(!state.counters_idle(keygate::app::Clock::now(&harness.clock)));
     })
 }
+
+/// Reproducer (attacker review): rotating a key twice (a retry, a second
+/// operator, or the loser of two concurrent rotations) answered 201 with a new
+/// key that inherited the first rotation's retirement: with grace 0, born
+/// expired. A rotated key now names its successor and is not rotated again.
+#[test]
+fn a_rotated_key_is_not_rotated_again() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let created = h.root("POST", "/v1/projects/acme/keys", json!({"name": "ci"})).json_body();
+        let path = format!("/v1/projects/acme/keys/{}/rotate", created["id"].as_str().unwrap());
+        let first = h.root("POST", &path, json!({"grace_seconds": 0}));
+        assert_eq!(first.status, 201);
+        harness.clock.advance(1);
+        let second = h.root("POST", &path, json!({"grace_seconds": 0}));
+        assert_eq!((second.status, code(&second)), (409, "KEY_ALREADY_ROTATED".to_owned()));
+        let successor = first.json_body()["id"].clone();
+        assert!(second.json_body()["error"]["message"].as_str().unwrap().contains(successor.as_str().unwrap()));
+        let retired = h.root("GET", &path.replace("/rotate", ""), Value::Null).json_body();
+        assert_eq!(retired["rotated_to"], successor);
+        assert_eq!(h.verify(first.json_body()["key"].as_str().unwrap(), None)["valid"], true);
+    })
+}
+
+/// Reproducer (attacker review): a `keys:write` key's DELETE judged the key
+/// at one version and deleted whatever the key had become, here a key just
+/// given `admin`, which it may not touch. It now deletes only what it judged.
+#[test]
+fn a_keys_delete_applies_only_to_the_version_it_judged() {
+    with_race(|send, racing| {
+        let created = |body: Value| send(root("POST", "/v1/projects/acme/keys", body)).json_body();
+        let weak = created(json!({"name": "weak", "scopes": ["keys:write", "bots:read"]}));
+        let target = created(json!({"name": "target", "scopes": ["bots:read"]}));
+        let id = target["id"].as_str().unwrap().to_owned();
+        let state = racing.inner.state(&id).unwrap();
+        let mut promoted = state.record.unwrap();
+        let version = promoted.updated_at;
+        promoted.scopes = vec!["admin".into()];
+        promoted.updated_at += 1;
+        let put = LimiterCall::Put { digest: state.digest.unwrap(), record: promoted, expected: Some(version) };
+        *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
+        let weak_key = weak["key"].as_str().unwrap();
+        let deleted = send(
+            Request::new("DELETE", &format!("/v1/projects/acme/keys/{id}"))
+                .with_header("Authorization", &format!("Bearer {weak_key}")),
+        );
+        assert_eq!((deleted.status, code(&deleted)), (403, "INSUFFICIENT_PERMISSIONS".to_owned()));
+        assert!(!racing.inner.state(&id).unwrap().deleted);
+        assert_eq!(verify(send, target["key"].as_str().unwrap())["valid"], true);
+    })
+}

@@ -241,7 +241,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
 
     async fn create(&self, project: &ProjectId, principal: &Principal, request: &Request) -> Result<Response, Error> {
         let record = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
-        principal.may_produce(&record)?;
+        principal.may_touch(&record)?;
         let (key, record) = self.issue(record).await?;
         Ok(key_answer(201, &record, Some(&key)))
     }
@@ -300,9 +300,11 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
     }
 
-    /// Deletes the key, on the version read when `If-Match` asks for one. A
-    /// key already deleted in its object, whose KV entries a failed attempt
-    /// left behind, is cleaned up: a retried DELETE finishes the job.
+    /// Deletes the key. A key acting as admin deletes only the version it
+    /// judged (another write may have made the key untouchable), as does
+    /// `If-Match`; the admin token's plain DELETE is unconditional. A key
+    /// already deleted in its object, whose KV entries a failed attempt left
+    /// behind, is cleaned up: a retried DELETE finishes the job.
     async fn delete(
         &self,
         project: &ProjectId,
@@ -310,25 +312,30 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         principal: &Principal,
         precondition: Option<Precondition>,
     ) -> Result<Response, Error> {
-        let (digest_hex, record) = match self.find(project, id).await? {
-            Found::Deleted { digest_hex } => {
-                self.keys.remove(&digest_hex, project, id).await?;
-                return Ok(Response::no_content());
+        for _ in 0..WRITE_ATTEMPTS {
+            let (digest_hex, record) = match self.find(project, id).await? {
+                Found::Deleted { digest_hex } => {
+                    self.keys.remove(&digest_hex, project, id).await?;
+                    return Ok(Response::no_content());
+                }
+                Found::Live { digest_hex, record } => (digest_hex, record),
+            };
+            if let Some(precondition) = &precondition {
+                precondition.holds_for(&record)?;
             }
-            Found::Live { digest_hex, record } => (digest_hex, record),
-        };
-        if let Some(precondition) = &precondition {
-            precondition.holds_for(&record)?;
+            principal.may_touch(&record)?;
+            let conditional = precondition.is_some() || matches!(principal, Principal::Key(_));
+            let expected = conditional.then_some(record.updated_at);
+            match self.limiter.call(id, LimiterCall::Delete { expected }).await? {
+                LimiterAnswer::Done | LimiterAnswer::Gone => {}
+                LimiterAnswer::Conflict if precondition.is_some() => return Err(Error::PreconditionFailed),
+                LimiterAnswer::Conflict => continue,
+                _ => return Err(out_of_protocol()),
+            }
+            self.keys.remove(&digest_hex, project, id).await?;
+            return Ok(Response::no_content());
         }
-        principal.may_touch(&record)?;
-        let expected = precondition.map(|_| record.updated_at);
-        match self.limiter.call(id, LimiterCall::Delete { expected }).await? {
-            LimiterAnswer::Done | LimiterAnswer::Gone => {}
-            LimiterAnswer::Conflict => return Err(Error::PreconditionFailed),
-            _ => return Err(out_of_protocol()),
-        }
-        self.keys.remove(&digest_hex, project, id).await?;
-        Ok(Response::no_content())
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
     }
 
     /// A new key that is the old one with a new id and secret; the old one
@@ -347,15 +354,19 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         let grace_seconds = parse_body::<RotateKey>(&request.body, true)?.grace_seconds()?;
         for _ in 0..WRITE_ATTEMPTS {
             let (digest_hex, old) = self.find_writable(project, id, principal, precondition.as_ref()).await?;
+            if let Some(successor) = &old.rotated_to {
+                return Err(Error::AlreadyRotated { successor: successor.clone() });
+            }
             let mut new = old.clone();
             new.rotated_from = Some(old.id.clone());
             new.created_at = self.now;
             new.updated_at = self.now;
-            principal.may_produce(&new)?;
+            principal.may_touch(&new)?;
             let (key, new) = self.issue(new).await?;
             let mut retired = old.clone();
             let grace_end = self.now + grace_seconds as i64 * 1000;
             retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+            retired.rotated_to = Some(new.id.clone());
             retired.updated_at = self.next_version(&old);
             let retired_now = match self.put(&digest_hex, &retired, Some(old.updated_at)).await {
                 Err(Error::KeyNotFound) => None,

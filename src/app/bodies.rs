@@ -299,6 +299,7 @@ pub fn new_record(config: &Config, project: ProjectId, body: CreateKey, now: Uni
         updated_at: now,
         expires_at: body.expires_at.map(|at| at.in_the_future(now)).transpose()?,
         rotated_from: None,
+        rotated_to: None,
         disabled_by_admin: false,
     })
 }

@@ -1,11 +1,13 @@
 //! Who is calling the admin API, and what it may do to keys.
 //!
-//! Guarantee: a key can never produce a key, or turn one into, something more
-//! powerful than itself: scopes within its own, `per_minute` and `per_day` no
-//! higher, an expiry no later (none only if it has none), its own environment.
-//! It acts only on keys whose scopes it holds, and may deactivate them, but a
-//! key the admin token deactivated is re-activated by the admin token only.
-//! The admin token may do anything.
+//! Guarantee: a key acts only on keys no more powerful than itself, and can
+//! never produce a key, or turn one into, something more powerful than
+//! itself: scopes within its own, `per_minute` and `per_day` no higher, an
+//! expiry no later (none only if it has none), its own environment. It may
+//! shorten expiries but never extend one, so a key retired by rotation or
+//! given an end by the admin token stays retired; it may deactivate keys,
+//! but a key the admin token deactivated is re-activated by the admin token
+//! only. The admin token may do anything.
 
 use std::rc::Rc;
 
@@ -22,34 +24,33 @@ pub enum Principal {
 }
 
 impl Principal {
-    /// Refuses unless this principal holds every scope of `target`, so it can act on it at all.
+    /// Refuses unless `target` is no more powerful than this principal:
+    /// acting on a key (or creating one) is bounded by what the principal is.
     pub fn may_touch(&self, target: &KeyRecord) -> Result<(), Error> {
-        self.holds(&target.scopes)
-    }
-
-    /// Refuses a new key (created, or rotated from another) more powerful than this principal.
-    pub fn may_produce(&self, new: &KeyRecord) -> Result<(), Error> {
         let Principal::Key(own) = self else { return Ok(()) };
-        self.holds(&new.scopes)?;
-        within_limits(own, new)?;
-        within_expiry(own, new)?;
-        if new.environment != own.environment {
-            return Err(exceeds("environment", format!("A key can only create {} keys.", own.environment.as_str())));
+        self.holds(&target.scopes)?;
+        within_limits(own, target)?;
+        within_expiry(own, target)?;
+        if target.environment != own.environment {
+            let message = format!("A key can only act on {} keys.", own.environment.as_str());
+            return Err(exceeds("environment", message));
         }
         Ok(())
     }
 
-    /// Refuses a change from `before` to `after` that makes any field more powerful than this principal.
+    /// Refuses a change from `before` (which it may touch) to `after` that
+    /// leaves `after` more powerful than this principal, extends an expiry, or
+    /// re-activates what the admin token deactivated.
     pub fn may_change(&self, before: &KeyRecord, after: &KeyRecord) -> Result<(), Error> {
-        let Principal::Key(own) = self else { return Ok(()) };
-        if after.scopes != before.scopes {
-            self.holds(&after.scopes)?;
-        }
-        if after.rate_limit != before.rate_limit {
-            within_limits(own, after)?;
-        }
-        if after.expires_at != before.expires_at {
-            within_expiry(own, after)?;
+        let Principal::Key(_) = self else { return Ok(()) };
+        self.may_touch(after)?;
+        let extended = match (before.expires_at, after.expires_at) {
+            (Some(_), None) => true,
+            (Some(before), Some(after)) => after > before,
+            (None, _) => false,
+        };
+        if extended {
+            return Err(exceeds("expires_at", "Only the admin token extends an expiry; a key may only shorten it."));
         }
         let reactivated = before.status == KeyStatus::Inactive && after.status == KeyStatus::Active;
         if reactivated && before.disabled_by_admin {
@@ -122,6 +123,14 @@ mod tests {
         Principal::Key(Rc::new(own))
     }
 
+    /// A key exactly as powerful as [`key_principal`]'s, with `scopes`.
+    fn peer(scopes: &[&str]) -> KeyRecord {
+        let mut peer = record(scopes);
+        peer.rate_limit = Quota::new(60, 1000).unwrap();
+        peer.expires_at = Some(2_000_000_000_000);
+        peer
+    }
+
     fn field(result: Result<(), Error>) -> Option<String> {
         match result {
             Ok(()) => None,
@@ -135,11 +144,9 @@ mod tests {
     fn a_key_produces_nothing_more_powerful_than_itself() {
         let principal = key_principal(|_| {});
         let within = |edit: fn(&mut KeyRecord)| {
-            let mut new = record(&["bots:read"]);
-            new.rate_limit = Quota::new(60, 1000).unwrap();
-            new.expires_at = Some(2_000_000_000_000);
+            let mut new = peer(&["bots:read"]);
             edit(&mut new);
-            field(principal.may_produce(&new))
+            field(principal.may_touch(&new))
         };
         assert_eq!(within(|_| {}), None);
         assert_eq!(within(|r| r.scopes = vec!["bots:write".into()]), Some("scope bots:write".into()));
@@ -149,28 +156,44 @@ mod tests {
         assert_eq!(within(|r| r.expires_at = None), Some("expires_at".into()));
         assert_eq!(within(|r| r.expires_at = Some(2_000_000_000_001)), Some("expires_at".into()));
         assert_eq!(within(|r| r.environment = crate::key::Environment::Test), Some("environment".into()));
-        assert_eq!(field(Principal::Root.may_produce(&record(&["admin"]))), None);
+        assert_eq!(field(Principal::Root.may_touch(&record(&["admin"]))), None);
         let forever = key_principal(|own| own.expires_at = None);
-        assert_eq!(field(forever.may_produce(&record(&[]))), None, "no expiry only from a key without one");
+        assert_eq!(field(forever.may_touch(&record(&[]))), None, "no expiry only from a key without one");
     }
 
     #[test]
-    fn a_change_is_judged_on_the_fields_it_changes() {
+    fn a_key_acts_only_on_keys_no_more_powerful_than_itself() {
         let principal = key_principal(|_| {});
-        let mut target = record(&["bots:read"]);
-        target.rate_limit = Quota::new(1000, 100_000).unwrap();
-        target.expires_at = None;
-        let mut renamed = target.clone();
+        let mut stronger = record(&["bots:read"]);
+        stronger.rate_limit = Quota::new(1000, 100_000).unwrap();
+        let mut renamed = stronger.clone();
         renamed.name = "new name".into();
-        assert_eq!(field(principal.may_change(&target, &renamed)), None);
-        let mut unexpiring = target.clone();
-        unexpiring.expires_at = Some(1);
-        let mut cleared = unexpiring.clone();
-        cleared.expires_at = None;
-        assert_eq!(field(principal.may_change(&unexpiring, &cleared)), Some("expires_at".into()));
-        let mut raised = target.clone();
-        raised.rate_limit = Quota::new(u32::MAX, 100_000).unwrap();
-        assert_eq!(field(principal.may_change(&target, &raised)), Some("rate_limit".into()));
+        assert_eq!(field(principal.may_touch(&stronger)), Some("rate_limit".into()));
+        assert_eq!(field(principal.may_change(&stronger, &renamed)), Some("rate_limit".into()));
+        stronger.rate_limit = Quota::new(60, 1000).unwrap();
+        assert_eq!(field(principal.may_touch(&stronger)), Some("expires_at".into()), "it never expires");
+    }
+
+    #[test]
+    fn a_key_shortens_expiries_but_never_extends_one() {
+        let principal = key_principal(|own| own.expires_at = None);
+        let mut retired = record(&["bots:read"]);
+        retired.expires_at = Some(1_000);
+        let with_expiry = |at: Option<i64>| {
+            let mut after = retired.clone();
+            after.expires_at = at;
+            field(principal.may_change(&retired, &after))
+        };
+        assert_eq!(with_expiry(Some(999)), None);
+        assert_eq!(with_expiry(Some(1_000)), None);
+        assert_eq!(with_expiry(Some(1_001)), Some("expires_at".into()));
+        assert_eq!(with_expiry(None), Some("expires_at".into()));
+        let mut unexpiring = retired.clone();
+        unexpiring.expires_at = None;
+        let mut ending = unexpiring.clone();
+        ending.expires_at = Some(5);
+        assert_eq!(field(principal.may_change(&unexpiring, &ending)), None);
+        assert_eq!(field(Principal::Root.may_change(&retired, &unexpiring)), None);
     }
 
     /// A stored scope that no longer parses grants nothing, so touching a key
@@ -178,7 +201,7 @@ mod tests {
     #[test]
     fn a_stored_scope_that_no_longer_parses_is_ignored_as_everywhere() {
         let principal = key_principal(|_| {});
-        let mut target = record(&["bots:read"]);
+        let mut target = peer(&["bots:read"]);
         target.scopes.push("Not A Scope".into());
         assert_eq!(field(principal.may_touch(&target)), None);
         target.scopes.push("bots:write".into());
@@ -188,14 +211,14 @@ mod tests {
     #[test]
     fn a_key_deactivated_by_the_admin_token_is_reactivated_by_it_only() {
         let key = key_principal(|_| {});
-        let mut target = record(&[]);
+        let mut target = peer(&[]);
         Principal::Root.set_status(&mut target, KeyStatus::Inactive);
         let mut reactivated = target.clone();
         key.set_status(&mut reactivated, KeyStatus::Active);
         assert_eq!(field(key.may_change(&target, &reactivated)), Some("status".into()));
         assert_eq!(field(Principal::Root.may_change(&target, &reactivated)), None);
         // A key that deactivated a key may re-activate it; deactivating again keeps the admin's mark.
-        let mut by_key = record(&[]);
+        let mut by_key = peer(&[]);
         key.set_status(&mut by_key, KeyStatus::Inactive);
         let mut back = by_key.clone();
         key.set_status(&mut back, KeyStatus::Active);

@@ -19,6 +19,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         updated_at: NOW,
         expires_at: None,
         rotated_from: None,
+        rotated_to: None,
         disabled_by_admin: false,
     }
 }

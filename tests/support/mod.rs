@@ -55,6 +55,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
         updated_at: NOW - 1_000,
         expires_at: None,
         rotated_from: None,
+        rotated_to: None,
         disabled_by_admin: false,
     }
 }
