@@ -113,7 +113,13 @@ test("a keys:write key cannot make any key more powerful than itself", async () 
   assert.deepEqual(self.rate_limit, { per_minute: 100, per_day: 1000 });
   assert.notEqual(self.expires_at, null);
 
-  const target = await worker.createKey("least", { name: "t", scopes: ["bots:read"], expires_at: self.expires_at });
+  // Within the writer's power in every respect: a key acts only on keys no more powerful than itself.
+  const target = await worker.createKey("least", {
+    name: "t",
+    scopes: ["bots:read"],
+    rate_limit: self.rate_limit,
+    expires_at: self.expires_at,
+  });
   const targetPath = `/v1/projects/least/keys/${target.id}`;
   assert.equal((await worker.call("PATCH", targetPath, { headers: root, json: { status: "inactive" } })).status, 200);
   const reactivated = await worker.call("PATCH", targetPath, { headers: auth, json: { status: "active" } });
