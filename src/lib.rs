@@ -10,11 +10,13 @@ pub mod ids;
 pub mod key;
 pub mod keystate;
 pub mod path;
+pub mod project;
 pub mod ratelimit;
 pub mod record;
 pub mod rules;
 pub mod scope;
 pub mod slug;
+pub mod usage;
 pub mod webhook;
 
 #[cfg(any(test, feature = "testing"))]

@@ -11,12 +11,16 @@ use serde_json::Value;
 use crate::app::http::{Body, Response, Stream};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
+use crate::app::projects::Projects;
 use crate::app::store::{KeyValueStore, ListPage};
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::app::Clock;
 use crate::error::Error;
-use crate::ids::KeyId;
+use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
+use crate::project::object::{ProjectObject, DEFAULT_AUDIT_RETENTION_DAYS};
+use crate::project::sql::{Sql, SqlError, SqlValue};
+use crate::project::{ProjectAnswer, ProjectCall};
 use crate::record::UnixMillis;
 
 /// A clock that stands still until told to move.
@@ -121,14 +125,17 @@ impl KeyValueStore for MemoryStore {
     }
 }
 
-/// Durable Objects in memory, for tests: the same [`KeyObject`] and
-/// [`DeliveryState`] decisions, on a fake clock.
+/// Durable Objects in memory, for tests: the same [`KeyObject`],
+/// [`DeliveryState`] and [`ProjectObject`] decisions (the last over a real
+/// SQLite), on a fake clock.
 pub struct MemoryLimiter<C> {
     objects: RefCell<HashMap<String, KeyObject>>,
     deliveries: RefCell<HashMap<String, DeliveryState>>,
+    projects: RefCell<HashMap<String, ProjectObject<MemorySql>>>,
     clock: C,
     calls: Cell<usize>,
     failing: Cell<bool>,
+    projects_failing: Cell<bool>,
 }
 
 impl<C: Clock> MemoryLimiter<C> {
@@ -136,10 +143,57 @@ impl<C: Clock> MemoryLimiter<C> {
         MemoryLimiter {
             objects: RefCell::default(),
             deliveries: RefCell::default(),
+            projects: RefCell::default(),
             clock,
             calls: Cell::new(0),
             failing: Cell::new(false),
+            projects_failing: Cell::new(false),
         }
+    }
+
+    /// Makes every project's object unreachable, or reachable again.
+    pub fn fail_projects(&self, failing: bool) {
+        self.projects_failing.set(failing);
+    }
+
+    /// Rings every key object's alarm at the clock's time, as the runtime
+    /// would once it is due, delivering what each owes its project's object.
+    /// Returns how many deliveries were acknowledged.
+    pub fn ring_alarms(&self) -> usize {
+        let now = self.clock.now();
+        let mut acknowledged = 0;
+        let ids: Vec<String> = self.objects.borrow().keys().cloned().collect();
+        for id in ids {
+            let plan = self.objects.borrow_mut().get_mut(&id).expect("listed").on_alarm(now);
+            let Some(delivery) = plan.deliver else { continue };
+            let ok = self.apply_to_project(delivery.call.clone()).is_ok();
+            acknowledged += usize::from(ok);
+            self.objects.borrow_mut().get_mut(&id).expect("listed").delivered(&delivery, ok, now);
+        }
+        acknowledged
+    }
+
+    fn apply_to_project(&self, call: ProjectCall) -> Result<ProjectAnswer, Error> {
+        if self.projects_failing.get() {
+            return Err(Error::Unavailable("memory projects set to fail".into()));
+        }
+        let project = match &call {
+            ProjectCall::Apply { project, .. }
+            | ProjectCall::Import { project, .. }
+            | ProjectCall::List { project, .. }
+            | ProjectCall::Audit { project, .. }
+            | ProjectCall::Usage { project, .. } => project.to_string(),
+        };
+        let mut projects = self.projects.borrow_mut();
+        let object = match projects.entry(project) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let object = ProjectObject::open(MemorySql::new(), DEFAULT_AUDIT_RETENTION_DAYS)
+                    .map_err(|e| Error::Unavailable(e.0))?;
+                entry.insert(object)
+            }
+        };
+        object.on_call(call, self.clock.now()).map_err(|e| Error::Unavailable(e.0))
     }
 
     /// How many calls reached any object.
@@ -156,6 +210,11 @@ impl<C: Clock> MemoryLimiter<C> {
         self.failing.set(failing);
     }
 
+    /// The ids of every key object that exists.
+    pub fn key_ids(&self) -> Vec<String> {
+        self.objects.borrow().keys().cloned().collect()
+    }
+
     pub fn state(&self, key_id: &str) -> Option<KeyState> {
         self.objects.borrow().get(key_id).map(|object| object.state.clone())
     }
@@ -169,6 +228,12 @@ impl<C: Clock> Limiter for MemoryLimiter<C> {
         }
         let mut objects = self.objects.borrow_mut();
         Ok(objects.entry(key_id.to_string()).or_default().on_call(call, self.clock.now()).answer)
+    }
+}
+
+impl<C: Clock> Projects for MemoryLimiter<C> {
+    async fn project(&self, _project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
+        self.apply_to_project(call)
     }
 }
 
@@ -232,5 +297,51 @@ impl Origin for MemoryOrigin {
         let Outgoing { method, url, headers, .. } = request;
         self.received.borrow_mut().push(Sent { method, url, headers, body });
         Ok(self.answer.borrow().clone())
+    }
+}
+
+/// An in-memory SQLite, under the same statements as a Durable Object's.
+pub struct MemorySql(rusqlite::Connection);
+
+impl MemorySql {
+    pub fn new() -> MemorySql {
+        MemorySql(rusqlite::Connection::open_in_memory().expect("an in-memory SQLite opens"))
+    }
+}
+
+impl Default for MemorySql {
+    fn default() -> MemorySql {
+        MemorySql::new()
+    }
+}
+
+impl Sql for MemorySql {
+    fn exec(&self, query: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+        use rusqlite::types::{Value as Bound, ValueRef};
+        let failed = |e: rusqlite::Error| SqlError(format!("{e} in: {query}"));
+        let mut statement = self.0.prepare(query).map_err(failed)?;
+        let columns = statement.column_count();
+        let bound = params.iter().map(|param| match param {
+            SqlValue::Null => Bound::Null,
+            SqlValue::Int(value) => Bound::Integer(*value),
+            SqlValue::Text(value) => Bound::Text(value.clone()),
+        });
+        let mut rows = statement.query(rusqlite::params_from_iter(bound)).map_err(failed)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(failed)? {
+            let values = (0..columns)
+                .map(|index| {
+                    Ok(match row.get_ref(index)? {
+                        ValueRef::Integer(value) => SqlValue::Int(value),
+                        ValueRef::Text(text) => SqlValue::Text(String::from_utf8_lossy(text).into_owned()),
+                        ValueRef::Real(value) => SqlValue::Int(value as i64),
+                        ValueRef::Null | ValueRef::Blob(_) => SqlValue::Null,
+                    })
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()
+                .map_err(failed)?;
+            out.push(values);
+        }
+        Ok(out)
     }
 }

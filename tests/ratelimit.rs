@@ -166,8 +166,8 @@ fn a_durable_object_failure_fails_closed() {
         assert_eq!(admin.status, 503);
         let created_during_outage = h.root("POST", "/v1/projects/acme/keys", json!({"name": "n"}));
         assert_eq!(created_during_outage.status, 503);
-        let pointers = h.harness.store.dump().iter().filter(|(name, _, _)| name.starts_with("p:acme:")).count();
-        assert_eq!(pointers, 1, "nothing written to KV when the Durable Object write failed");
+        let records = h.harness.store.dump().iter().filter(|(name, _, _)| name.starts_with("k:")).count();
+        assert_eq!(records, 1, "nothing written to KV when the Durable Object write failed");
     })
 }
 

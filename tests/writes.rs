@@ -7,12 +7,14 @@ use std::cell::RefCell;
 
 use keygate::app::http::{Request, Response};
 use keygate::app::limiter::Limiter;
+use keygate::app::projects::Projects;
 use keygate::app::store::KeyStore;
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::app::App;
 use keygate::error::Error;
-use keygate::ids::KeyId;
+use keygate::ids::{KeyId, ProjectId};
 use keygate::keystate::{LimiterAnswer, LimiterCall};
+use keygate::project::{ProjectAnswer, ProjectCall};
 use keygate::testing::MemoryLimiter;
 use serde_json::{json, Value};
 use support::*;
@@ -34,6 +36,12 @@ impl Limiter for Racing<'_> {
             }
         }
         self.inner.call(key_id, call).await
+    }
+}
+
+impl Projects for Racing<'_> {
+    async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
+        self.inner.project(project, call).await
     }
 }
 
@@ -78,7 +86,8 @@ fn a_deletion_between_a_patchs_read_and_write_stays_a_deletion() {
         let created = send(root("POST", "/v1/projects/acme/keys", json!({"name": "n"}))).json_body();
         let id = created["id"].as_str().unwrap().to_owned();
         let path = format!("/v1/projects/acme/keys/{id}");
-        *racing.before_next_write.borrow_mut() = Some((id.clone(), LimiterCall::Delete { expected: None }));
+        *racing.before_next_write.borrow_mut() =
+            Some((id.clone(), LimiterCall::Delete { expected: None, entry: None }));
         let patched = send(root("PATCH", &path, json!({})));
         assert_eq!((patched.status, code(&patched)), (404, "KEY_NOT_FOUND".to_owned()));
         assert_eq!(verify(send, created["key"].as_str().unwrap())["code"], "INVALID_API_KEY");
@@ -103,7 +112,7 @@ fn two_concurrent_patches_both_take_effect() {
         other.name = "renamed elsewhere".into();
         other.updated_at += 1;
         let digest = racing.inner.state(&id).unwrap().digest.unwrap();
-        let put = LimiterCall::Put { digest, record: other, expected: Some(version) };
+        let put = LimiterCall::Put { digest, record: other, expected: Some(version), entry: None };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let patched = send(root("PATCH", &path, json!({"scopes": ["b:read"]})));
         assert_eq!(patched.status, 200);
@@ -171,7 +180,8 @@ fn a_delete_that_failed_half_way_is_finished_by_its_retry() {
         assert!(harness.store.dump().iter().any(|(name, _, _)| name.starts_with("k:")), "KV still holds it");
         harness.store.fail_writes(false);
         assert_eq!(h.root("DELETE", &path, Value::Null).status, 204, "the retry finishes the job");
-        assert!(harness.store.dump().is_empty(), "record and pointer are gone");
+        let left: Vec<String> = harness.store.dump().into_iter().map(|(name, _, _)| name).collect();
+        assert!(left.iter().all(|name| name.starts_with("project:")), "the record is gone: {left:?}");
         assert_eq!(h.root("DELETE", &path, Value::Null).status, 404);
         assert_eq!(h.verify(key, None)["code"], "INVALID_API_KEY");
     })
@@ -237,7 +247,8 @@ fn a_keys_delete_applies_only_to_the_version_it_judged() {
         let version = promoted.updated_at;
         promoted.scopes = vec!["admin".into()];
         promoted.updated_at += 1;
-        let put = LimiterCall::Put { digest: state.digest.unwrap(), record: promoted, expected: Some(version) };
+        let put =
+            LimiterCall::Put { digest: state.digest.unwrap(), record: promoted, expected: Some(version), entry: None };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let weak_key = weak["key"].as_str().unwrap();
         let deleted = send(

@@ -82,12 +82,17 @@ impl Request {
         })
     }
 
-    /// A query parameter's raw value (keygate's own parameters never need decoding).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key == name).then_some(value)
-        })
+    /// The query's parameters in order, decoded as forms are (`+` is a space).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        let decoded = |text: &str| String::from_utf8_lossy(&url_decode(text.as_bytes())).into_owned();
+        self.query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (decoded(name), decoded(value))
+            })
+            .collect()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod json;
 pub mod limiter;
 pub mod origin;
 pub mod principal;
+pub mod projects;
 pub mod routes;
 pub mod store;
 pub mod verify;
@@ -30,6 +31,7 @@ use http::MAX_JSON_BODY_BYTES;
 use http::{Request, Response};
 use limiter::Limiter;
 use origin::Origin;
+use projects::Projects;
 use routes::Route;
 use store::{KeyStore, KeyValueStore};
 use verify::Verdict;
@@ -121,7 +123,7 @@ fn redact_hex_runs(detail: &str) -> String {
     out
 }
 
-impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, L, O, C> {
+impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> App<'_, S, L, O, C> {
     pub async fn handle(&self, request: &Request) -> Response {
         self.handle_logged(request).await.0
     }
@@ -167,7 +169,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin, C: Clock> App<'_, S, 
     }
 }
 
-impl<'a, S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'a, S, L, O> {
+impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Context<'a, S, L, O> {
     async fn route(&self, request: &Request, trace: &mut Trace<'a>) -> Result<Response, Error> {
         // Before anything else: every later decision reads this one path.
         let path = path::canonical(&request.path).map_err(Error::InvalidPath)?;

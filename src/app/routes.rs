@@ -13,11 +13,15 @@ enum Kind {
     Key,
     Rotate,
     Usage,
+    Projects,
+    Audit,
+    ProjectUsage,
     Webhook,
 }
 
 /// One of keygate's routes: its path template, its methods, and the
-/// namespace it reserves (a path prefix the gateway never forwards).
+/// namespace it reserves (a path prefix the gateway never forwards; empty:
+/// the template's path alone).
 pub struct RouteSpec {
     pub template: &'static str,
     pub methods: &'static [&'static str],
@@ -44,6 +48,9 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
     spec("/v1/projects/{project}/keys/{id}", &["GET", "PATCH", "DELETE"], "/v1/projects/{project}/keys", Kind::Key),
     spec("/v1/projects/{project}/keys/{id}/rotate", &["POST"], "/v1/projects/{project}/keys", Kind::Rotate),
     spec("/v1/projects/{project}/keys/{id}/usage", &["GET"], "/v1/projects/{project}/keys", Kind::Usage),
+    spec("/v1/projects", &["GET"], "", Kind::Projects),
+    spec("/v1/projects/{project}/audit", &["GET"], "/v1/projects/{project}/audit", Kind::Audit),
+    spec("/v1/projects/{project}/usage", &["GET"], "/v1/projects/{project}/usage", Kind::ProjectUsage),
     spec("/webhooks/{source}", &["POST"], "/webhooks", Kind::Webhook),
 ];
 
@@ -57,6 +64,9 @@ pub enum Route<'p> {
     Key { project: &'p str, id: &'p str },
     Rotate { project: &'p str, id: &'p str },
     Usage { project: &'p str, id: &'p str },
+    Projects,
+    Audit { project: &'p str },
+    ProjectUsage { project: &'p str },
     Webhook { source: &'p str },
 }
 
@@ -90,6 +100,9 @@ impl<'p> Route<'p> {
                 (Kind::Key, [project, id]) => Route::Key { project, id },
                 (Kind::Rotate, [project, id]) => Route::Rotate { project, id },
                 (Kind::Usage, [project, id]) => Route::Usage { project, id },
+                (Kind::Projects, []) => Route::Projects,
+                (Kind::Audit, [project]) => Route::Audit { project },
+                (Kind::ProjectUsage, [project]) => Route::ProjectUsage { project },
                 (Kind::Webhook, [source]) => Route::Webhook { source },
                 _ => return None,
             })
@@ -99,7 +112,10 @@ impl<'p> Route<'p> {
     /// Whether `path` lies in keygate's own namespace, so the gateway never forwards it
     /// even when no route of ours matches (e.g. `/v1/projects/p/keys/x/y`).
     pub fn is_reserved(path: &str) -> bool {
-        ROUTE_TABLE.iter().any(|spec| captures(spec.namespace, path, true).is_some())
+        ROUTE_TABLE.iter().any(|spec| match spec.namespace {
+            "" => captures(spec.template, path, false).is_some(),
+            namespace => captures(namespace, path, true).is_some(),
+        })
     }
 
     fn spec(&self) -> &'static RouteSpec {
@@ -111,6 +127,9 @@ impl<'p> Route<'p> {
             Route::Key { .. } => Kind::Key,
             Route::Rotate { .. } => Kind::Rotate,
             Route::Usage { .. } => Kind::Usage,
+            Route::Projects => Kind::Projects,
+            Route::Audit { .. } => Kind::Audit,
+            Route::ProjectUsage { .. } => Kind::ProjectUsage,
             Route::Webhook { .. } => Kind::Webhook,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
@@ -123,7 +142,7 @@ impl<'p> Route<'p> {
     /// Whether answers of `template`'s route may hold secrets or key state, so
     /// no cache may keep them (`Cache-Control: no-store`): verify and admin.
     pub fn is_private_template(template: &str) -> bool {
-        template == "/v1/keys/verify" || template.starts_with("/v1/projects/{project}/keys")
+        template == "/v1/keys/verify" || template.starts_with("/v1/projects")
     }
 
     pub fn methods(&self) -> &'static [&'static str] {
@@ -145,6 +164,9 @@ mod tests {
             ("/v1/projects/acme/keys/key_1", Some(Route::Key { project: "acme", id: "key_1" })),
             ("/v1/projects/acme/keys/key_1/rotate", Some(Route::Rotate { project: "acme", id: "key_1" })),
             ("/v1/projects/acme/keys/key_1/usage", Some(Route::Usage { project: "acme", id: "key_1" })),
+            ("/v1/projects", Some(Route::Projects)),
+            ("/v1/projects/acme/audit", Some(Route::Audit { project: "acme" })),
+            ("/v1/projects/acme/usage", Some(Route::ProjectUsage { project: "acme" })),
             ("/v1/projects/acme/keys/", Some(Route::Key { project: "acme", id: "" })),
             ("/webhooks/github", Some(Route::Webhook { source: "github" })),
             ("/webhooks/", Some(Route::Webhook { source: "" })),
@@ -162,9 +184,16 @@ mod tests {
 
     #[test]
     fn keygate_namespaces_are_reserved() {
-        for path in
-            ["/healthz/x", "/webhooks/a/b", "/v1/keys/other", "/v1/projects/p/keys/k/extra", "/v1/projects/p/keys"]
-        {
+        for path in [
+            "/healthz/x",
+            "/webhooks/a/b",
+            "/v1/keys/other",
+            "/v1/projects/p/keys/k/extra",
+            "/v1/projects/p/keys",
+            "/v1/projects",
+            "/v1/projects/p/audit/x",
+            "/v1/projects/p/usage",
+        ] {
             assert!(Route::is_reserved(path), "{path}");
         }
         for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/"] {
@@ -182,6 +211,9 @@ mod tests {
             Route::Key { project: "p", id: "i" },
             Route::Rotate { project: "p", id: "i" },
             Route::Usage { project: "p", id: "i" },
+            Route::Projects,
+            Route::Audit { project: "p" },
+            Route::ProjectUsage { project: "p" },
             Route::Webhook { source: "s" },
         ];
         for route in routes {

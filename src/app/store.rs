@@ -2,13 +2,15 @@
 //!
 //! Layout (the only place it is spelled out):
 //! - `k:<sha256 hex>` → [`KeyRecord`] JSON: one read per verification;
-//! - `p:<project>:<key id>` → the digest hex, with the [`KeySummary`] as KV
-//!   metadata, so a listing needs no per-key reads.
+//! - `project:<project>` → empty, with `{"keys": n}` as KV metadata: the
+//!   projects that have keys, for `GET /v1/projects`;
+//! - `p:<project>:<key id>` → the digest hex: written by versions before the
+//!   project catalog, read only to find and import such keys, and removed
+//!   when their key is next written or deleted.
 //!
-//! Guarantees: writes go record first, pointer second, so a half-done write
-//! never leaves a usable key that the admin API cannot see or delete. Record
-//! reads may come from a short-lived in-isolate [`RecordCache`]: safe, because
-//! a key's Durable Object, not this copy, decides on every use.
+//! Guarantee: record reads may come from a short-lived in-isolate
+//! [`RecordCache`]: safe, because a key's Durable Object, not this copy,
+//! decides on every use.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,12 +18,12 @@ use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::KeyDigest;
-use crate::record::{KeyRecord, KeySummary, UnixMillis};
+use crate::record::{KeyRecord, UnixMillis};
 
 /// One page of a prefix listing.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -174,44 +176,90 @@ impl<S: KeyValueStore> KeyStore<S> {
         Ok(record)
     }
 
-    /// The digest hex a project's pointer names for key `id`, and the record
-    /// KV holds under it (`None` when a deletion removed it but not the pointer);
-    /// `None` when there is no pointer.
-    pub async fn find(&self, project: &ProjectId, id: &KeyId) -> Result<Option<(String, Option<KeyRecord>)>, Error> {
+    /// A key written before the catalog, by its pointer: the digest hex and
+    /// the record KV holds under it (`None` when a deletion removed it but not
+    /// the pointer); `None` when there is no pointer.
+    pub async fn find_legacy(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+    ) -> Result<Option<(String, Option<KeyRecord>)>, Error> {
         let Some(digest_hex) = self.kv.get(&pointer_name(project, id)).await? else { return Ok(None) };
         let record = self.read_record(&record_name(&digest_hex)).await?;
         // A record of another project under this pointer would be corruption: never show it.
         Ok(Some((digest_hex, record.filter(|r| &r.project == project && &r.id == id))))
     }
 
-    /// Writes the record, then the pointer with its listing summary.
+    /// Writes the record.
     pub async fn save(&self, digest_hex: &str, record: &KeyRecord) -> Result<(), Error> {
         self.forget(digest_hex);
         let json = serde_json::to_string(record).map_err(|e| Error::Unavailable(e.to_string()))?;
-        self.kv.put(&record_name(digest_hex), &json, None).await?;
-        let summary = serde_json::to_value(record.summary()).map_err(|e| Error::Unavailable(e.to_string()))?;
-        self.kv.put(&pointer_name(&record.project, &record.id), digest_hex, Some(summary)).await
+        self.kv.put(&record_name(digest_hex), &json, None).await
     }
 
-    /// Deletes the record (the key stops working), then the pointer.
-    pub async fn remove(&self, digest_hex: &str, project: &ProjectId, id: &KeyId) -> Result<(), Error> {
-        self.forget(digest_hex);
-        self.kv.delete(&record_name(digest_hex)).await?;
+    /// Whether KV still holds the record stored under `digest_hex`.
+    pub async fn holds(&self, digest_hex: &str) -> Result<bool, Error> {
+        Ok(self.kv.get(&record_name(digest_hex)).await?.is_some())
+    }
+
+    /// Removes a key's pointer, once its object holds the key.
+    pub async fn drop_pointer(&self, project: &ProjectId, id: &KeyId) -> Result<(), Error> {
         self.kv.delete(&pointer_name(project, id)).await
     }
 
-    /// A page of a project's keys, in id order, from their pointers' metadata.
-    pub async fn list(
+    /// Deletes the record (the key stops working), and any pointer.
+    pub async fn remove(&self, digest_hex: Option<&str>, project: &ProjectId, id: &KeyId) -> Result<(), Error> {
+        if let Some(digest_hex) = digest_hex {
+            self.forget(digest_hex);
+            self.kv.delete(&record_name(digest_hex)).await?;
+        }
+        self.drop_pointer(project, id).await
+    }
+
+    /// Every record a project's pointers name (keys written before the catalog).
+    pub async fn legacy_records(&self, project: &ProjectId) -> Result<Vec<KeyRecord>, Error> {
+        let mut records = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.kv.list(&format!("p:{project}:"), 1000, cursor.as_deref()).await?;
+            for (name, _) in &page.entries {
+                let Some(digest_hex) = self.kv.get(name).await? else { continue };
+                let record = self.read_record(&record_name(&digest_hex)).await?;
+                records.extend(record.filter(|record| &record.project == project));
+            }
+            cursor = page.cursor;
+            if cursor.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// Records that `project` has `keys` live keys (none: it leaves the directory).
+    pub async fn set_project_keys(&self, project: &ProjectId, keys: u64) -> Result<(), Error> {
+        let name = format!("project:{project}");
+        match keys {
+            0 => self.kv.delete(&name).await,
+            _ => self.kv.put(&name, "", Some(json!({ "keys": keys }))).await,
+        }
+    }
+
+    /// A page of the projects that have keys, by id: `(id, keys)`.
+    pub async fn projects(
         &self,
-        project: &ProjectId,
         limit: usize,
         cursor: Option<&str>,
-    ) -> Result<(Vec<KeySummary>, Option<String>), Error> {
-        let kv_cursor = cursor.map(|c| open_cursor(project.as_str(), c)).transpose()?;
-        let page = self.kv.list(&format!("p:{project}:"), limit, kv_cursor.as_deref()).await?;
-        let summaries =
-            page.entries.into_iter().filter_map(|(_, metadata)| serde_json::from_value(metadata?).ok()).collect();
-        Ok((summaries, page.cursor.map(|c| seal_cursor(project.as_str(), &c))))
+    ) -> Result<(Vec<(String, u64)>, Option<String>), Error> {
+        let kv_cursor = cursor.map(open_cursor).transpose()?;
+        let page = self.kv.list("project:", limit, kv_cursor.as_deref()).await?;
+        let projects = page
+            .entries
+            .into_iter()
+            .filter_map(|(name, metadata)| {
+                let id = name.strip_prefix("project:")?.to_owned();
+                Some((id, metadata?.get("keys")?.as_u64()?))
+            })
+            .collect();
+        Ok((projects, page.cursor.map(|c| seal_cursor(&c))))
     }
 
     async fn read_record(&self, name: &str) -> Result<Option<KeyRecord>, Error> {
@@ -238,15 +286,14 @@ fn pointer_name(project: &ProjectId, id: &KeyId) -> String {
     format!("p:{project}:{id}")
 }
 
-/// Our cursor is KV's, bound to the project by a CRC32, so garbage or another
-/// project's cursor is a 400 rather than a storage error.
-fn seal_cursor(project: &str, kv_cursor: &str) -> String {
-    let mut bytes = cursor_check(project, kv_cursor).to_be_bytes().to_vec();
+/// Our cursor is KV's behind a CRC32, so garbage is a 400 rather than a storage error.
+fn seal_cursor(kv_cursor: &str) -> String {
+    let mut bytes = crc32fast::hash(kv_cursor.as_bytes()).to_be_bytes().to_vec();
     bytes.extend_from_slice(kv_cursor.as_bytes());
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn open_cursor(project: &str, cursor: &str) -> Result<String, Error> {
+fn open_cursor(cursor: &str) -> Result<String, Error> {
     let invalid = || Error::validation("cursor", "Not a cursor this list returned.");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     if bytes.len() < 5 {
@@ -254,18 +301,10 @@ fn open_cursor(project: &str, cursor: &str) -> Result<String, Error> {
     }
     let (check, kv_cursor) = bytes.split_at(4);
     let kv_cursor = String::from_utf8(kv_cursor.to_vec()).map_err(|_| invalid())?;
-    if check != cursor_check(project, &kv_cursor).to_be_bytes() {
+    if check != crc32fast::hash(kv_cursor.as_bytes()).to_be_bytes() {
         return Err(invalid());
     }
     Ok(kv_cursor)
-}
-
-fn cursor_check(project: &str, kv_cursor: &str) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(project.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(kv_cursor.as_bytes());
-    hasher.finalize()
 }
 
 impl<T: KeyValueStore> KeyValueStore for &T {
@@ -339,12 +378,11 @@ mod tests {
     }
 
     #[test]
-    fn cursors_are_bound_to_their_project() {
-        let sealed = seal_cursor("alpha", "p:alpha:key_1");
-        assert_eq!(open_cursor("alpha", &sealed).unwrap(), "p:alpha:key_1");
-        assert!(open_cursor("beta", &sealed).is_err());
+    fn cursors_open_only_as_sealed() {
+        let sealed = seal_cursor("project:alpha");
+        assert_eq!(open_cursor(&sealed).unwrap(), "project:alpha");
         for garbage in ["", "x", "!!!!", "AAAAAAAA", &sealed[..sealed.len() - 1]] {
-            assert_eq!(open_cursor("alpha", garbage).unwrap_err().code(), "VALIDATION_ERROR", "{garbage}");
+            assert_eq!(open_cursor(garbage).unwrap_err().code(), "VALIDATION_ERROR", "{garbage}");
         }
     }
 }

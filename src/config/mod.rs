@@ -76,6 +76,19 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// `AUDIT_RETENTION_DAYS`: how long audit events are kept, 1 to 3650 days (default 400).
+pub fn audit_retention_days(text: Option<String>) -> Result<i64, String> {
+    match text {
+        None => Ok(crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS),
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|days| (1..=3650).contains(days))
+            .ok_or_else(|| "must be a whole number of days from 1 to 3650".to_owned()),
+    }
+}
+
 const DEFAULT_PLANS: &str =
     r#"{"standard":{"per_minute":100,"per_day":10000},"professional":{"per_minute":300,"per_day":50000}}"#;
 
@@ -114,6 +127,8 @@ impl Config {
             },
         );
 
+        // Read by each project's object; checked here so a bad value is a CONFIG_ERROR.
+        problems.check("AUDIT_RETENTION_DAYS", audit_retention_days(var("AUDIT_RETENTION_DAYS")));
         let origin = problems.check("ORIGIN", parse_origin(var("ORIGIN")));
         let routes = problems.check(
             "ROUTES",

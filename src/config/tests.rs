@@ -88,6 +88,16 @@ fn webhook_sources_need_a_known_scheme_and_their_secret() {
 }
 
 #[test]
+fn audit_retention_is_whole_days_within_ten_years() {
+    assert_eq!(audit_retention_days(None), Ok(400));
+    assert_eq!(audit_retention_days(Some(" 30 ".into())), Ok(30));
+    for bad in ["0", "3651", "-1", "a year", "1.5"] {
+        assert!(audit_retention_days(Some(bad.into())).is_err(), "{bad}");
+        assert!(config(&[("AUDIT_RETENTION_DAYS", bad)]).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn origin_and_routes_are_validated() {
     assert_eq!(config(&[]).unwrap().origin, None);
     assert_eq!(config(&[("ORIGIN", "")]).unwrap().origin, None);

@@ -1,11 +1,13 @@
 //! The Durable Objects (SQLite-backed): one per key, one per webhook delivery,
-//! and the worker's way to reach them.
+//! one per project, and the worker's way to reach them.
 //!
-//! A key's object holds a [`KeyObject`] in memory and its state in two SQLite
-//! rows: the state as JSON, written before an admin change is answered, and
-//! the counters as four integers, written by the alarm. Every decision
-//! (answers, what to write, when the alarm rings) is [`KeyObject`]'s; this
-//! file only reads, writes and sets alarms as it says.
+//! A key's object holds a [`KeyObject`] in memory and its state in three
+//! SQLite rows: the state as JSON (with the outbox), written before an admin
+//! change is answered; the counters as four integers and the usage history
+//! as JSON, written by the alarm. Every decision (answers, what to write,
+//! what to deliver, when the alarm rings) is [`KeyObject`]'s; this file only
+//! reads, writes, delivers and sets alarms as it says. A project's object
+//! runs [`Decisions`] over its SQLite.
 
 use std::cell::RefCell;
 
@@ -14,11 +16,20 @@ use worker::url;
 use worker::{durable_object, js_sys, wasm_bindgen_futures, web_sys, DurableObject, Env, State};
 
 use crate::app::limiter::Limiter;
+use crate::app::projects::Projects;
+use crate::app::store::KeyStore;
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
-use crate::ids::KeyId;
+use crate::ids::{KeyId, ProjectId};
+use crate::keystate::delivery::UsageState;
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
+use crate::project::object::ProjectObject as Decisions;
+use crate::project::sql::{Sql, SqlError, SqlValue};
+use crate::project::{ProjectAnswer, ProjectCall};
 use crate::ratelimit::LimitState;
+
+/// The Durable Object namespace binding of per-project objects (also read by key objects).
+pub const PROJECTS_BINDING: &str = "PROJECTS";
 
 #[durable_object]
 pub struct LimiterObject {
@@ -26,11 +37,20 @@ pub struct LimiterObject {
     /// The object as last read, written or decided by this instance; `None`
     /// until read from SQLite, and again after a failed write.
     loaded: RefCell<Option<KeyObject>>,
+    /// Where deliveries go; `None` if the binding is missing (they wait).
+    projects: Option<Namespace>,
+    /// For the directory of projects, kept in step with what deliveries change.
+    keys: Option<super::kv::KvStore>,
 }
 
 #[derive(serde::Deserialize)]
 struct Row {
     state: String,
+}
+
+#[derive(serde::Deserialize)]
+struct UsageRow {
+    usage: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -54,7 +74,8 @@ impl LimiterObject {
         self.sql().exec(
             "CREATE TABLE IF NOT EXISTS key_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL); \
              CREATE TABLE IF NOT EXISTS counters (id INTEGER PRIMARY KEY, tat INTEGER, day INTEGER NOT NULL, \
-             day_count INTEGER NOT NULL, last_used_at INTEGER)",
+             day_count INTEGER NOT NULL, last_used_at INTEGER); \
+             CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY, usage TEXT NOT NULL)",
             None,
         )?;
         Ok(())
@@ -71,6 +92,11 @@ impl LimiterObject {
         if let Some(counters) = counters.first() {
             state.limit = LimitState { tat: counters.tat, day: counters.day, day_count: counters.day_count };
             state.last_used_at = counters.last_used_at;
+        }
+        let usage: Vec<UsageRow> = self.sql().exec("SELECT usage FROM usage WHERE id = 0", None)?.to_array()?;
+        if let Some(row) = usage.first() {
+            state.usage =
+                serde_json::from_str::<UsageState>(&row.usage).map_err(|e| worker::Error::RustError(e.to_string()))?;
         }
         Ok(state)
     }
@@ -95,6 +121,11 @@ impl LimiterObject {
                 i64::from(limit.day_count).into(),
                 nullable(state.last_used_at),
             ],
+        )?;
+        let usage = serde_json::to_string(&state.usage).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.sql().exec(
+            "INSERT INTO usage (id, usage) VALUES (0, ?) ON CONFLICT(id) DO UPDATE SET usage = excluded.usage",
+            vec![usage.into()],
         )?;
         Ok(())
     }
@@ -150,8 +181,10 @@ fn status(code: u16) -> worker::Result<worker::Response> {
 }
 
 impl DurableObject for LimiterObject {
-    fn new(state: State, _env: Env) -> Self {
-        let object = LimiterObject { state, loaded: RefCell::new(None) };
+    fn new(state: State, env: Env) -> Self {
+        let projects = Namespace::bind(&env, PROJECTS_BINDING).ok();
+        let keys = super::kv::KvStore::bind(&env, super::KEYS_BINDING).ok();
+        let object = LimiterObject { state, loaded: RefCell::new(None), projects, keys };
         // A failure resurfaces on the first query as a 500 to the worker (→ 503).
         let _ = object.create_tables();
         object
@@ -180,10 +213,105 @@ impl DurableObject for LimiterObject {
                 return Err(error);
             }
         }
-        if let Some(at) = plan.set_alarm_at {
+        let mut set_alarm_at = plan.set_alarm_at;
+        if let Some(delivery) = &plan.deliver {
+            let acknowledged = match (&self.projects, &delivery.call) {
+                (Some(projects), ProjectCall::Apply { project, .. }) => {
+                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), &delivery.call).await;
+                    match (&answer, &self.keys) {
+                        (Ok(ProjectAnswer::Applied { keys, keys_before }), Some(kv)) if keys != keys_before => {
+                            // The next admin write or listing repairs it if this fails.
+                            let _ = KeyStore::new(kv).set_project_keys(project, *keys).await;
+                        }
+                        (Err(error), _) => {
+                            // Retried later; the log says why (a binding and a status, no key material).
+                            let line =
+                                serde_json::json!({"object": "key", "delivery": "failed", "detail": error.detail()});
+                            worker::console_log!("{line}");
+                        }
+                        _ => {}
+                    }
+                    answer.is_ok()
+                }
+                _ => false,
+            };
+            let done = self.with_object(|object| {
+                let done = object.delivered(delivery, acknowledged, now);
+                if done.write_state {
+                    self.write(&object.state, true)?;
+                }
+                Ok(done)
+            })?;
+            set_alarm_at = done.set_alarm_at.or(set_alarm_at);
+        }
+        if let Some(at) = set_alarm_at {
             self.set_alarm(at, now).await;
         }
         status(204)
+    }
+}
+
+/// A project's catalog, audit log and usage rollups ([`Decisions`] over its SQLite).
+#[durable_object]
+pub struct ProjectObject {
+    /// Opened once per instance (the tables created if missing).
+    decisions: Result<Decisions<ObjectSql>, SqlError>,
+}
+
+/// The Durable Object's SQLite, as [`Sql`].
+struct ObjectSql(worker::SqlStorage);
+
+impl Sql for ObjectSql {
+    fn exec(&self, query: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
+        let failed = |e: worker::Error| SqlError(format!("{e}"));
+        let bound: Vec<worker::SqlStorageValue> = params
+            .iter()
+            .map(|param| match param {
+                SqlValue::Null => worker::SqlStorageValue::Null,
+                SqlValue::Int(value) => worker::SqlStorageValue::Integer(*value),
+                SqlValue::Text(value) => worker::SqlStorageValue::String(value.clone()),
+            })
+            .collect();
+        let cursor = self.0.exec(query, bound).map_err(failed)?;
+        cursor
+            .raw()
+            .map(|row| {
+                Ok(row
+                    .map_err(failed)?
+                    .into_iter()
+                    .map(|value| match value {
+                        worker::SqlStorageValue::Integer(value) => SqlValue::Int(value),
+                        worker::SqlStorageValue::Float(value) => SqlValue::Int(value as i64),
+                        worker::SqlStorageValue::String(value) => SqlValue::Text(value),
+                        worker::SqlStorageValue::Boolean(value) => SqlValue::Int(i64::from(value)),
+                        worker::SqlStorageValue::Null | worker::SqlStorageValue::Blob(_) => SqlValue::Null,
+                    })
+                    .collect())
+            })
+            .collect()
+    }
+}
+
+impl DurableObject for ProjectObject {
+    fn new(state: State, env: Env) -> Self {
+        // The worker refuses a bad value as a CONFIG_ERROR; here it falls back to the default.
+        let var = env.var("AUDIT_RETENTION_DAYS").ok().map(|var| var.to_string());
+        let retention_days =
+            crate::config::audit_retention_days(var).unwrap_or(crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS);
+        ProjectObject { decisions: Decisions::open(ObjectSql(state.storage().sql()), retention_days) }
+    }
+
+    async fn fetch(&self, request: worker::Request) -> worker::Result<worker::Response> {
+        let Some(call) = received_call::<ProjectCall>(request.inner()).await else { return status(400) };
+        // No `await` from here to the answer: the call's statements commit together.
+        let answer = match &self.decisions {
+            Ok(decisions) => decisions.on_call(call, now()),
+            Err(error) => Err(error.clone()),
+        };
+        match answer {
+            Ok(answer) => worker::Response::from_json(&answer),
+            Err(error) => worker::Response::error(format!("project object: {}", error.0), 500),
+        }
     }
 }
 
@@ -222,6 +350,7 @@ impl DurableObject for DeliveryObject {
 pub struct DurableObjects {
     keys: Namespace,
     deliveries: Namespace,
+    projects: Namespace,
 }
 
 /// A Durable Object namespace and the binding that names it (for the log line).
@@ -230,14 +359,21 @@ struct Namespace {
     binding: &'static str,
 }
 
+impl Namespace {
+    fn bind(env: &Env, binding: &'static str) -> Result<Namespace, Error> {
+        env.durable_object(binding)
+            .map(|objects| Namespace { objects, binding })
+            .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
+    }
+}
+
 impl DurableObjects {
     pub fn bind(env: &Env, keys: &'static str, deliveries: &'static str) -> Result<DurableObjects, Error> {
-        let namespace = |binding: &'static str| {
-            env.durable_object(binding)
-                .map(|objects| Namespace { objects, binding })
-                .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
-        };
-        Ok(DurableObjects { keys: namespace(keys)?, deliveries: namespace(deliveries)? })
+        Ok(DurableObjects {
+            keys: Namespace::bind(env, keys)?,
+            deliveries: Namespace::bind(env, deliveries)?,
+            projects: Namespace::bind(env, PROJECTS_BINDING)?,
+        })
     }
 }
 
@@ -309,6 +445,12 @@ async fn read_text(text: Result<js_sys::Promise, JsValue>) -> Option<String> {
 impl Limiter for DurableObjects {
     async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
         call_object(&self.keys, key_id.as_str(), &call).await
+    }
+}
+
+impl Projects for DurableObjects {
+    async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
+        call_object(&self.projects, project.as_str(), &call).await
     }
 }
 

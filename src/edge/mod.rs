@@ -18,7 +18,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::Error;
 
 /// The KV namespace binding that holds keys.
-const KEYS_BINDING: &str = "KEYS";
+pub(crate) const KEYS_BINDING: &str = "KEYS";
 /// The Durable Object namespace binding of per-key objects.
 const LIMITER_BINDING: &str = "LIMITER";
 /// The Durable Object namespace binding of webhook delivery ids.

@@ -12,14 +12,22 @@
 //! the tombstone is never dropped and no write or KV copy brings the key back;
 //! checks run cheapest first and a denied request spends no rate-limit token;
 //! admitted requests are counted in memory and written within [`FLUSH_MILLIS`];
-//! a key's counters are dropped a day after its last use.
+//! a key's counters are dropped a day after its last use; every check's
+//! outcome is counted in the usage history; an admin change is stored with
+//! its outbox entry, which stays until the project's object acknowledges it
+//! ([`delivery`]).
+
+pub mod delivery;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::project::{OutboxEntry, ProjectCall};
 use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::record::{KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::{Scope, ScopeSet};
+use crate::usage::{Counts, Outcome, UsageQuery};
+use delivery::{Delivery, UsageState, OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
 
 /// How long a key may sit unused before its counters are dropped.
 pub const IDLE_MILLIS: UnixMillis = 24 * 3600 * 1000;
@@ -34,11 +42,19 @@ pub struct KeyState {
     pub last_used_at: Option<UnixMillis>,
     /// Last admin write (`Put` or `Delete`).
     pub changed_at: Option<UnixMillis>,
+    /// Admin changes the project's object has not acknowledged yet.
+    #[serde(default)]
+    pub outbox: Vec<OutboxEntry>,
+    /// Stored with the counters, not with the rest.
+    #[serde(skip)]
+    pub usage: UsageState,
 }
 
 /// What the worker asks of a key's Durable Object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+// A message, built and sent once: boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 pub enum LimiterCall {
     /// A use of the key: judge the authoritative record, then spend one request.
     /// `seen_updated_at` is the `updated_at` of the caller's copy: the answer holds
@@ -57,14 +73,15 @@ pub enum LimiterCall {
         digest: String,
         record: KeyRecord,
         expected: Option<UnixMillis>,
+        /// Queued with the write, for the project's object.
+        entry: Option<OutboxEntry>,
     },
     /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
-    Delete {
-        expected: Option<UnixMillis>,
-    },
+    Delete { expected: Option<UnixMillis>, entry: Option<OutboxEntry> },
     /// The authoritative record, for admin reads and read-modify-write.
     Get,
-    Usage,
+    /// Counters, and the history `query` asks for.
+    Usage { query: Option<UsageQuery> },
 }
 
 /// Why a check refused a key.
@@ -98,11 +115,14 @@ pub enum LimiterAnswer {
     Record {
         record: Option<KeyRecord>,
         deleted: bool,
+        digest: Option<String>,
+        last_used_at: Option<UnixMillis>,
     },
     Usage {
         requests_today: u32,
         last_used_at: Option<UnixMillis>,
         rate: Option<RateDecision>,
+        series: Vec<(UnixMillis, Counts)>,
     },
 }
 
@@ -110,7 +130,7 @@ pub enum LimiterAnswer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Nothing,
-    /// Only `limit` and `last_used_at`: the per-request write.
+    /// Only `limit`, `last_used_at` and `usage`: the per-request write.
     Counters,
     /// The record, digest or tombstone (and perhaps the counters).
     Everything,
@@ -123,30 +143,50 @@ impl KeyState {
             LimiterCall::Check { digest, seen_updated_at, record, scope, project } => {
                 self.check(digest, seen_updated_at, record, scope.as_deref(), project.as_deref(), now)
             }
-            LimiterCall::Put { digest, record, expected } => {
+            LimiterCall::Put { digest, record, expected, entry } => {
                 if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
                     return (refused, Change::Nothing);
                 }
                 self.digest = Some(digest);
                 self.record = Some(record);
                 self.changed_at = Some(now);
+                self.outbox.extend(entry);
                 (LimiterAnswer::Done, Change::Everything)
             }
-            LimiterCall::Delete { expected } => {
+            LimiterCall::Delete { expected, entry } => {
                 if let Some(refused) = self.refuse_write(|held| expected.is_none_or(|v| v == held.updated_at)) {
                     return (refused, Change::Nothing);
                 }
-                *self = KeyState { deleted: true, changed_at: Some(now), ..KeyState::default() };
+                let mut outbox = std::mem::take(&mut self.outbox);
+                outbox.extend(entry);
+                // The digest stays, so a retried DELETE can still clean up KV.
+                let digest = self.digest.take();
+                *self = KeyState { deleted: true, digest, changed_at: Some(now), outbox, ..KeyState::default() };
                 (LimiterAnswer::Done, Change::Everything)
             }
             LimiterCall::Get => {
-                (LimiterAnswer::Record { record: self.record.clone(), deleted: self.deleted }, Change::Nothing)
+                let answer = LimiterAnswer::Record {
+                    record: self.record.clone(),
+                    deleted: self.deleted,
+                    digest: self.digest.clone(),
+                    last_used_at: self.last_used_at,
+                };
+                (answer, Change::Nothing)
             }
-            LimiterCall::Usage => {
+            LimiterCall::Usage { query } => {
                 let now_micros = now * 1000;
                 let rate = self.record.as_ref().map(|r| ratelimit::peek(r.rate_limit, self.limit, now_micros));
                 let requests_today = self.limit.count_on(now_micros);
-                (LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate }, Change::Nothing)
+                let series = query.map_or_else(Vec::new, |query| {
+                    self.usage
+                        .history
+                        .series(&query)
+                        .into_iter()
+                        .map(|(start, counts)| (start, counts.clone()))
+                        .collect()
+                });
+                let answer = LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate, series };
+                (answer, Change::Nothing)
             }
         }
     }
@@ -190,7 +230,8 @@ impl KeyState {
         let now_micros = now * 1000;
         let refusal = match judge(record, now, scope, project) {
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
-                return (LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None }, change)
+                self.count(&refusal, now, &mut change);
+                return (LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None }, change);
             }
             Err(refusal) => Some(refusal),
             Ok(()) => None,
@@ -200,14 +241,34 @@ impl KeyState {
             None => ratelimit::check(record.rate_limit, self.limit, now_micros),
         };
         let refusal = refusal.or((!rate.admitted).then_some(Refusal::RateLimited));
-        if refusal.is_none() {
-            self.limit = limit;
-            self.last_used_at = Some(now);
-            if change == Change::Nothing {
-                change = Change::Counters;
+        match &refusal {
+            Some(refusal) => self.count(refusal, now, &mut change),
+            None => {
+                self.limit = limit;
+                self.last_used_at = Some(now);
+                self.usage.count(Outcome::Valid, now);
+                if change == Change::Nothing {
+                    change = Change::Counters;
+                }
             }
         }
         (LimiterAnswer::Checked { refusal, record: newer, rate: Some(rate) }, change)
+    }
+
+    /// Counts a refusal in the usage history (an unknown key has none).
+    fn count(&mut self, refusal: &Refusal, now: UnixMillis, change: &mut Change) {
+        let outcome = match refusal {
+            Refusal::Unknown => return,
+            Refusal::Disabled => Outcome::Disabled,
+            Refusal::Expired => Outcome::Expired,
+            Refusal::ProjectMismatch => Outcome::ProjectMismatch,
+            Refusal::MissingScope(_) => Outcome::InsufficientPermissions,
+            Refusal::RateLimited => Outcome::RateLimited,
+        };
+        self.usage.count(outcome, now);
+        if *change == Change::Nothing {
+            *change = Change::Counters;
+        }
     }
 
     /// When the state last moved (a use or an admin write).
@@ -267,7 +328,7 @@ impl Refusal {
 pub const FLUSH_MILLIS: UnixMillis = 1000;
 
 /// A key's Durable Object as it runs: the state it holds in memory, and what
-/// storage and the alarm still owe it.
+/// storage, the alarm and the project's object still owe it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyObject {
     pub state: KeyState,
@@ -275,6 +336,8 @@ pub struct KeyObject {
     unflushed_since: Option<UnixMillis>,
     /// The alarm this instance set and has not seen fire, if any.
     alarm_at: Option<UnixMillis>,
+    /// When the outbox is to be delivered (after a write, or a failed delivery).
+    deliver_at: Option<UnixMillis>,
 }
 
 /// What the object must do for a call, besides answering it.
@@ -287,23 +350,36 @@ pub struct Effects {
     pub set_alarm_at: Option<UnixMillis>,
 }
 
-/// What the object must do when its alarm fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the object must do when its alarm fires, in this order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlarmPlan {
-    /// Write the counters: pending counts, or counters the idle cleanup dropped.
+    /// Write the counters and usage: pending counts, counters the idle
+    /// cleanup dropped, or a push about to be sent.
     pub write_counters: bool,
+    /// Send this to the project's object, then report with [`KeyObject::delivered`].
+    pub deliver: Option<Delivery>,
     /// Set the next alarm to this time.
     pub set_alarm_at: Option<UnixMillis>,
 }
 
+/// What the object must do once a delivery is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveredPlan {
+    /// Write the whole state (the outbox shrank) and the usage.
+    pub write_state: bool,
+    pub set_alarm_at: Option<UnixMillis>,
+}
+
 impl KeyObject {
-    /// The object as storage last held it.
+    /// The object as storage last held it; an outbox it holds is delivered at once.
     pub fn loaded(state: KeyState) -> KeyObject {
-        KeyObject { state, ..KeyObject::default() }
+        let deliver_at = (!state.outbox.is_empty() || state.usage.in_flight.is_some()).then_some(UnixMillis::MIN);
+        KeyObject { state, deliver_at, ..KeyObject::default() }
     }
 
     /// Decides `call` at `now`.
     pub fn on_call(&mut self, call: LimiterCall, now: UnixMillis) -> Effects {
+        let outbox_before = self.state.outbox.len();
         let (answer, change) = self.state.apply(call, now);
         match change {
             Change::Nothing => {}
@@ -313,10 +389,14 @@ impl KeyObject {
             // The whole state is written, counters included.
             Change::Everything => self.unflushed_since = None,
         }
+        if self.state.outbox.len() > outbox_before {
+            self.deliver_at.get_or_insert(now + OUTBOX_DELAY_MILLIS);
+        }
         Effects { answer, write_state: change == Change::Everything, set_alarm_at: self.next_alarm() }
     }
 
-    /// Housekeeping at `now`: flush what is pending, drop the counters of a key idle for a day.
+    /// Housekeeping at `now`: flush what is pending, drop the counters of a
+    /// key idle for a day, deliver what the project's object is owed.
     pub fn on_alarm(&mut self, now: UnixMillis) -> AlarmPlan {
         self.alarm_at = None;
         let dropped = self.state.counters_idle(now);
@@ -324,7 +404,53 @@ impl KeyObject {
             self.state.limit = LimitState::default();
         }
         let pending = self.unflushed_since.take().is_some();
-        AlarmPlan { write_counters: pending || dropped, set_alarm_at: self.next_alarm() }
+        let deliver = self.due_delivery(now);
+        let write_counters = pending || dropped || deliver.is_some();
+        AlarmPlan { write_counters, deliver, set_alarm_at: self.next_alarm() }
+    }
+
+    /// What to send the project's object at `now`, if anything is due.
+    fn due_delivery(&mut self, now: UnixMillis) -> Option<Delivery> {
+        let outbox_due = self.deliver_at.is_some_and(|at| at <= now) && !self.state.outbox.is_empty();
+        let state = &mut self.state;
+        let usage = match &state.record {
+            Some(record)
+                if outbox_due
+                    || state.usage.push_at().is_some_and(|at| at <= now)
+                    || state.usage.in_flight.is_some() =>
+            {
+                state.usage.due_push(&record.id, state.last_used_at, now)
+            }
+            _ => None,
+        };
+        let entries = if outbox_due { state.outbox.clone() } else { Vec::new() };
+        let project = entries
+            .first()
+            .map(|entry| entry.project.clone())
+            .or_else(|| state.record.as_ref().map(|record| record.project.clone()))?;
+        if entries.is_empty() && usage.is_none() {
+            return None;
+        }
+        let entry_ids = entries.iter().map(|entry| entry.id.clone()).collect();
+        Some(Delivery { call: ProjectCall::Apply { project, entries, usage }, entry_ids })
+    }
+
+    /// The project's object answered `delivery` (`acknowledged`) or not.
+    pub fn delivered(&mut self, delivery: &Delivery, acknowledged: bool, now: UnixMillis) -> DeliveredPlan {
+        if !acknowledged {
+            self.deliver_at = Some(now + RETRY_MILLIS);
+            return DeliveredPlan { write_state: false, set_alarm_at: self.next_alarm() };
+        }
+        self.state.outbox.retain(|entry| !delivery.entry_ids.contains(&entry.id));
+        if let ProjectCall::Apply { usage: Some(push), .. } = &delivery.call {
+            if self.state.usage.in_flight.as_ref().is_some_and(|in_flight| in_flight.seq == push.seq) {
+                self.state.usage.in_flight = None;
+                self.state.usage.pushed_at = Some(now);
+            }
+        }
+        // Entries queued while this delivery was under way go with the next.
+        self.deliver_at = (!self.state.outbox.is_empty()).then_some(now + OUTBOX_DELAY_MILLIS);
+        DeliveredPlan { write_state: true, set_alarm_at: self.next_alarm() }
     }
 
     /// Writing the counters failed: memory keeps them, and the runtime retries the alarm.
@@ -338,13 +464,16 @@ impl KeyObject {
     }
 
     /// The alarm to set now, if the one wanted comes before the one pending:
-    /// a flush a second after the first unwritten count, else the idle
-    /// cleanup a day after the last use while counters remain.
+    /// a flush a second after the first unwritten count, a delivery when due,
+    /// else the idle cleanup a day after the last use while counters remain.
     fn next_alarm(&mut self) -> Option<UnixMillis> {
         let flush = self.unflushed_since.map(|since| since + FLUSH_MILLIS);
         let counting = self.state.limit != LimitState::default();
         let idle = counting.then(|| self.state.last_activity().unwrap_or(0) + IDLE_MILLIS);
-        let wanted = flush.into_iter().chain(idle).min()?;
+        let outbox = self.deliver_at.filter(|_| !self.state.outbox.is_empty() || self.state.usage.in_flight.is_some());
+        // New counts wait for the next flush, and then for the push interval.
+        let push = self.state.record.as_ref().and(self.state.usage.push_at()).map(|at| at.max(flush.unwrap_or(at)));
+        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).min()?;
         if self.alarm_at.is_some_and(|pending| pending <= wanted) {
             return None;
         }

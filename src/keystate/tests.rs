@@ -58,16 +58,16 @@ fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
 #[test]
 fn a_put_or_delete_wins_over_a_stale_kv_copy() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
     assert_eq!(
         check(&mut state, record(&["bots:read"]), Some("bots:read")).0,
         Some(Refusal::MissingScope("bots:read".into()))
     );
     let mut inactive = record(&[]);
     inactive.status = KeyStatus::Inactive;
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW) }, NOW);
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW), entry: None }, NOW);
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
-    state.apply(LimiterCall::Delete { expected: None }, NOW);
+    state.apply(LimiterCall::Delete { expected: None, entry: None }, NOW);
     assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), Change::Nothing));
 }
 
@@ -76,7 +76,7 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
     let mut state = KeyState::default();
     let mut current = record(&["bots:read"]);
     current.updated_at = NOW + 5;
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None }, NOW);
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None }, NOW);
     let ask = |seen| LimiterCall::Check {
         digest: "d1".into(),
         seen_updated_at: seen,
@@ -97,20 +97,23 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
 #[test]
 fn another_digest_under_the_same_id_is_unknown() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None }, NOW);
+    state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None, entry: None }, NOW);
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
 }
 
 #[test]
 fn denied_requests_spend_nothing() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
     let before = state.clone();
     assert_eq!(
         check(&mut state, record(&[]), Some("bots:read")),
-        (Some(Refusal::MissingScope("bots:read".into())), Change::Nothing)
+        (Some(Refusal::MissingScope("bots:read".into())), Change::Counters),
+        "the denial is counted in the usage history"
     );
-    assert_eq!(state, before);
+    assert_eq!((state.limit, state.last_used_at), (before.limit, before.last_used_at), "and spends nothing");
+    let hour = &state.usage.history.hourly[&NOW];
+    assert_eq!(hour.0.get(&crate::usage::Outcome::InsufficientPermissions), Some(&1));
     assert_eq!(check(&mut state, record(&[]), None), (None, Change::Counters));
     assert_eq!(state.limit.day_count, 1);
     assert_eq!(state.last_used_at, Some(NOW));
@@ -119,17 +122,17 @@ fn denied_requests_spend_nothing() {
 #[test]
 fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None }, NOW);
+    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
     check(&mut state, record(&[]), None);
     assert!(!state.counters_idle(NOW + IDLE_MILLIS - 1));
     assert!(state.counters_idle(NOW + IDLE_MILLIS));
-    state.apply(LimiterCall::Delete { expected: None }, NOW + 5 * IDLE_MILLIS);
+    state.apply(LimiterCall::Delete { expected: None, entry: None }, NOW + 5 * IDLE_MILLIS);
     assert!(!state.counters_idle(NOW + 400 * IDLE_MILLIS), "nothing to drop: the tombstone stays");
     assert!(!KeyState::default().counters_idle(NOW));
 }
 
 fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
-    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected }, NOW).0
+    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected, entry: None }, NOW).0
 }
 
 /// Reproducer: PATCH read the record, then wrote it back whole; a DELETE
@@ -144,7 +147,7 @@ fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
     v2.updated_at += 1;
     assert_eq!(put(&mut state, v2.clone(), Some(v1.updated_at)), LimiterAnswer::Done);
     assert_eq!(put(&mut state, v2.clone(), Some(v1.updated_at)), LimiterAnswer::Conflict, "v1 is gone");
-    let delete = |expected| LimiterCall::Delete { expected };
+    let delete = |expected| LimiterCall::Delete { expected, entry: None };
     assert_eq!(state.apply(delete(Some(v1.updated_at)), NOW).0, LimiterAnswer::Conflict);
     assert_eq!(state.apply(delete(Some(v2.updated_at)), NOW).0, LimiterAnswer::Done);
     for expected in [None, Some(v2.updated_at), Some(v1.updated_at)] {
@@ -171,7 +174,7 @@ fn the_first_admin_write_of_a_kv_only_key_applies() {
     let mut state = KeyState::default();
     assert_eq!(put(&mut state, record(&[]), Some(12345)), LimiterAnswer::Done);
     let mut fresh = KeyState::default();
-    assert_eq!(fresh.apply(LimiterCall::Delete { expected: Some(1) }, NOW).0, LimiterAnswer::Done);
+    assert_eq!(fresh.apply(LimiterCall::Delete { expected: Some(1), entry: None }, NOW).0, LimiterAnswer::Done);
     assert!(fresh.deleted);
 }
 
@@ -183,7 +186,7 @@ fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
 
 fn object_with_key() -> KeyObject {
     let mut object = KeyObject::default();
-    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None };
     let effects = object.on_call(put, NOW);
     assert_eq!((effects.write_state, effects.set_alarm_at), (true, None), "nothing to count yet");
     object
@@ -209,12 +212,16 @@ fn counts_are_flushed_within_a_second_by_one_alarm() {
 fn an_idle_key_loses_its_counters_after_a_day_and_nothing_else() {
     let mut object = object_with_key();
     admitted_check(&mut object, NOW);
-    object.on_alarm(NOW + FLUSH_MILLIS);
+    let flushed = object.on_alarm(NOW + FLUSH_MILLIS);
+    object.delivered(&flushed.deliver.expect("the first counts are pushed"), true, NOW + FLUSH_MILLIS);
     let plan = object.on_alarm(NOW + IDLE_MILLIS);
-    assert_eq!(plan, AlarmPlan { write_counters: true, set_alarm_at: None });
+    assert_eq!(plan, AlarmPlan { write_counters: true, deliver: None, set_alarm_at: None });
     assert_eq!(object.state.limit, LimitState::default());
     assert!(object.state.record.is_some(), "the record stays");
-    assert_eq!(object.on_alarm(NOW + 2 * IDLE_MILLIS), AlarmPlan { write_counters: false, set_alarm_at: None });
+    assert_eq!(
+        object.on_alarm(NOW + 2 * IDLE_MILLIS),
+        AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None }
+    );
 }
 
 #[test]
@@ -240,11 +247,14 @@ fn an_alarm_that_could_not_be_set_is_set_by_the_next_call() {
 fn a_tombstone_outlives_everything_and_wants_no_alarm() {
     let mut object = object_with_key();
     admitted_check(&mut object, NOW);
-    let deleted = object.on_call(LimiterCall::Delete { expected: None }, NOW + 100);
+    let deleted = object.on_call(LimiterCall::Delete { expected: None, entry: None }, NOW + 100);
     assert!(deleted.write_state, "the tombstone is written before the answer");
-    assert_eq!(object.on_alarm(NOW + FLUSH_MILLIS), AlarmPlan { write_counters: false, set_alarm_at: None });
+    assert_eq!(
+        object.on_alarm(NOW + FLUSH_MILLIS),
+        AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None }
+    );
     let later = NOW + 1000 * IDLE_MILLIS;
-    assert_eq!(object.on_alarm(later), AlarmPlan { write_counters: false, set_alarm_at: None });
+    assert_eq!(object.on_alarm(later), AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None });
     let answer = admitted_check(&mut object, later).answer;
     assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
 }
@@ -258,7 +268,7 @@ fn a_quota_changed_mid_window_applies_to_the_next_request() {
     for at in 0..3 {
         admitted_check(&mut object, NOW + at);
     }
-    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW) };
+    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW), entry: None };
     assert_eq!(object.on_call(put, NOW + 3).answer, LimiterAnswer::Done);
     // The backlog of 3 s is within the 10 s tolerance, so one more passes at 1/min; then none.
     assert!(matches!(admitted_check(&mut object, NOW + 4).answer, LimiterAnswer::Checked { refusal: None, .. }));

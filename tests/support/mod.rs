@@ -72,7 +72,7 @@ pub fn seed(store: &MemoryStore, scopes: &[&str], edit: impl FnOnce(&mut KeyReco
 pub fn send<S, L, O, C>(app: &App<'_, S, L, O, C>, request: Request) -> Response
 where
     S: keygate::app::store::KeyValueStore,
-    L: keygate::app::limiter::Limiter + keygate::app::webhooks::Deliveries,
+    L: keygate::app::limiter::Limiter + keygate::app::webhooks::Deliveries + keygate::app::projects::Projects,
     O: keygate::app::origin::Origin,
     C: keygate::app::Clock,
 {

@@ -1,0 +1,236 @@
+//! The admin API: a project's keys (create, list, get, update, delete,
+//! rotate), its audit log and usage, and the projects list.
+//!
+//! Guarantees: every field and query parameter is validated before anything
+//! is written or read; a key acting as admin (`keys:read`/`keys:write`) works
+//! in its own project only, within [`Principal`]'s rules; the projects list is
+//! the admin token's alone. Secrets appear only in the answer that creates
+//! them. Reads are in [`reads`], writes (with their audit events) in [`writes`].
+
+mod reads;
+mod writes;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::app::credential::Credential;
+use crate::app::http::{Request, Response};
+use crate::app::limiter::Limiter;
+use crate::app::principal::Principal;
+use crate::app::projects::Projects;
+use crate::app::routes::Route;
+use crate::app::store::KeyValueStore;
+use crate::app::verify::{Decision, Requirement};
+use crate::app::{Context, Trace};
+use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
+use crate::key::ApiKey;
+use crate::record::{rfc3339, KeyRecord, UnixMillis};
+use crate::scope::Scope;
+use crate::slug::{is_slug, First};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// `If-Match`: `*`, or entity tags of which one must be the key's current
+/// version. Weak tags never match (RFC 9110's strong comparison).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Precondition {
+    Any,
+    Tags(Vec<String>),
+}
+
+impl Precondition {
+    fn of(request: &Request) -> Option<Precondition> {
+        let values: Vec<&str> = request.header_values("if-match").collect();
+        if values.is_empty() {
+            return None;
+        }
+        let tags: Vec<String> =
+            values.iter().flat_map(|value| value.split(',')).map(|tag| tag.trim().to_owned()).collect();
+        Some(if tags.iter().any(|tag| tag == "*") { Precondition::Any } else { Precondition::Tags(tags) })
+    }
+
+    fn holds_for(&self, record: &KeyRecord) -> Result<(), Error> {
+        match self {
+            Precondition::Tags(tags) if !tags.contains(&record.etag()) => Err(Error::PreconditionFailed),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The key object with its `ETag`, `last_used_at` and, on create and rotate, the plaintext key.
+fn key_answer(status: u16, record: &KeyRecord, last_used_at: Option<UnixMillis>, secret: Option<&ApiKey>) -> Response {
+    let mut body = key_json(record, last_used_at);
+    if let Some(key) = secret {
+        body["key"] = json!(key.expose());
+    }
+    let mut response = Response::json(status, &body);
+    response.headers.push(("etag".into(), record.etag()));
+    response
+}
+
+/// The key object of the contract: the record's fields and its last use.
+fn key_json(record: &KeyRecord, last_used_at: Option<UnixMillis>) -> serde_json::Value {
+    let mut body = record.to_json();
+    body["last_used_at"] = json!(last_used_at.map(rfc3339));
+    body
+}
+
+/// A route's query parameters, each known to it and given once (decoded).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn of(request: &Request, known: &[&str]) -> Result<Params, Error> {
+        let pairs = request.query_pairs();
+        for (index, (name, _)) in pairs.iter().enumerate() {
+            // A name is echoed only when it is a plain identifier (it could be anything).
+            let field = if is_slug(name, 32, First::Letter) { name.as_str() } else { "query" };
+            if !known.contains(&name.as_str()) {
+                return Err(Error::validation(field, "Unknown query parameter."));
+            }
+            if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
+                return Err(Error::validation(field, "Given more than once."));
+            }
+        }
+        Ok(Params(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, value)| value.as_str())
+    }
+}
+
+impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
+    /// Serves an admin route; `method` has been checked against the route already.
+    pub async fn handle_admin(
+        &self,
+        route: Route<'_>,
+        request: &Request,
+        trace: &mut Trace<'_>,
+    ) -> Result<Response, Error> {
+        let (project, id) = match route {
+            Route::Projects => {
+                self.authenticate_root(request, trace).await?;
+                return self.projects(request).await;
+            }
+            Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
+            Route::Key { project, id } | Route::Rotate { project, id } | Route::Usage { project, id } => {
+                (project, Some(id))
+            }
+            _ => return Err(Error::NotFound),
+        };
+        let project = &ProjectId::parse(project).map_err(|invalid| Error::validation("project", invalid.0))?;
+        let access = if request.method == "GET" { Access::Read } else { Access::Write };
+        let principal = self.authenticate(request, project, access, trace).await?;
+        let Some(id) = id else {
+            return match (route, request.method.as_str()) {
+                (Route::Keys { .. }, "POST") => self.create(project, &principal, request).await,
+                (Route::Keys { .. }, _) => self.list(project, request).await,
+                (Route::Audit { .. }, _) => self.audit(project, request).await,
+                (_, _) => self.project_usage(project, request).await,
+            };
+        };
+        let id = &KeyId::parse(id).map_err(|_| Error::KeyNotFound)?;
+        let precondition = Precondition::of(request);
+        match (route, request.method.as_str()) {
+            (Route::Key { .. }, "GET") => {
+                let found = self.find_live(project, id).await?;
+                Ok(key_answer(200, &found.record, found.last_used_at, None))
+            }
+            (Route::Key { .. }, "PATCH") => self.update(project, id, &principal, precondition, request).await,
+            (Route::Key { .. }, _) => self.delete(project, id, &principal, precondition, request).await,
+            (Route::Rotate { .. }, _) => self.rotate(project, id, &principal, precondition, request).await,
+            (Route::Usage { .. }, _) => self.usage(project, id, request).await,
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// `ADMIN_TOKEN` as a bearer token, or an API key with `keys:<access>` in this project.
+    async fn authenticate(
+        &self,
+        request: &Request,
+        project: &ProjectId,
+        access: Access,
+        trace: &mut Trace<'_>,
+    ) -> Result<Principal, Error> {
+        let action = match access {
+            Access::Read => "read",
+            Access::Write => "write",
+        };
+        let requirement = Requirement {
+            scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
+            project: Some(project.to_string()),
+        };
+        self.principal(request, &requirement, trace).await
+    }
+
+    /// The admin token only: a valid key is refused with 403.
+    async fn authenticate_root(&self, request: &Request, trace: &mut Trace<'_>) -> Result<(), Error> {
+        match self.principal(request, &Requirement::default(), trace).await? {
+            Principal::Root => Ok(()),
+            Principal::Key(_) => {
+                Err(Error::Exceeds { field: "credential", message: "Only the admin token may do this.".into() })
+            }
+        }
+    }
+
+    async fn principal(
+        &self,
+        request: &Request,
+        requirement: &Requirement,
+        trace: &mut Trace<'_>,
+    ) -> Result<Principal, Error> {
+        let credential = Credential::of(request, self.config)?;
+        // Compared first, so an ADMIN_TOKEN shaped like a key works too.
+        let admin_token = self.config.admin_token.as_deref();
+        if credential.bearer && admin_token.is_some_and(|admin_token| same_secret(credential.value, admin_token)) {
+            return Ok(Principal::Root);
+        }
+        if credential.bearer && !ApiKey::is_key_shaped(credential.value) {
+            return Err(match admin_token {
+                Some(_) => Error::InvalidApiKey("Invalid admin token.".into()),
+                None => Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into()),
+            });
+        }
+        match trace.saw(self.verify(credential.value, requirement).await?).decision {
+            Decision::Allow(grant) => Ok(Principal::Key(grant.record)),
+            Decision::Deny(denial) => Err(denial),
+        }
+    }
+}
+
+/// Compares secrets in constant time, hiding their lengths too.
+fn same_secret(presented: &str, expected: &str) -> bool {
+    Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_by_value_only() {
+        assert!(same_secret("0123456789abcdef", "0123456789abcdef"));
+        assert!(!same_secret("0123456789abcdef", "0123456789abcdeF"));
+        assert!(!same_secret("", "0123456789abcdef"));
+    }
+
+    #[test]
+    fn query_parameters_are_known_and_single() {
+        let params = |query: &str| Params::of(&Request::new("GET", &format!("/x?{query}")), &["limit", "q"]);
+        assert_eq!(params("q=a%20b+c").unwrap().get("q"), Some("a b c"));
+        let field = |query: &str| match params(query) {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("{:?}", other.map(|p| p.0)),
+        };
+        assert_eq!(field("foo=1"), "foo");
+        assert_eq!(field("limit=1&limit=2"), "limit");
+        let key = "sk_live_2CVsBntPRWyM8ZKQJ4qEeXdvRatUBvw3Y9L1kIKoTnF";
+        assert_eq!(field(&format!("{key}=1")), "query", "a name that is not an identifier is not echoed");
+    }
+}

@@ -1,0 +1,163 @@
+//! Admin reads: a key by id (its object has the last word), the catalog
+//! listing, the audit log, usage, and the projects list.
+
+use serde_json::{json, Value};
+
+use super::{key_json, Params};
+use crate::app::http::{Request, Response};
+use crate::app::limiter::{out_of_protocol, Limiter};
+use crate::app::projects::{project_out_of_protocol, Projects};
+use crate::app::store::KeyValueStore;
+use crate::app::Context;
+use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
+use crate::keystate::{LimiterAnswer, LimiterCall};
+use crate::project::query::{page_size, AUDIT_PARAMETERS, LIST_PARAMETERS};
+use crate::project::{AuditQuery, ListQuery, ProjectAnswer, ProjectCall};
+use crate::ratelimit::PolicyStatus;
+use crate::record::{rfc3339, KeyRecord, UnixMillis};
+use crate::usage::{series_json, UsageQuery};
+
+const USAGE_PARAMETERS: &[&str] = &["granularity", "from", "to"];
+
+/// A key that is not deleted, as its object (or, for a key written before
+/// the catalog that its object never saw, KV) holds it.
+pub(super) struct LiveKey {
+    pub digest_hex: String,
+    pub record: KeyRecord,
+    pub last_used_at: Option<UnixMillis>,
+}
+
+/// A key as the admin API finds it by project and id.
+// One per request, moved out at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Found {
+    Live(LiveKey),
+    /// Deleted in its object; KV may still hold its record (a deletion that failed half-way).
+    Deleted {
+        digest_hex: Option<String>,
+    },
+}
+
+impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
+    /// A key by project and id: its object has the last word.
+    pub(super) async fn find(&self, project: &ProjectId, id: &KeyId) -> Result<Found, Error> {
+        let LimiterAnswer::Record { record, deleted, digest, last_used_at } =
+            self.limiter.call(id, LimiterCall::Get).await?
+        else {
+            return Err(out_of_protocol());
+        };
+        if deleted {
+            return Ok(Found::Deleted { digest_hex: digest });
+        }
+        match (record, digest) {
+            (Some(record), Some(digest_hex)) if &record.project == project => {
+                Ok(Found::Live(LiveKey { digest_hex, record, last_used_at }))
+            }
+            (Some(_), _) => Err(Error::KeyNotFound),
+            // Only KV knows the key (written before the catalog, or by hand):
+            // its copy stands until an admin write adopts it.
+            (None, _) => match self.keys.find_legacy(project, id).await? {
+                Some((digest_hex, Some(record))) => Ok(Found::Live(LiveKey { digest_hex, record, last_used_at })),
+                _ => Err(Error::KeyNotFound),
+            },
+        }
+    }
+
+    pub(super) async fn find_live(&self, project: &ProjectId, id: &KeyId) -> Result<LiveKey, Error> {
+        match self.find(project, id).await? {
+            Found::Live(live) => Ok(live),
+            Found::Deleted { .. } => Err(Error::KeyNotFound),
+        }
+    }
+
+    /// The catalog, newest first; a project's keys from before the catalog are imported first, once.
+    pub(super) async fn list(&self, project: &ProjectId, request: &Request) -> Result<Response, Error> {
+        let params = Params::of(request, LIST_PARAMETERS)?;
+        let query = ListQuery::parse(|name| params.get(name))?;
+        let call = || ProjectCall::List { project: project.clone(), query: query.clone() };
+        let mut answer = self.limiter.project(project, call()).await?;
+        if answer == ProjectAnswer::NeedImport {
+            let records = self.keys.legacy_records(project).await?;
+            let imported =
+                self.limiter.project(project, ProjectCall::Import { project: project.clone(), records }).await?;
+            self.record_project_keys(project, &imported).await?;
+            answer = self.limiter.project(project, call()).await?;
+        }
+        let ProjectAnswer::Keys { keys, cursor } = answer else { return Err(project_out_of_protocol()) };
+        let keys: Vec<Value> = keys.iter().map(|item| key_json(&item.record, item.last_used_at)).collect();
+        Ok(Response::json(200, &json!({ "keys": keys, "cursor": cursor })))
+    }
+
+    /// Keeps the projects directory in step with what the project's object counted.
+    pub(super) async fn record_project_keys(&self, project: &ProjectId, answer: &ProjectAnswer) -> Result<(), Error> {
+        match answer {
+            ProjectAnswer::Applied { keys, keys_before } if keys != keys_before => {
+                self.keys.set_project_keys(project, *keys).await
+            }
+            ProjectAnswer::Applied { .. } => Ok(()),
+            _ => Err(project_out_of_protocol()),
+        }
+    }
+
+    pub(super) async fn audit(&self, project: &ProjectId, request: &Request) -> Result<Response, Error> {
+        let params = Params::of(request, AUDIT_PARAMETERS)?;
+        let query = AuditQuery::parse(|name| params.get(name))?;
+        let call = ProjectCall::Audit { project: project.clone(), query };
+        let ProjectAnswer::Events { events, cursor } = self.limiter.project(project, call).await? else {
+            return Err(project_out_of_protocol());
+        };
+        let events: Vec<Value> = events.iter().map(|event| event.to_json()).collect();
+        Ok(Response::json(200, &json!({ "events": events, "cursor": cursor })))
+    }
+
+    /// A key's counters and history, from its own object: current to the request.
+    pub(super) async fn usage(&self, project: &ProjectId, id: &KeyId, request: &Request) -> Result<Response, Error> {
+        let params = Params::of(request, USAGE_PARAMETERS)?;
+        let query = UsageQuery::parse(|name| params.get(name), self.now)?;
+        self.find_live(project, id).await?;
+        let call = LimiterCall::Usage { query: Some(query) };
+        let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } = self.limiter.call(id, call).await?
+        else {
+            return Err(out_of_protocol());
+        };
+        let policy = |status: PolicyStatus, now| json!({"limit": status.limit, "remaining": status.remaining, "reset": status.reset_at(now)});
+        let ratelimit =
+            rate.map(|rate| json!({"minute": policy(rate.minute, rate.now), "day": policy(rate.day, rate.now)}));
+        let mut body = usage_range(&query);
+        body["requests_today"] = json!(requests_today);
+        body["last_used_at"] = json!(last_used_at.map(rfc3339));
+        body["ratelimit"] = ratelimit.unwrap_or(Value::Null);
+        body["series"] = series_json(series.iter().map(|(start, counts)| (*start, counts)));
+        Ok(Response::json(200, &body))
+    }
+
+    /// The project's rollups, from its object: at most about a minute behind.
+    pub(super) async fn project_usage(&self, project: &ProjectId, request: &Request) -> Result<Response, Error> {
+        let params = Params::of(request, USAGE_PARAMETERS)?;
+        let query = UsageQuery::parse(|name| params.get(name), self.now)?;
+        let call = ProjectCall::Usage { project: project.clone(), query };
+        let ProjectAnswer::Usage { totals, series, top_keys } = self.limiter.project(project, call).await? else {
+            return Err(project_out_of_protocol());
+        };
+        let mut body = usage_range(&query);
+        body["totals"] = Value::Object(totals.to_json());
+        body["series"] = series_json(series.iter().map(|(start, counts)| (*start, counts)));
+        body["top_keys"] = json!(top_keys);
+        Ok(Response::json(200, &body))
+    }
+
+    /// The projects that have keys, by id (the admin token's only).
+    pub(super) async fn projects(&self, request: &Request) -> Result<Response, Error> {
+        let params = Params::of(request, &["limit", "cursor"])?;
+        let limit = page_size(|name| params.get(name))?;
+        let (projects, cursor) = self.keys.projects(limit, params.get("cursor")).await?;
+        let projects: Vec<Value> = projects.iter().map(|(id, keys)| json!({"id": id, "keys": keys})).collect();
+        Ok(Response::json(200, &json!({ "projects": projects, "cursor": cursor })))
+    }
+}
+
+/// `{"granularity", "from", "to"}` of a usage answer.
+fn usage_range(query: &UsageQuery) -> Value {
+    json!({"granularity": query.granularity.as_str(), "from": rfc3339(query.from), "to": rfc3339(query.to)})
+}

@@ -1,0 +1,338 @@
+//! Admin writes. Each goes to the key's object first, as a compare-and-set
+//! on the version it read, carrying its catalog change and audit event
+//! (queued there, in the outbox, with the write itself); then to KV; then
+//! straight to the project's object, which the outbox backs up.
+//!
+//! Guarantees: concurrent writes are never lost (a write that another got
+//! ahead of is read and applied again, or 412 with `If-Match`); a deleted key
+//! stays deleted; a 2xx answer means the change is enforced and its audit
+//! event recorded or durably queued.
+
+use super::reads::{Found, LiveKey};
+use super::{key_answer, Precondition};
+use crate::app::bodies::{apply_patch, new_record, parse_body, PatchKey, RotateKey};
+use crate::app::http::{Request, Response};
+use crate::app::limiter::{out_of_protocol, Limiter};
+use crate::app::principal::Principal;
+use crate::app::projects::Projects;
+use crate::app::store::KeyValueStore;
+use crate::app::Context;
+use crate::error::Error;
+use crate::ids::{KeyId, ProjectId};
+use crate::key::ApiKey;
+use crate::keystate::{LimiterAnswer, LimiterCall};
+use crate::project::audit::{changes, new_event_id, Origin};
+use crate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectCall};
+use crate::record::{KeyRecord, UnixMillis};
+
+/// How many times a write without `If-Match` reads and applies itself again
+/// when another write got in first. Each retry means another write to the
+/// same key succeeded, so this bounds the concurrent writers a write outlasts.
+const WRITE_ATTEMPTS: usize = 32;
+/// The longest `User-Agent` an audit event keeps.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// Who makes a write and where from: what its audit events say.
+pub(super) struct Author {
+    actor: Actor,
+    origin: Origin,
+}
+
+impl Author {
+    fn of(principal: &Principal, request: &Request) -> Result<Author, Error> {
+        let actor = match principal {
+            Principal::Root => Actor::AdminToken,
+            Principal::Key(own) => Actor::Key { key_id: own.id.clone(), name: own.name.clone() },
+        };
+        let request_id = match request.header("cf-ray").filter(|ray| !ray.is_empty()) {
+            Some(ray) => ray.chars().take(64).collect(),
+            None => format!("req_{}", &new_event_id().map_err(randomness)?[4..]),
+        };
+        let origin = Origin {
+            request_id,
+            ip: request.header("cf-connecting-ip").map(|ip| ip.chars().take(64).collect()),
+            user_agent: request.header("user-agent").map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        };
+        Ok(Author { actor, origin })
+    }
+
+    /// The entry recording `change`, with an audit event when `action` says one happened.
+    fn entry(
+        &self,
+        project: &ProjectId,
+        change: CatalogChange,
+        action: Option<(Action, &KeyId, UnixMillis)>,
+    ) -> Result<OutboxEntry, Error> {
+        let id = new_event_id().map_err(randomness)?;
+        let event = action.map(|(action, key_id, at)| AuditEvent {
+            id: id.clone(),
+            at,
+            action,
+            key_id: key_id.clone(),
+            actor: self.actor.clone(),
+            changes: None,
+            new_key_id: None,
+            origin: self.origin.clone(),
+        });
+        Ok(OutboxEntry { id, project: project.clone(), change, event })
+    }
+
+    /// The entry of a write of `after` (an upsert), with its audit event.
+    fn upsert(
+        &self,
+        action: Option<Action>,
+        before: Option<&KeyRecord>,
+        after: &KeyRecord,
+    ) -> Result<OutboxEntry, Error> {
+        let change = CatalogChange::Upsert { record: after.clone() };
+        let mut entry =
+            self.entry(&after.project, change, action.map(|action| (action, &after.id, after.updated_at)))?;
+        if let Some(event) = &mut entry.event {
+            event.changes = Some(changes(before, after));
+            event.new_key_id = after.rotated_to.clone();
+        }
+        Ok(entry)
+    }
+}
+
+fn randomness(error: getrandom::Error) -> Error {
+    Error::Unavailable(format!("no randomness: {error}"))
+}
+
+impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
+    /// A live key this principal may write, at the version `precondition` names if any.
+    async fn find_writable(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        precondition: Option<&Precondition>,
+    ) -> Result<LiveKey, Error> {
+        let found = self.find_live(project, id).await?;
+        if let Some(precondition) = precondition {
+            precondition.holds_for(&found.record)?;
+        }
+        principal.may_touch(&found.record)?;
+        Ok(found)
+    }
+
+    /// The version a write of `record` gets: strictly increasing, since the
+    /// key's object tells stale copies and stale writers apart by it.
+    fn next_version(&self, record: &KeyRecord) -> UnixMillis {
+        self.now.max(record.updated_at + 1)
+    }
+
+    /// Writes `record` with `entry` if its object still holds version
+    /// `expected` (`None`: create): the object first (in force at once), then
+    /// KV. `Ok(false)` when another write got in first; a deleted key is not found.
+    async fn put(
+        &self,
+        digest_hex: &str,
+        record: &KeyRecord,
+        expected: Option<UnixMillis>,
+        entry: &OutboxEntry,
+    ) -> Result<bool, Error> {
+        let put = LimiterCall::Put {
+            digest: digest_hex.to_owned(),
+            record: record.clone(),
+            expected,
+            entry: Some(entry.clone()),
+        };
+        match self.limiter.call(&record.id, put).await? {
+            LimiterAnswer::Done => self.keys.save(digest_hex, record).await.map(|()| true),
+            LimiterAnswer::Conflict => Ok(false),
+            LimiterAnswer::Gone => Err(Error::KeyNotFound),
+            _ => Err(out_of_protocol()),
+        }
+    }
+
+    /// Hands `entries` to the project's object now, so the next listing shows
+    /// them. A failure is not the writer's: the keys' outboxes deliver later.
+    async fn deliver(&self, project: &ProjectId, entries: Vec<OutboxEntry>) {
+        let call = ProjectCall::Apply { project: project.clone(), entries, usage: None };
+        if let Ok(answer) = self.limiter.project(project, call).await {
+            // The directory of projects catches up on the next write if this fails.
+            let _ = self.record_project_keys(project, &answer).await;
+        }
+    }
+
+    pub(super) async fn create(
+        &self,
+        project: &ProjectId,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        let author = Author::of(principal, request)?;
+        let record = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
+        principal.may_touch(&record)?;
+        let (key, record, entry) =
+            self.issue(record, |record| author.upsert(Some(Action::KeyCreated), None, record)).await?;
+        self.deliver(project, vec![entry]).await;
+        Ok(key_answer(201, &record, None, Some(&key)))
+    }
+
+    /// Gives `template` a new id and secret and stores it with the entry
+    /// `entry_of` makes; the secret is for the answer only.
+    async fn issue(
+        &self,
+        mut record: KeyRecord,
+        entry_of: impl Fn(&KeyRecord) -> Result<OutboxEntry, Error>,
+    ) -> Result<(ApiKey, KeyRecord, OutboxEntry), Error> {
+        let key = ApiKey::generate(record.environment).map_err(randomness)?;
+        record.id = KeyId::generate().map_err(randomness)?;
+        record.prefix = key.display_prefix();
+        let entry = entry_of(&record)?;
+        if !self.put(&key.digest().to_hex(), &record, None, &entry).await? {
+            return Err(Error::Unavailable("a new key id was already taken".into()));
+        }
+        Ok((key, record, entry))
+    }
+
+    pub(super) async fn update(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        precondition: Option<Precondition>,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        let author = Author::of(principal, request)?;
+        let body: PatchKey = parse_body(&request.body, false)?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let found = self.find_writable(project, id, principal, precondition.as_ref()).await?;
+            let before = &found.record;
+            let mut after = before.clone();
+            apply_patch(self.config, &body, principal, &mut after, self.now)?;
+            principal.may_change(before, &after)?;
+            after.updated_at = self.next_version(before);
+            let entry = author.upsert(Some(Action::KeyUpdated), Some(before), &after)?;
+            if self.put(&found.digest_hex, &after, Some(before.updated_at), &entry).await? {
+                self.forget_pointer(&found).await;
+                self.deliver(project, vec![entry]).await;
+                return Ok(key_answer(200, &after, found.last_used_at, None));
+            }
+            if precondition.is_some() {
+                return Err(Error::PreconditionFailed);
+            }
+        }
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+    }
+
+    /// A pointer an older version wrote goes once the key's object holds the
+    /// key (it may have adopted it earlier, on a verification, unseen here).
+    async fn forget_pointer(&self, found: &LiveKey) {
+        // Harmless if it fails: the object answers first from now on.
+        let _ = self.keys.drop_pointer(&found.record.project, &found.record.id).await;
+    }
+
+    /// Deletes the key. A key acting as admin deletes only the version it
+    /// judged (another write may have made the key untouchable), as does
+    /// `If-Match`; the admin token's plain DELETE is unconditional. A key
+    /// already deleted in its object, whose KV entries a failed attempt left
+    /// behind, is cleaned up: a retried DELETE finishes the job.
+    pub(super) async fn delete(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        precondition: Option<Precondition>,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        let author = Author::of(principal, request)?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let found = match self.find(project, id).await? {
+                // What a half-failed deletion left in KV is cleaned up; else it is gone.
+                Found::Deleted { digest_hex: Some(digest_hex) } if self.keys.holds(&digest_hex).await? => {
+                    self.keys.remove(Some(&digest_hex), project, id).await?;
+                    return Ok(Response::no_content());
+                }
+                Found::Deleted { .. } => return Err(Error::KeyNotFound),
+                Found::Live(found) => found,
+            };
+            if let Some(precondition) = &precondition {
+                precondition.holds_for(&found.record)?;
+            }
+            principal.may_touch(&found.record)?;
+            let conditional = precondition.is_some() || matches!(principal, Principal::Key(_));
+            let expected = conditional.then_some(found.record.updated_at);
+            let version = self.next_version(&found.record);
+            let change = CatalogChange::Remove { key_id: id.clone(), version };
+            let entry = author.entry(project, change, Some((Action::KeyDeleted, id, version)))?;
+            let delete = LimiterCall::Delete { expected, entry: Some(entry.clone()) };
+            match self.limiter.call(id, delete).await? {
+                LimiterAnswer::Done | LimiterAnswer::Gone => {}
+                LimiterAnswer::Conflict if precondition.is_some() => return Err(Error::PreconditionFailed),
+                LimiterAnswer::Conflict => continue,
+                _ => return Err(out_of_protocol()),
+            }
+            self.keys.remove(Some(&found.digest_hex), project, id).await?;
+            self.deliver(project, vec![entry]).await;
+            return Ok(Response::no_content());
+        }
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+    }
+
+    /// A new key that is the old one with a new id and secret; the old one
+    /// expires after the grace and names its successor. The new key is stored
+    /// first, so a failure leaves the old one working; if the old one changed
+    /// meanwhile, the new one (whose secret nobody has seen) is deleted again
+    /// and the rotation starts over from the changed key, or stops if it was
+    /// deleted or rotated.
+    pub(super) async fn rotate(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        precondition: Option<Precondition>,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        let author = Author::of(principal, request)?;
+        let grace_seconds = parse_body::<RotateKey>(&request.body, true)?.grace_seconds()?;
+        for _ in 0..WRITE_ATTEMPTS {
+            let found = self.find_writable(project, id, principal, precondition.as_ref()).await?;
+            let old = &found.record;
+            if let Some(successor) = &old.rotated_to {
+                return Err(Error::AlreadyRotated { successor: successor.clone() });
+            }
+            let mut new = old.clone();
+            new.rotated_from = Some(old.id.clone());
+            new.created_at = self.now;
+            new.updated_at = self.now;
+            principal.may_touch(&new)?;
+            // The new key's row comes without an event: the rotation is one event, on the old key.
+            let (key, new, new_entry) = self.issue(new, |record| author.upsert(None, None, record)).await?;
+            let mut retired = old.clone();
+            let grace_end = self.now + grace_seconds as i64 * 1000;
+            retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+            retired.rotated_to = Some(new.id.clone());
+            retired.updated_at = self.next_version(old);
+            let entry = author.upsert(Some(Action::KeyRotated), Some(old), &retired)?;
+            let retired_now = match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry).await {
+                Err(Error::KeyNotFound) => None,
+                written => Some(written?),
+            };
+            if retired_now == Some(true) {
+                self.forget_pointer(&found).await;
+                self.deliver(project, vec![new_entry, entry]).await;
+                return Ok(key_answer(201, &new, None, Some(&key)));
+            }
+            self.discard(&key, &new, &author).await?;
+            match retired_now {
+                None => return Err(Error::KeyNotFound),
+                Some(_) if precondition.is_some() => return Err(Error::PreconditionFailed),
+                Some(_) => {}
+            }
+        }
+        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+    }
+
+    /// Deletes a key made by a rotation that did not complete (no audit event: nobody saw it).
+    async fn discard(&self, key: &ApiKey, record: &KeyRecord, author: &Author) -> Result<(), Error> {
+        let change = CatalogChange::Remove { key_id: record.id.clone(), version: self.next_version(record) };
+        let entry = author.entry(&record.project, change, None)?;
+        self.limiter.call(&record.id, LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }).await?;
+        self.keys.remove(Some(&key.digest().to_hex()), &record.project, &record.id).await?;
+        self.deliver(&record.project, vec![entry]).await;
+        Ok(())
+    }
+}

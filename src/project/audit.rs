@@ -1,0 +1,179 @@
+//! Audit events: who changed which key, how, from where.
+//!
+//! Guarantee: an event is built from key records and request metadata only,
+//! and records hold no secret or digest, so neither can reach the log.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::ids::KeyId;
+use crate::record::{rfc3339, KeyRecord, UnixMillis};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "key.created")]
+    KeyCreated,
+    #[serde(rename = "key.updated")]
+    KeyUpdated,
+    #[serde(rename = "key.rotated")]
+    KeyRotated,
+    #[serde(rename = "key.deleted")]
+    KeyDeleted,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Action::KeyCreated, Action::KeyUpdated, Action::KeyRotated, Action::KeyDeleted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::KeyCreated => "key.created",
+            Action::KeyUpdated => "key.updated",
+            Action::KeyRotated => "key.rotated",
+            Action::KeyDeleted => "key.deleted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Actor {
+    AdminToken,
+    Key { key_id: KeyId, name: String },
+}
+
+/// Where a change came from, as the runtime saw the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: UnixMillis,
+    pub action: Action,
+    pub key_id: KeyId,
+    pub actor: Actor,
+    pub changes: Option<Map<String, Value>>,
+    /// For `key.rotated`: the key that replaced this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_key_id: Option<KeyId>,
+    #[serde(flatten)]
+    pub origin: Origin,
+}
+
+impl AuditEvent {
+    pub fn to_json(&self) -> Value {
+        let mut event = json!({
+            "id": self.id,
+            "at": rfc3339(self.at),
+            "action": self.action,
+            "key_id": self.key_id,
+            "actor": self.actor,
+            "changes": self.changes,
+            "request_id": self.origin.request_id,
+            "ip": self.origin.ip,
+            "user_agent": self.origin.user_agent,
+        });
+        if let Some(new_key_id) = &self.new_key_id {
+            event["new_key_id"] = json!(new_key_id);
+        }
+        event
+    }
+}
+
+/// The fields an audit event reports changes of.
+const AUDITED: [&str; 9] =
+    ["name", "scopes", "status", "environment", "plan", "rate_limit", "expires_at", "meta", "rotated_to"];
+
+/// `{"<field>": {"from", "to"}}` for each audited field that differs between
+/// `before` and `after` (`None`: the key did not exist), as the API shows them.
+pub fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Map<String, Value> {
+    let shown = |record: Option<&KeyRecord>| record.map(|record| record.to_json());
+    let (before, after) = (shown(before), after.to_json());
+    let mut changes = Map::new();
+    for field in AUDITED {
+        let from = before.as_ref().map_or(&Value::Null, |before| &before[field]);
+        let to = &after[field];
+        if from != to && !(from.is_null() && is_empty(to)) {
+            changes.insert(field.to_owned(), json!({"from": from, "to": to}));
+        }
+    }
+    changes
+}
+
+/// An empty list or object is as good as nothing when a key is created.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+        other => other.is_null(),
+    }
+}
+
+/// A new event id: `evt_` + 22 base62 characters.
+pub fn new_event_id() -> Result<String, getrandom::Error> {
+    let mut id = String::from("evt_");
+    crate::key::push_random_base62(&mut id, 22)?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystate::tests::record;
+
+    #[test]
+    fn changes_name_each_field_that_moved_and_nothing_else() {
+        let before = record(&["a:read"]);
+        let mut after = before.clone();
+        after.scopes = vec!["b:read".into()];
+        after.updated_at += 5;
+        let diff = changes(Some(&before), &after);
+        assert_eq!(Value::Object(diff), json!({"scopes": {"from": ["a:read"], "to": ["b:read"]}}));
+    }
+
+    #[test]
+    fn a_created_key_shows_its_fields_from_null() {
+        let mut created = record(&["a:read"]);
+        created.meta.clear();
+        let diff = changes(None, &created);
+        assert_eq!(diff["scopes"], json!({"from": null, "to": ["a:read"]}));
+        assert_eq!(diff["name"]["to"], json!(created.name));
+        assert!(!diff.contains_key("meta"), "an empty meta is no change");
+        assert!(!diff.contains_key("expires_at"));
+        for hidden in ["prefix", "id", "updated_at"] {
+            assert!(!diff.contains_key(hidden), "{hidden}");
+        }
+    }
+
+    #[test]
+    fn events_show_as_the_contract_says() {
+        let event = AuditEvent {
+            id: "evt_1".into(),
+            at: 1_795_420_800_000,
+            action: Action::KeyUpdated,
+            key_id: KeyId::parse("key_0000000000000000000001").unwrap(),
+            actor: Actor::Key { key_id: KeyId::parse("key_0000000000000000000002").unwrap(), name: "ci".into() },
+            changes: None,
+            new_key_id: None,
+            origin: Origin { request_id: "r".into(), ip: Some("192.0.2.1".into()), user_agent: None },
+        };
+        let shown = event.to_json();
+        assert_eq!(shown["at"], "2026-11-23T08:00:00Z");
+        assert_eq!(shown["action"], "key.updated");
+        assert_eq!(shown["actor"], json!({"type": "key", "key_id": "key_0000000000000000000002", "name": "ci"}));
+        assert_eq!((shown["ip"].clone(), shown["user_agent"].clone()), (json!("192.0.2.1"), Value::Null));
+        let stored: AuditEvent = serde_json::from_str(&serde_json::to_string(&event).unwrap()).unwrap();
+        assert_eq!(stored, event);
+        assert_eq!(Action::parse("key.rotated"), Some(Action::KeyRotated));
+        assert_eq!(Action::parse("key.exploded"), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! A project's control plane: its key catalog, audit log and usage rollups,
+//! held by one Durable Object per project.
+//!
+//! This module is the protocol: what a key's object (or the worker) delivers
+//! to the project's object, and what the admin API asks of it. The object's
+//! decisions are [`object::ProjectObject`]'s, over any SQLite ([`sql::Sql`]).
+//!
+//! Guarantees: an [`OutboxEntry`] applies at most once (by id) whatever how
+//! often it is delivered; a catalog row only moves to a newer version of its
+//! key, and a removal is final; an audit event holds no secret, digest or
+//! signature (it is built from records, which hold none).
+
+pub mod audit;
+pub mod object;
+pub mod query;
+pub mod sql;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{KeyId, ProjectId};
+use crate::record::{KeyRecord, UnixMillis};
+use crate::usage::{Counts, UsageQuery};
+pub use audit::{Action, Actor, AuditEvent};
+pub use query::{AuditQuery, ListQuery};
+
+/// One admin change as the project's object records it: the catalog's new
+/// row (or the key's removal) and, for changes an operator made, the audit event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Unique; the audit event's id when there is one.
+    pub id: String,
+    pub project: ProjectId,
+    pub change: CatalogChange,
+    pub event: Option<AuditEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+// Part of a message, built and sent once: boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
+pub enum CatalogChange {
+    /// The key's record as written, at its version (`updated_at`).
+    Upsert { record: KeyRecord },
+    /// The key is deleted, at `version`: its row never comes back.
+    Remove { key_id: KeyId, version: UnixMillis },
+}
+
+/// A key's new counts since its last push, with its last use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsagePush {
+    pub key_id: KeyId,
+    /// Increases with each push of this key: a push is applied once.
+    pub seq: u64,
+    /// Hour starts and counts: a list, since JSON map keys are text and
+    /// these travel inside tagged enums, which cannot read them back as numbers.
+    pub hours: Vec<(UnixMillis, Counts)>,
+    pub last_used_at: Option<UnixMillis>,
+}
+
+/// A key in the catalog, as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogItem {
+    pub record: KeyRecord,
+    pub last_used_at: Option<UnixMillis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopKey {
+    pub key_id: KeyId,
+    pub name: Option<String>,
+    pub requests: u64,
+}
+
+/// What the worker or a key's object asks of a project's object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ProjectCall {
+    /// Admin changes and usage, from the worker or a key's outbox.
+    Apply {
+        project: ProjectId,
+        entries: Vec<OutboxEntry>,
+        usage: Option<UsagePush>,
+    },
+    /// Records of keys that only KV knew (written before the catalog), once.
+    Import {
+        project: ProjectId,
+        records: Vec<KeyRecord>,
+    },
+    List {
+        project: ProjectId,
+        query: ListQuery,
+    },
+    Audit {
+        project: ProjectId,
+        query: AuditQuery,
+    },
+    Usage {
+        project: ProjectId,
+        query: UsageQuery,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum ProjectAnswer {
+    /// Applied (or already applied); the number of live keys before and after.
+    Applied {
+        keys_before: u64,
+        keys: u64,
+    },
+    /// This project may have keys that only KV knows: import them first.
+    NeedImport,
+    Keys {
+        keys: Vec<CatalogItem>,
+        cursor: Option<String>,
+    },
+    Events {
+        events: Vec<AuditEvent>,
+        cursor: Option<String>,
+    },
+    Usage {
+        totals: Counts,
+        series: Vec<(UnixMillis, Counts)>,
+        top_keys: Vec<TopKey>,
+    },
+}
+
+/// Project ids for the project picker are kept in KV as `project:<id>` with
+/// `{"keys": n}` metadata; this is the name.
+pub fn directory_name(project: &ProjectId) -> String {
+    format!("project:{project}")
+}
+
+pub const DIRECTORY_PREFIX: &str = "project:";
+
+#[cfg(test)]
+mod tests;

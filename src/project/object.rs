@@ -1,0 +1,307 @@
+//! The decisions of a project's Durable Object, over its SQLite.
+//!
+//! Guarantees: each call's statements run with no `await` between them, so a
+//! call commits whole (catalog row and audit event together); an entry or a
+//! usage push applies at most once; a row only moves to a newer version and a
+//! removed key stays removed; events older than the retention are pruned on
+//! every write, usage buckets older than kept likewise.
+
+use crate::ids::KeyId;
+use crate::project::query::{AuditQuery, ListQuery, Position};
+use crate::project::sql::{Sql, SqlError, SqlValue};
+use crate::project::{
+    AuditEvent, CatalogChange, CatalogItem, OutboxEntry, ProjectAnswer, ProjectCall, TopKey, UsagePush,
+};
+use crate::record::{KeyRecord, UnixMillis};
+use crate::usage::{Counts, Granularity, Outcome, UsageQuery, DAY_MILLIS};
+
+pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
+/// Rows read per statement while a listing filters in Rust.
+const LIST_BATCH: i64 = 200;
+const TOP_KEYS: i64 = 10;
+
+const SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, version INTEGER NOT NULL,
+  deleted INTEGER NOT NULL, record TEXT, last_used_at INTEGER);
+CREATE INDEX IF NOT EXISTS keys_newest ON keys (created_at, id);
+CREATE TABLE IF NOT EXISTS applied (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT NOT NULL,
+  action TEXT NOT NULL, event TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_newest ON events (at, id);
+CREATE TABLE IF NOT EXISTS usage (granularity TEXT NOT NULL, start INTEGER NOT NULL, key_id TEXT NOT NULL,
+  outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (granularity, start, key_id, outcome));
+CREATE TABLE IF NOT EXISTS pushes (key_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
+
+pub struct ProjectObject<S: Sql> {
+    sql: S,
+    retention_millis: UnixMillis,
+}
+
+impl<S: Sql> ProjectObject<S> {
+    /// The object over `sql`, its tables created if missing.
+    pub fn open(sql: S, retention_days: i64) -> Result<ProjectObject<S>, SqlError> {
+        for statement in SCHEMA.split(';').filter(|statement| !statement.trim().is_empty()) {
+            sql.exec(statement, &[])?;
+        }
+        Ok(ProjectObject { sql, retention_millis: retention_days * DAY_MILLIS })
+    }
+
+    pub fn on_call(&self, call: ProjectCall, now: UnixMillis) -> Result<ProjectAnswer, SqlError> {
+        match call {
+            ProjectCall::Apply { entries, usage, .. } => {
+                let keys_before = self.live_keys()?;
+                for entry in &entries {
+                    self.apply_entry(entry, now)?;
+                }
+                if let Some(push) = &usage {
+                    self.apply_usage(push)?;
+                }
+                self.prune(now)?;
+                Ok(ProjectAnswer::Applied { keys_before, keys: self.live_keys()? })
+            }
+            ProjectCall::Import { records, .. } => {
+                let keys_before = self.live_keys()?;
+                for record in &records {
+                    // Any row already there is newer (or a removal): it stands.
+                    self.sql.exec(
+                        "INSERT OR IGNORE INTO keys (id, created_at, version, deleted, record) VALUES (?, ?, ?, 0, ?)",
+                        &[
+                            record.id.as_str().into(),
+                            record.created_at.into(),
+                            record.updated_at.into(),
+                            to_json(record)?.into(),
+                        ],
+                    )?;
+                }
+                self.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('imported', '1')", &[])?;
+                Ok(ProjectAnswer::Applied { keys_before, keys: self.live_keys()? })
+            }
+            ProjectCall::List { query, .. } => {
+                if self.sql.exec("SELECT value FROM meta WHERE name = 'imported'", &[])?.is_empty() {
+                    return Ok(ProjectAnswer::NeedImport);
+                }
+                self.list(&query)
+            }
+            ProjectCall::Audit { query, .. } => self.audit(&query),
+            ProjectCall::Usage { query, .. } => self.usage(&query),
+        }
+    }
+
+    fn apply_entry(&self, entry: &OutboxEntry, now: UnixMillis) -> Result<(), SqlError> {
+        let fresh = self.sql.exec(
+            "INSERT OR IGNORE INTO applied (id, at) VALUES (?, ?) RETURNING id",
+            &[entry.id.as_str().into(), now.into()],
+        )?;
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        match &entry.change {
+            CatalogChange::Upsert { record } => {
+                self.sql.exec(
+                    "INSERT INTO keys (id, created_at, version, deleted, record) VALUES (?1, ?2, ?3, 0, ?4) \
+                     ON CONFLICT (id) DO UPDATE SET version = ?3, record = ?4 WHERE deleted = 0 AND version < ?3",
+                    &[
+                        record.id.as_str().into(),
+                        record.created_at.into(),
+                        record.updated_at.into(),
+                        to_json(record)?.into(),
+                    ],
+                )?;
+            }
+            CatalogChange::Remove { key_id, version } => {
+                self.sql.exec(
+                    "INSERT INTO keys (id, created_at, version, deleted) VALUES (?1, 0, ?2, 1) \
+                     ON CONFLICT (id) DO UPDATE SET deleted = 1, record = NULL, version = max(version, ?2)",
+                    &[key_id.as_str().into(), (*version).into()],
+                )?;
+            }
+        }
+        if let Some(event) = &entry.event {
+            self.sql.exec(
+                "INSERT OR IGNORE INTO events (id, at, key_id, action, event) VALUES (?, ?, ?, ?, ?)",
+                &[
+                    event.id.as_str().into(),
+                    event.at.into(),
+                    event.key_id.as_str().into(),
+                    event.action.as_str().into(),
+                    to_json(event)?.into(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn apply_usage(&self, push: &UsagePush) -> Result<(), SqlError> {
+        let key_id = push.key_id.as_str();
+        let last = self.sql.exec("SELECT seq FROM pushes WHERE key_id = ?", &[key_id.into()])?;
+        if last.first().and_then(|row| row[0].int()).is_some_and(|seq| seq >= push.seq as i64) {
+            return Ok(());
+        }
+        self.sql.exec(
+            "INSERT OR REPLACE INTO pushes (key_id, seq) VALUES (?, ?)",
+            &[key_id.into(), (push.seq as i64).into()],
+        )?;
+        for (start, counts) in &push.hours {
+            let start = *start;
+            for granularity in [Granularity::Hour, Granularity::Day] {
+                for (outcome, &n) in &counts.0 {
+                    self.sql.exec(
+                        "INSERT INTO usage (granularity, start, key_id, outcome, n) VALUES (?1, ?2, ?3, ?4, ?5) \
+                         ON CONFLICT (granularity, start, key_id, outcome) DO UPDATE SET n = n + ?5",
+                        &[
+                            granularity.as_str().into(),
+                            granularity.bucket(start).into(),
+                            key_id.into(),
+                            outcome.as_str().into(),
+                            i64::try_from(n).unwrap_or(i64::MAX).into(),
+                        ],
+                    )?;
+                }
+            }
+        }
+        if let Some(at) = push.last_used_at {
+            self.sql.exec(
+                "UPDATE keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?",
+                &[at.into(), key_id.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn prune(&self, now: UnixMillis) -> Result<(), SqlError> {
+        let cutoff = now - self.retention_millis;
+        self.sql.exec("DELETE FROM events WHERE at < ?", &[cutoff.into()])?;
+        self.sql.exec("DELETE FROM applied WHERE at < ?", &[cutoff.into()])?;
+        for granularity in [Granularity::Hour, Granularity::Day] {
+            let oldest = granularity.bucket(now - granularity.kept_millis());
+            self.sql.exec(
+                "DELETE FROM usage WHERE granularity = ? AND start < ?",
+                &[granularity.as_str().into(), oldest.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn live_keys(&self) -> Result<u64, SqlError> {
+        let rows = self.sql.exec("SELECT count(*) FROM keys WHERE deleted = 0", &[])?;
+        Ok(rows.first().and_then(|row| row[0].int()).unwrap_or(0) as u64)
+    }
+
+    /// Newest first from the cursor, filtered in Rust (scope implication
+    /// does not fit SQL), read in batches until a page and one more are found.
+    fn list(&self, query: &ListQuery) -> Result<ProjectAnswer, SqlError> {
+        let mut position = query.after.clone().unwrap_or(Position { at: UnixMillis::MAX, id: String::new() });
+        let mut page: Vec<CatalogItem> = Vec::new();
+        loop {
+            let rows = self.sql.exec(
+                "SELECT created_at, id, record, last_used_at FROM keys \
+                 WHERE deleted = 0 AND (created_at < ?1 OR (created_at = ?1 AND id < ?2)) \
+                 ORDER BY created_at DESC, id DESC LIMIT ?3",
+                &[position.at.into(), position.id.as_str().into(), LIST_BATCH.into()],
+            )?;
+            for row in &rows {
+                let record: KeyRecord = from_json(&row[2])?;
+                if query.matches(&record) {
+                    page.push(CatalogItem { record, last_used_at: row[3].int() });
+                }
+            }
+            match rows.last() {
+                Some(last) if page.len() <= query.limit && rows.len() as i64 == LIST_BATCH => {
+                    position = Position { at: last[0].int().unwrap_or(0), id: last[1].text().unwrap_or("").to_owned() };
+                }
+                _ => break,
+            }
+        }
+        let cursor = (page.len() > query.limit).then(|| {
+            page.truncate(query.limit);
+            let last = &page[query.limit - 1].record;
+            Position { at: last.created_at, id: last.id.to_string() }.to_cursor()
+        });
+        Ok(ProjectAnswer::Keys { keys: page, cursor })
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<ProjectAnswer, SqlError> {
+        let position = query.after.clone().unwrap_or(Position { at: UnixMillis::MAX, id: String::new() });
+        let rows = self.sql.exec(
+            "SELECT event FROM events WHERE (at < ?1 OR (at = ?1 AND id < ?2)) \
+             AND (?3 IS NULL OR key_id = ?3) AND (?4 IS NULL OR action = ?4) \
+             AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at <= ?6) \
+             ORDER BY at DESC, id DESC LIMIT ?7",
+            &[
+                position.at.into(),
+                position.id.as_str().into(),
+                query.key_id.as_ref().map(KeyId::as_str).into(),
+                query.action.map(|action| action.as_str()).into(),
+                query.since.into(),
+                query.until.into(),
+                (query.limit as i64 + 1).into(),
+            ],
+        )?;
+        let mut events: Vec<AuditEvent> = rows.iter().map(|row| from_json(&row[0])).collect::<Result<_, _>>()?;
+        let cursor = (events.len() > query.limit).then(|| {
+            events.truncate(query.limit);
+            let last = &events[query.limit - 1];
+            Position { at: last.at, id: last.id.clone() }.to_cursor()
+        });
+        Ok(ProjectAnswer::Events { events, cursor })
+    }
+
+    fn usage(&self, query: &UsageQuery) -> Result<ProjectAnswer, SqlError> {
+        let width = query.granularity.millis();
+        let range = [query.granularity.as_str().into(), (query.from - width).into(), query.to.into()];
+        let in_range = "granularity = ?1 AND start > ?2 AND start <= ?3";
+        let rows = self.sql.exec(
+            &format!(
+                "SELECT start, outcome, sum(n) FROM usage WHERE {in_range} GROUP BY start, outcome ORDER BY start"
+            ),
+            &range,
+        )?;
+        let mut totals = Counts::default();
+        let mut series: Vec<(UnixMillis, Counts)> = Vec::new();
+        for row in &rows {
+            let (Some(start), Some(outcome), Some(n)) =
+                (row[0].int(), row[1].text().and_then(Outcome::parse), row[2].int())
+            else {
+                continue;
+            };
+            totals.add(outcome, n as u64);
+            match series.last_mut() {
+                Some((last, counts)) if *last == start => counts.add(outcome, n as u64),
+                _ => {
+                    let mut counts = Counts::default();
+                    counts.add(outcome, n as u64);
+                    series.push((start, counts));
+                }
+            }
+        }
+        let top = self.sql.exec(
+            &format!(
+                "SELECT usage.key_id, sum(n) AS requests, keys.record FROM usage LEFT JOIN keys ON keys.id = usage.key_id \
+                 WHERE {in_range} GROUP BY usage.key_id ORDER BY requests DESC, usage.key_id LIMIT {TOP_KEYS}"
+            ),
+            &range,
+        )?;
+        let top_keys = top
+            .iter()
+            .filter_map(|row| {
+                let key_id = KeyId::parse(row[0].text()?).ok()?;
+                let name = row[2]
+                    .text()
+                    .and_then(|json| serde_json::from_str::<KeyRecord>(json).ok())
+                    .map(|record| record.name);
+                Some(TopKey { key_id, name, requests: row[1].int()? as u64 })
+            })
+            .collect();
+        Ok(ProjectAnswer::Usage { totals, series, top_keys })
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, SqlError> {
+    serde_json::to_string(value).map_err(|e| SqlError(format!("cannot encode a row: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(value: &SqlValue) -> Result<T, SqlError> {
+    let text = value.text().ok_or_else(|| SqlError("a stored row is not text".into()))?;
+    serde_json::from_str(text).map_err(|e| SqlError(format!("a stored row does not parse: {e}")))
+}
