@@ -166,6 +166,7 @@ fn the_outbox_delivers_what_the_project_object_missed_exactly_once() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
         h.create("acme", json!({"name": "first"}));
+        h.harness.clock.advance(1);
         h.limiter.fail_projects(true);
         let created = h.root("POST", "/v1/projects/acme/keys", json!({"name": "during the outage"}));
         assert_eq!(created.status, 201, "a write does not wait for the project's object");

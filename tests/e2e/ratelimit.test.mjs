@@ -92,12 +92,13 @@ test("a removed scope stays removed when KV serves the old record", async () => 
 });
 
 /** Durable Object storage files under a persistence directory. */
+/** The SQLite files of key objects (not the project's or deliveries') under `dir`. */
 function objectFiles(dir) {
   const root = join(dir, "do");
   if (!existsSync(root)) return [];
   return readdirSync(root, { recursive: true })
     .map(String)
-    .filter((name) => name.endsWith(".sqlite") && !name.endsWith("metadata.sqlite"));
+    .filter((name) => name.includes("LimiterObject") && name.endsWith(".sqlite") && !name.endsWith("metadata.sqlite"));
 }
 
 /** The `day_count` each key object under `dir` has written to SQLite. */
