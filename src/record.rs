@@ -65,50 +65,7 @@ impl KeyRecord {
         self.expires_at.is_some_and(|expires_at| expires_at <= now)
     }
 
-    /// The key object of the admin API (no secret, no digest).
-    pub fn to_json(&self) -> Value {
-        let mut object = self.summary().to_json();
-        let fields = object.as_object_mut().expect("summary is an object");
-        fields.insert("scopes".into(), json!(self.scopes));
-        fields.insert("rate_limit".into(), json!(self.rate_limit));
-        fields.insert("meta".into(), Value::Object(self.meta.clone()));
-        fields.insert("rotated_from".into(), json!(self.rotated_from));
-        fields.insert("rotated_to".into(), json!(self.rotated_to));
-        object
-    }
-
-    pub fn summary(&self) -> KeySummary {
-        KeySummary {
-            id: self.id.clone(),
-            project: self.project.clone(),
-            name: self.name.clone(),
-            prefix: self.prefix.clone(),
-            environment: self.environment,
-            status: self.status,
-            plan: self.plan.clone(),
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            expires_at: self.expires_at,
-        }
-    }
-}
-
-/// What a key listing shows, kept in KV metadata (≤ 1 KiB) so a list needs no per-key reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeySummary {
-    pub id: KeyId,
-    pub project: ProjectId,
-    pub name: String,
-    pub prefix: String,
-    pub environment: Environment,
-    pub status: KeyStatus,
-    pub plan: Option<String>,
-    pub created_at: UnixMillis,
-    pub updated_at: UnixMillis,
-    pub expires_at: Option<UnixMillis>,
-}
-
-impl KeySummary {
+    /// The key object of the admin API (no secret, no digest; the caller adds `last_used_at`).
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,
@@ -121,6 +78,11 @@ impl KeySummary {
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
             "expires_at": self.expires_at.map(rfc3339),
+            "scopes": self.scopes,
+            "rate_limit": self.rate_limit,
+            "meta": Value::Object(self.meta.clone()),
+            "rotated_from": self.rotated_from,
+            "rotated_to": self.rotated_to,
         })
     }
 }
@@ -137,6 +99,15 @@ pub fn rfc3339(millis: UnixMillis) -> String {
 pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
     let time = OffsetDateTime::parse(text, &Rfc3339).ok()?;
     i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// The query parameter `name` (read through `param`) as an RFC 3339 time, or a 400 naming it.
+pub fn time_param<'q>(
+    param: &impl Fn(&str) -> Option<&'q str>,
+    name: &str,
+) -> Result<Option<UnixMillis>, crate::error::Error> {
+    let invalid = || crate::error::Error::validation(name, "Must be an RFC 3339 timestamp.");
+    param(name).map(|text| parse_rfc3339(text).ok_or_else(invalid)).transpose()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
-use crate::record::{parse_rfc3339, rfc3339, UnixMillis};
+use crate::record::{rfc3339, time_param, UnixMillis};
 
 pub const HOUR_MILLIS: UnixMillis = 3600 * 1000;
 pub const DAY_MILLIS: UnixMillis = 24 * HOUR_MILLIS;
@@ -145,19 +145,12 @@ impl UsageQuery {
             Some("day") => Granularity::Day,
             Some(_) => return Err(Error::validation("granularity", "Must be hour or day.")),
         };
-        let time = |name: &str| {
-            param(name)
-                .map(|text| {
-                    parse_rfc3339(text).ok_or_else(|| Error::validation(name, "Must be an RFC 3339 timestamp."))
-                })
-                .transpose()
-        };
-        let to = time("to")?.unwrap_or(now);
+        let to = time_param(&param, "to")?.unwrap_or(now);
         let default_span = match granularity {
             Granularity::Hour => DAY_MILLIS,
             Granularity::Day => 30 * DAY_MILLIS,
         };
-        let from = time("from")?.unwrap_or(to - default_span);
+        let from = time_param(&param, "from")?.unwrap_or(to - default_span);
         if from > to {
             return Err(Error::validation("from", "Must not be after `to`."));
         }

@@ -7,7 +7,7 @@
 //! as JSON, written by the alarm. Every decision (answers, what to write,
 //! what to deliver, when the alarm rings) is [`KeyObject`]'s; this file only
 //! reads, writes, delivers and sets alarms as it says. A project's object
-//! runs [`Decisions`] over its SQLite.
+//! runs `project::object::ProjectObject` over its SQLite (`edge/project.rs`).
 
 use std::cell::RefCell;
 
@@ -23,8 +23,6 @@ use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::delivery::UsageState;
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
-use crate::project::object::ProjectObject as Decisions;
-use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::{ProjectAnswer, ProjectCall};
 use crate::ratelimit::LimitState;
 
@@ -172,11 +170,11 @@ impl LimiterObject {
     }
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
-fn status(code: u16) -> worker::Result<worker::Response> {
+pub(super) fn status(code: u16) -> worker::Result<worker::Response> {
     Ok(worker::Response::builder().with_status(code).empty())
 }
 
@@ -248,70 +246,6 @@ impl DurableObject for LimiterObject {
             self.set_alarm(at, now).await;
         }
         status(204)
-    }
-}
-
-/// A project's catalog, audit log and usage rollups ([`Decisions`] over its SQLite).
-#[durable_object]
-pub struct ProjectObject {
-    /// Opened once per instance (the tables created if missing).
-    decisions: Result<Decisions<ObjectSql>, SqlError>,
-}
-
-/// The Durable Object's SQLite, as [`Sql`].
-struct ObjectSql(worker::SqlStorage);
-
-impl Sql for ObjectSql {
-    fn exec(&self, query: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, SqlError> {
-        let failed = |e: worker::Error| SqlError(format!("{e}"));
-        let bound: Vec<worker::SqlStorageValue> = params
-            .iter()
-            .map(|param| match param {
-                SqlValue::Null => worker::SqlStorageValue::Null,
-                SqlValue::Int(value) => worker::SqlStorageValue::Integer(*value),
-                SqlValue::Text(value) => worker::SqlStorageValue::String(value.clone()),
-            })
-            .collect();
-        let cursor = self.0.exec(query, bound).map_err(failed)?;
-        cursor
-            .raw()
-            .map(|row| {
-                Ok(row
-                    .map_err(failed)?
-                    .into_iter()
-                    .map(|value| match value {
-                        worker::SqlStorageValue::Integer(value) => SqlValue::Int(value),
-                        worker::SqlStorageValue::Float(value) => SqlValue::Int(value as i64),
-                        worker::SqlStorageValue::String(value) => SqlValue::Text(value),
-                        worker::SqlStorageValue::Boolean(value) => SqlValue::Int(i64::from(value)),
-                        worker::SqlStorageValue::Null | worker::SqlStorageValue::Blob(_) => SqlValue::Null,
-                    })
-                    .collect())
-            })
-            .collect()
-    }
-}
-
-impl DurableObject for ProjectObject {
-    fn new(state: State, env: Env) -> Self {
-        // The worker refuses a bad value as a CONFIG_ERROR; here it falls back to the default.
-        let var = env.var("AUDIT_RETENTION_DAYS").ok().map(|var| var.to_string());
-        let retention_days =
-            crate::config::audit_retention_days(var).unwrap_or(crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS);
-        ProjectObject { decisions: Decisions::open(ObjectSql(state.storage().sql()), retention_days) }
-    }
-
-    async fn fetch(&self, request: worker::Request) -> worker::Result<worker::Response> {
-        let Some(call) = received_call::<ProjectCall>(request.inner()).await else { return status(400) };
-        // No `await` from here to the answer: the call's statements commit together.
-        let answer = match &self.decisions {
-            Ok(decisions) => decisions.on_call(call, now()),
-            Err(error) => Err(error.clone()),
-        };
-        match answer {
-            Ok(answer) => worker::Response::from_json(&answer),
-            Err(error) => worker::Response::error(format!("project object: {}", error.0), 500),
-        }
     }
 }
 
@@ -421,7 +355,7 @@ async fn call_object<A: serde::de::DeserializeOwned>(
 }
 
 /// The call a worker sent (see [`call_object`]): from the URL, else the body.
-async fn received_call<T: serde::de::DeserializeOwned>(request: &web_sys::Request) -> Option<T> {
+pub(super) async fn received_call<T: serde::de::DeserializeOwned>(request: &web_sys::Request) -> Option<T> {
     let url = request.url();
     let in_url = url
         .split_once('?')

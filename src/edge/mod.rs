@@ -3,6 +3,7 @@
 mod kv;
 mod limiter;
 mod origin;
+mod project;
 
 use std::cell::OnceCell;
 use std::rc::Rc;

@@ -18,16 +18,19 @@
 //! ([`delivery`]).
 
 pub mod delivery;
+mod object;
+
+pub use object::{AlarmPlan, DeliveredPlan, Effects, KeyObject, FLUSH_MILLIS};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::project::{OutboxEntry, ProjectCall};
+use crate::project::OutboxEntry;
 use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::record::{KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::{Scope, ScopeSet};
 use crate::usage::{Counts, Outcome, UsageQuery};
-use delivery::{Delivery, UsageState, OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
+use delivery::UsageState;
 
 /// How long a key may sit unused before its counters are dropped.
 pub const IDLE_MILLIS: UnixMillis = 24 * 3600 * 1000;
@@ -319,166 +322,6 @@ impl Refusal {
                 policy: rate.map_or("minute", |r| r.reported.as_str()),
             },
         }
-    }
-}
-
-/// How long admitted requests may be counted in memory only: writing the
-/// counters on every request would cost a third of the throughput, and what
-/// a crash can forget is at most this last second of counts.
-pub const FLUSH_MILLIS: UnixMillis = 1000;
-
-/// A key's Durable Object as it runs: the state it holds in memory, and what
-/// storage, the alarm and the project's object still owe it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct KeyObject {
-    pub state: KeyState,
-    /// Since when memory holds counts that storage lacks.
-    unflushed_since: Option<UnixMillis>,
-    /// The alarm this instance set and has not seen fire, if any.
-    alarm_at: Option<UnixMillis>,
-    /// When the outbox is to be delivered (after a write, or a failed delivery).
-    deliver_at: Option<UnixMillis>,
-}
-
-/// What the object must do for a call, besides answering it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Effects {
-    pub answer: LimiterAnswer,
-    /// Write the whole state to storage before answering: an admin change.
-    pub write_state: bool,
-    /// Set the alarm to this time (it comes before any alarm pending).
-    pub set_alarm_at: Option<UnixMillis>,
-}
-
-/// What the object must do when its alarm fires, in this order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlarmPlan {
-    /// Write the counters and usage: pending counts, counters the idle
-    /// cleanup dropped, or a push about to be sent.
-    pub write_counters: bool,
-    /// Send this to the project's object, then report with [`KeyObject::delivered`].
-    pub deliver: Option<Delivery>,
-    /// Set the next alarm to this time.
-    pub set_alarm_at: Option<UnixMillis>,
-}
-
-/// What the object must do once a delivery is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliveredPlan {
-    /// Write the whole state (the outbox shrank) and the usage.
-    pub write_state: bool,
-    pub set_alarm_at: Option<UnixMillis>,
-}
-
-impl KeyObject {
-    /// The object as storage last held it; an outbox it holds is delivered at once.
-    pub fn loaded(state: KeyState) -> KeyObject {
-        let deliver_at = (!state.outbox.is_empty() || state.usage.in_flight.is_some()).then_some(UnixMillis::MIN);
-        KeyObject { state, deliver_at, ..KeyObject::default() }
-    }
-
-    /// Decides `call` at `now`.
-    pub fn on_call(&mut self, call: LimiterCall, now: UnixMillis) -> Effects {
-        let outbox_before = self.state.outbox.len();
-        let (answer, change) = self.state.apply(call, now);
-        match change {
-            Change::Nothing => {}
-            Change::Counters => {
-                self.unflushed_since.get_or_insert(now);
-            }
-            // The whole state is written, counters included.
-            Change::Everything => self.unflushed_since = None,
-        }
-        if self.state.outbox.len() > outbox_before {
-            self.deliver_at.get_or_insert(now + OUTBOX_DELAY_MILLIS);
-        }
-        Effects { answer, write_state: change == Change::Everything, set_alarm_at: self.next_alarm() }
-    }
-
-    /// Housekeeping at `now`: flush what is pending, drop the counters of a
-    /// key idle for a day, deliver what the project's object is owed.
-    pub fn on_alarm(&mut self, now: UnixMillis) -> AlarmPlan {
-        self.alarm_at = None;
-        let dropped = self.state.counters_idle(now);
-        if dropped {
-            self.state.limit = LimitState::default();
-        }
-        let pending = self.unflushed_since.take().is_some();
-        let deliver = self.due_delivery(now);
-        let write_counters = pending || dropped || deliver.is_some();
-        AlarmPlan { write_counters, deliver, set_alarm_at: self.next_alarm() }
-    }
-
-    /// What to send the project's object at `now`, if anything is due.
-    fn due_delivery(&mut self, now: UnixMillis) -> Option<Delivery> {
-        let outbox_due = self.deliver_at.is_some_and(|at| at <= now) && !self.state.outbox.is_empty();
-        let state = &mut self.state;
-        let usage = match &state.record {
-            Some(record)
-                if outbox_due
-                    || state.usage.push_at().is_some_and(|at| at <= now)
-                    || state.usage.in_flight.is_some() =>
-            {
-                state.usage.due_push(&record.id, state.last_used_at, now)
-            }
-            _ => None,
-        };
-        let entries = if outbox_due { state.outbox.clone() } else { Vec::new() };
-        let project = entries
-            .first()
-            .map(|entry| entry.project.clone())
-            .or_else(|| state.record.as_ref().map(|record| record.project.clone()))?;
-        if entries.is_empty() && usage.is_none() {
-            return None;
-        }
-        let entry_ids = entries.iter().map(|entry| entry.id.clone()).collect();
-        Some(Delivery { call: ProjectCall::Apply { project, entries, usage }, entry_ids })
-    }
-
-    /// The project's object answered `delivery` (`acknowledged`) or not.
-    pub fn delivered(&mut self, delivery: &Delivery, acknowledged: bool, now: UnixMillis) -> DeliveredPlan {
-        if !acknowledged {
-            self.deliver_at = Some(now + RETRY_MILLIS);
-            return DeliveredPlan { write_state: false, set_alarm_at: self.next_alarm() };
-        }
-        self.state.outbox.retain(|entry| !delivery.entry_ids.contains(&entry.id));
-        if let ProjectCall::Apply { usage: Some(push), .. } = &delivery.call {
-            if self.state.usage.in_flight.as_ref().is_some_and(|in_flight| in_flight.seq == push.seq) {
-                self.state.usage.in_flight = None;
-                self.state.usage.pushed_at = Some(now);
-            }
-        }
-        // Entries queued while this delivery was under way go with the next.
-        self.deliver_at = (!self.state.outbox.is_empty()).then_some(now + OUTBOX_DELAY_MILLIS);
-        DeliveredPlan { write_state: true, set_alarm_at: self.next_alarm() }
-    }
-
-    /// Writing the counters failed: memory keeps them, and the runtime retries the alarm.
-    pub fn flush_failed(&mut self, now: UnixMillis) {
-        self.unflushed_since.get_or_insert(now);
-    }
-
-    /// Setting the alarm failed: the next call or alarm sets it again.
-    pub fn alarm_not_set(&mut self) {
-        self.alarm_at = None;
-    }
-
-    /// The alarm to set now, if the one wanted comes before the one pending:
-    /// a flush a second after the first unwritten count, a delivery when due,
-    /// else the idle cleanup a day after the last use while counters remain.
-    fn next_alarm(&mut self) -> Option<UnixMillis> {
-        let flush = self.unflushed_since.map(|since| since + FLUSH_MILLIS);
-        let counting = self.state.limit != LimitState::default();
-        let idle = counting.then(|| self.state.last_activity().unwrap_or(0) + IDLE_MILLIS);
-        let outbox = self.deliver_at.filter(|_| !self.state.outbox.is_empty() || self.state.usage.in_flight.is_some());
-        // New counts wait for the next flush, and then for the push interval.
-        let push = self.state.record.as_ref().and(self.state.usage.push_at()).map(|at| at.max(flush.unwrap_or(at)));
-        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).min()?;
-        if self.alarm_at.is_some_and(|pending| pending <= wanted) {
-            return None;
-        }
-        self.alarm_at = Some(wanted);
-        Some(wanted)
     }
 }
 
