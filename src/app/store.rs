@@ -216,22 +216,22 @@ impl<S: KeyValueStore> KeyStore<S> {
         self.drop_pointer(project, id).await
     }
 
-    /// Every record a project's pointers name (keys written before the catalog).
-    pub async fn legacy_records(&self, project: &ProjectId) -> Result<Vec<KeyRecord>, Error> {
+    /// The records of up to `count` of a project's pointers (keys written
+    /// before the catalog) from `cursor` on, and where the next batch starts.
+    pub async fn legacy_records(
+        &self,
+        project: &ProjectId,
+        count: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<KeyRecord>, Option<String>), Error> {
+        let page = self.kv.list(&format!("p:{project}:"), count, cursor).await?;
         let mut records = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.kv.list(&format!("p:{project}:"), 1000, cursor.as_deref()).await?;
-            for (name, _) in &page.entries {
-                let Some(digest_hex) = self.kv.get(name).await? else { continue };
-                let record = self.read_record(&record_name(&digest_hex)).await?;
-                records.extend(record.filter(|record| &record.project == project));
-            }
-            cursor = page.cursor;
-            if cursor.is_none() {
-                return Ok(records);
-            }
+        for (name, _) in &page.entries {
+            let Some(digest_hex) = self.kv.get(name).await? else { continue };
+            let record = self.read_record(&record_name(&digest_hex)).await?;
+            records.extend(record.filter(|record| &record.project == project));
         }
+        Ok((records, page.cursor))
     }
 
     /// Records that `project` has `keys` live keys (none: it leaves the directory).

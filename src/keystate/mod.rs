@@ -29,7 +29,7 @@ use crate::project::OutboxEntry;
 use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::record::{KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::{Scope, ScopeSet};
-use crate::usage::{Counts, Outcome, UsageQuery};
+use crate::usage::{Counts, History, Outcome, UsageQuery};
 use delivery::UsageState;
 
 /// How long a key may sit unused before its counters are dropped.
@@ -81,6 +81,11 @@ pub enum LimiterCall {
     },
     /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
     Delete { expected: Option<UnixMillis>, entry: Option<OutboxEntry> },
+    /// A key created moments ago whose creation did not complete (its secret
+    /// was never shown): deleted with everything it queued, so neither the
+    /// catalog nor the audit log ever shows it; `entry` removes a row that
+    /// may have been delivered already.
+    Discard { entry: Option<OutboxEntry> },
     /// The authoritative record, for admin reads and read-modify-write.
     Get,
     /// Counters, and the history `query` asks for.
@@ -160,10 +165,19 @@ impl KeyState {
                 if let Some(refused) = self.refuse_write(|held| expected.is_none_or(|v| v == held.updated_at)) {
                     return (refused, Change::Nothing);
                 }
-                let mut outbox = std::mem::take(&mut self.outbox);
-                outbox.extend(entry);
-                // The digest stays, so a retried DELETE can still clean up KV.
+                // The tombstone keeps the digest (a retried DELETE still cleans up KV),
+                // the last record and the counts not yet pushed (the project still gets them).
+                self.deleted = true;
+                self.limit = LimitState::default();
+                self.usage.history = History::default();
+                self.changed_at = Some(now);
+                self.outbox.extend(entry);
+                (LimiterAnswer::Done, Change::Everything)
+            }
+            LimiterCall::Discard { entry } => {
+                // Nobody ever saw this key: what it queued goes too.
                 let digest = self.digest.take();
+                let outbox = entry.into_iter().collect();
                 *self = KeyState { deleted: true, digest, changed_at: Some(now), outbox, ..KeyState::default() };
                 (LimiterAnswer::Done, Change::Everything)
             }

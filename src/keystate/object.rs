@@ -96,16 +96,16 @@ impl KeyObject {
 
     /// What to send the project's object at `now`, if anything is due.
     fn due_delivery(&mut self, now: UnixMillis) -> Option<Delivery> {
-        let outbox_due = self.deliver_at.is_some_and(|at| at <= now) && !self.state.outbox.is_empty();
+        let retry_due = self.deliver_at.is_some_and(|at| at <= now);
+        let outbox_due = retry_due && !self.state.outbox.is_empty();
         let state = &mut self.state;
+        // A push in flight goes again only when a retry is due; new counts when their interval ends.
+        let push_due = match state.usage.in_flight {
+            Some(_) => retry_due,
+            None => outbox_due || state.usage.push_at().is_some_and(|at| at <= now),
+        };
         let usage = match &state.record {
-            Some(record)
-                if outbox_due
-                    || state.usage.push_at().is_some_and(|at| at <= now)
-                    || state.usage.in_flight.is_some() =>
-            {
-                state.usage.due_push(&record.id, state.last_used_at, now)
-            }
+            Some(record) if push_due => state.usage.due_push(&record.id, state.last_used_at, now),
             _ => None,
         };
         let entries = if outbox_due { state.outbox.clone() } else { Vec::new() };
@@ -155,9 +155,14 @@ impl KeyObject {
         let flush = self.unflushed_since.map(|since| since + FLUSH_MILLIS);
         let counting = self.state.limit != LimitState::default();
         let idle = counting.then(|| self.state.last_activity().unwrap_or(0) + IDLE_MILLIS);
-        let outbox = self.deliver_at.filter(|_| !self.state.outbox.is_empty() || self.state.usage.in_flight.is_some());
-        // New counts wait for the next flush, and then for the push interval.
-        let push = self.state.record.as_ref().and(self.state.usage.push_at()).map(|at| at.max(flush.unwrap_or(at)));
+        let usage = &self.state.usage;
+        let outbox = self.deliver_at.filter(|_| !self.state.outbox.is_empty() || usage.in_flight.is_some());
+        // New counts wait for the next flush and the push interval, and for
+        // the push in flight (which goes again when `deliver_at` says).
+        let push = match (&self.state.record, &usage.in_flight) {
+            (Some(_), None) => usage.push_at().map(|at| at.max(flush.unwrap_or(at))),
+            _ => None,
+        };
         let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).min()?;
         if self.alarm_at.is_some_and(|pending| pending <= wanted) {
             return None;

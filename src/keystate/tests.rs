@@ -1,4 +1,5 @@
 use super::*;
+use crate::project::ProjectCall;
 use crate::ratelimit::Quota;
 
 const NOW: UnixMillis = 1_795_420_800_000;
@@ -244,15 +245,16 @@ fn an_alarm_that_could_not_be_set_is_set_by_the_next_call() {
 }
 
 #[test]
-fn a_tombstone_outlives_everything_and_wants_no_alarm() {
+fn a_tombstone_outlives_everything_and_wants_no_alarm_once_its_counts_are_pushed() {
     let mut object = object_with_key();
     admitted_check(&mut object, NOW);
     let deleted = object.on_call(LimiterCall::Delete { expected: None, entry: None }, NOW + 100);
     assert!(deleted.write_state, "the tombstone is written before the answer");
-    assert_eq!(
-        object.on_alarm(NOW + FLUSH_MILLIS),
-        AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None }
-    );
+    let last = object.on_alarm(NOW + FLUSH_MILLIS);
+    let delivery = last.deliver.expect("the counts made before the deletion still reach the project");
+    let ProjectCall::Apply { usage: Some(push), .. } = &delivery.call else { panic!("{delivery:?}") };
+    assert_eq!(push.hours[0].1.total(), 1);
+    object.delivered(&delivery, true, NOW + FLUSH_MILLIS);
     let later = NOW + 1000 * IDLE_MILLIS;
     assert_eq!(object.on_alarm(later), AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None });
     let answer = admitted_check(&mut object, later).answer;

@@ -81,10 +81,12 @@ pub enum ProjectCall {
         entries: Vec<OutboxEntry>,
         usage: Option<UsagePush>,
     },
-    /// Records of keys that only KV knew (written before the catalog), once.
+    /// A batch of the records of keys that only KV knew (written before the
+    /// catalog); `next` is where the next batch starts, `None` after the last.
     Import {
         project: ProjectId,
         records: Vec<KeyRecord>,
+        next: Option<String>,
     },
     List {
         project: ProjectId,
@@ -108,8 +110,11 @@ pub enum ProjectAnswer {
         keys_before: u64,
         keys: u64,
     },
-    /// This project may have keys that only KV knows: import them first.
-    NeedImport,
+    /// This project may have keys that only KV knows: import them first,
+    /// from `cursor` (where an earlier import stopped).
+    NeedImport {
+        cursor: Option<String>,
+    },
     Keys {
         keys: Vec<CatalogItem>,
         cursor: Option<String>,

@@ -60,7 +60,7 @@ impl<S: Sql> ProjectObject<S> {
                 self.prune(now)?;
                 Ok(ProjectAnswer::Applied { keys_before, keys: self.live_keys()? })
             }
-            ProjectCall::Import { records, .. } => {
+            ProjectCall::Import { records, next, .. } => {
                 let keys_before = self.live_keys()?;
                 for record in &records {
                     // Any row already there is newer (or a removal): it stands.
@@ -74,12 +74,20 @@ impl<S: Sql> ProjectObject<S> {
                         ],
                     )?;
                 }
-                self.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('imported', '1')", &[])?;
+                match next {
+                    None => self.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES ('imported', '1')", &[])?,
+                    Some(cursor) => self.sql.exec(
+                        "INSERT OR REPLACE INTO meta (name, value) VALUES ('import_cursor', ?)",
+                        &[cursor.into()],
+                    )?,
+                };
                 Ok(ProjectAnswer::Applied { keys_before, keys: self.live_keys()? })
             }
             ProjectCall::List { query, .. } => {
                 if self.sql.exec("SELECT value FROM meta WHERE name = 'imported'", &[])?.is_empty() {
-                    return Ok(ProjectAnswer::NeedImport);
+                    let cursor = self.sql.exec("SELECT value FROM meta WHERE name = 'import_cursor'", &[])?;
+                    let cursor = cursor.first().and_then(|row| row[0].text()).map(str::to_owned);
+                    return Ok(ProjectAnswer::NeedImport { cursor });
                 }
                 self.list(&query)
             }

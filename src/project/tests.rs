@@ -16,7 +16,7 @@ fn project() -> ProjectId {
 
 fn open() -> ProjectObject<MemorySql> {
     let object = ProjectObject::open(MemorySql::new(), 400).unwrap();
-    let import = ProjectCall::Import { project: project(), records: vec![] };
+    let import = ProjectCall::Import { project: project(), records: vec![], next: None };
     assert_eq!(object.on_call(import, NOW).unwrap(), ProjectAnswer::Applied { keys_before: 0, keys: 0 });
     object
 }
@@ -245,14 +245,21 @@ fn a_project_lists_nothing_until_its_kv_keys_are_imported_and_import_never_overr
     let object = ProjectObject::open(MemorySql::new(), 400).unwrap();
     let query = ListQuery::parse(|_| None).unwrap();
     let list_call = ProjectCall::List { project: project(), query };
-    assert_eq!(object.on_call(list_call.clone(), NOW).unwrap(), ProjectAnswer::NeedImport);
+    assert_eq!(object.on_call(list_call.clone(), NOW).unwrap(), ProjectAnswer::NeedImport { cursor: None });
     let current = key(1, NOW);
     let mut newer = current.clone();
     newer.updated_at += 5;
     newer.name = "newer".into();
     apply(&object, vec![upsert("evt_1", &newer, None)], NOW);
     let legacy = key(2, NOW - 1);
-    let import = ProjectCall::Import { project: project(), records: vec![current, legacy] };
+    // In two batches: the first leaves a cursor to resume from, and the listing waits for the last.
+    let first = ProjectCall::Import { project: project(), records: vec![current], next: Some("page-2".into()) };
+    assert_eq!(object.on_call(first, NOW).unwrap(), ProjectAnswer::Applied { keys_before: 1, keys: 1 });
+    assert_eq!(
+        object.on_call(list_call.clone(), NOW).unwrap(),
+        ProjectAnswer::NeedImport { cursor: Some("page-2".into()) }
+    );
+    let import = ProjectCall::Import { project: project(), records: vec![legacy], next: None };
     assert_eq!(object.on_call(import, NOW).unwrap(), ProjectAnswer::Applied { keys_before: 1, keys: 2 });
     let ProjectAnswer::Keys { keys, .. } = object.on_call(list_call, NOW).unwrap() else { panic!() };
     assert_eq!(keys.iter().map(|item| item.record.name.as_str()).collect::<Vec<_>>(), ["newer", "key 2"]);
@@ -273,7 +280,7 @@ fn every_message_survives_its_json_crossing() {
         UsagePush { key_id: record.id.clone(), seq: 3, hours: vec![(NOW, counts.clone())], last_used_at: Some(NOW) };
     let calls = [
         ProjectCall::Apply { project: project(), entries: vec![entry.clone()], usage: Some(usage) },
-        ProjectCall::Import { project: project(), records: vec![record.clone()] },
+        ProjectCall::Import { project: project(), records: vec![record.clone()], next: Some("c".into()) },
         ProjectCall::List { project: project(), query: ListQuery::parse(|name| (name == "q").then_some("x")).unwrap() },
         ProjectCall::Usage { project: project(), query: UsageQuery::parse(|_| None, NOW).unwrap() },
     ];

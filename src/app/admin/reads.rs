@@ -19,6 +19,11 @@ use crate::record::{rfc3339, KeyRecord, UnixMillis};
 use crate::usage::{series_json, UsageQuery};
 
 const USAGE_PARAMETERS: &[&str] = &["granularity", "from", "to"];
+/// Keys an older version wrote are imported in batches (two KV reads each),
+/// a few per listing, within a request's budget of storage operations; a
+/// listing that could not finish answers 503 and the next one continues.
+const IMPORT_BATCH_KEYS: usize = 100;
+const IMPORT_BATCHES: usize = 4;
 
 /// A key that is not deleted, as its object (or, for a key written before
 /// the catalog that its object never saw, KV) holds it.
@@ -77,12 +82,16 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let query = ListQuery::parse(|name| params.get(name))?;
         let call = || ProjectCall::List { project: project.clone(), query: query.clone() };
         let mut answer = self.limiter.project(project, call()).await?;
-        if answer == ProjectAnswer::NeedImport {
-            let records = self.keys.legacy_records(project).await?;
-            let imported =
-                self.limiter.project(project, ProjectCall::Import { project: project.clone(), records }).await?;
+        for _ in 0..IMPORT_BATCHES {
+            let ProjectAnswer::NeedImport { cursor } = answer else { break };
+            let (records, next) = self.keys.legacy_records(project, IMPORT_BATCH_KEYS, cursor.as_deref()).await?;
+            let import = ProjectCall::Import { project: project.clone(), records, next };
+            let imported = self.limiter.project(project, import).await?;
             self.record_project_keys(project, &imported).await?;
             answer = self.limiter.project(project, call()).await?;
+        }
+        if matches!(answer, ProjectAnswer::NeedImport { .. }) {
+            return Err(Error::Unavailable("importing keys an older version wrote: retry to continue".into()));
         }
         let ProjectAnswer::Keys { keys, cursor } = answer else { return Err(project_out_of_protocol()) };
         let keys: Vec<Value> = keys.iter().map(|item| key_json(&item.record, item.last_used_at)).collect();

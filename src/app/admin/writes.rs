@@ -124,7 +124,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
 
     /// Writes `record` with `entry` if its object still holds version
     /// `expected` (`None`: create): the object first (in force at once), then
-    /// KV. `Ok(false)` when another write got in first; a deleted key is not found.
+    /// KV. `Ok(false)` when another write got in first; a deleted key is not
+    /// found. Once the object took a change to an existing key, KV is only
+    /// the index: the object judges every use on its own record, so a KV
+    /// failure then is no reason to tell the writer its change failed.
     async fn put(
         &self,
         digest_hex: &str,
@@ -139,6 +142,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             entry: Some(entry.clone()),
         };
         match self.limiter.call(&record.id, put).await? {
+            LimiterAnswer::Done if expected.is_some() => {
+                let _ = self.keys.save(digest_hex, record).await;
+                Ok(true)
+            }
             LimiterAnswer::Done => self.keys.save(digest_hex, record).await.map(|()| true),
             LimiterAnswer::Conflict => Ok(false),
             LimiterAnswer::Gone => Err(Error::KeyNotFound),
@@ -182,10 +189,15 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         record.id = KeyId::generate().map_err(randomness)?;
         record.prefix = key.display_prefix();
         let entry = entry_of(&record)?;
-        if !self.put(&key.digest().to_hex(), &record, None, &entry).await? {
-            return Err(Error::Unavailable("a new key id was already taken".into()));
+        match self.put(&key.digest().to_hex(), &record, None, &entry).await {
+            Ok(true) => Ok((key, record, entry)),
+            Ok(false) => Err(Error::Unavailable("a new key id was already taken".into())),
+            // Without its KV record the key could never be used: it must not be listed either.
+            Err(error) => {
+                self.discard(&key, &record).await?;
+                Err(error)
+            }
         }
-        Ok((key, record, entry))
     }
 
     pub(super) async fn update(
@@ -241,9 +253,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let author = Author::of(principal, request)?;
         for _ in 0..WRITE_ATTEMPTS {
             let found = match self.find(project, id).await? {
-                // What a half-failed deletion left in KV is cleaned up; else it is gone.
+                // What a half-failed deletion left in KV is cleaned up (and any
+                // catalog row imported from it); else it is gone.
                 Found::Deleted { digest_hex: Some(digest_hex) } if self.keys.holds(&digest_hex).await? => {
                     self.keys.remove(Some(&digest_hex), project, id).await?;
+                    let change = CatalogChange::Remove { key_id: id.clone(), version: self.now };
+                    self.deliver(project, vec![author.entry(project, change, None)?]).await;
                     return Ok(Response::no_content());
                 }
                 Found::Deleted { .. } => return Err(Error::KeyNotFound),
@@ -259,14 +274,18 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let change = CatalogChange::Remove { key_id: id.clone(), version };
             let entry = author.entry(project, change, Some((Action::KeyDeleted, id, version)))?;
             let delete = LimiterCall::Delete { expected, entry: Some(entry.clone()) };
-            match self.limiter.call(id, delete).await? {
-                LimiterAnswer::Done | LimiterAnswer::Gone => {}
+            let ours = match self.limiter.call(id, delete).await? {
+                LimiterAnswer::Done => true,
+                // Another DELETE won: its event is the one; this one just finishes the cleanup.
+                LimiterAnswer::Gone => false,
                 LimiterAnswer::Conflict if precondition.is_some() => return Err(Error::PreconditionFailed),
                 LimiterAnswer::Conflict => continue,
                 _ => return Err(out_of_protocol()),
-            }
+            };
             self.keys.remove(Some(&found.digest_hex), project, id).await?;
-            self.deliver(project, vec![entry]).await;
+            if ours {
+                self.deliver(project, vec![entry]).await;
+            }
             return Ok(Response::no_content());
         }
         Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
@@ -316,7 +335,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 self.deliver(project, vec![new_entry, entry]).await;
                 return Ok(key_answer(201, &new, None, Some(&key)));
             }
-            self.discard(&key, &new, &author).await?;
+            self.discard(&key, &new).await?;
             match retired_now {
                 None => return Err(Error::KeyNotFound),
                 Some(_) if precondition.is_some() => return Err(Error::PreconditionFailed),
@@ -326,11 +345,17 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
     }
 
-    /// Deletes a key made by a rotation that did not complete (no audit event: nobody saw it).
-    async fn discard(&self, key: &ApiKey, record: &KeyRecord, author: &Author) -> Result<(), Error> {
+    /// Deletes a key whose creation (or rotation) did not complete, with what
+    /// it queued: nobody saw its secret, so no listing or audit event shows it.
+    async fn discard(&self, key: &ApiKey, record: &KeyRecord) -> Result<(), Error> {
         let change = CatalogChange::Remove { key_id: record.id.clone(), version: self.next_version(record) };
-        let entry = author.entry(&record.project, change, None)?;
-        self.limiter.call(&record.id, LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }).await?;
+        let entry = OutboxEntry {
+            id: new_event_id().map_err(randomness)?,
+            project: record.project.clone(),
+            change,
+            event: None,
+        };
+        self.limiter.call(&record.id, LimiterCall::Discard { entry: Some(entry.clone()) }).await?;
         self.keys.remove(Some(&key.digest().to_hex()), &record.project, &record.id).await?;
         self.deliver(&record.project, vec![entry]).await;
         Ok(())
