@@ -125,7 +125,9 @@ fn var(env: &worker::Env, name: &str) -> Option<String> {
 async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Result<http::Request, Error> {
     // Split, not parsed: a URL parser would resolve dot segments that keygate must see to refuse.
     let mut plain = http::Request::for_url(&request.method(), &request.url());
-    plain.headers = header_pairs(&request.headers());
+    if core::reads_headers(&plain) {
+        plain.headers = header_pairs(&request.headers());
+    }
     match config.map_or(Ok(Some(MAX_JSON_BODY_BYTES)), |config| core::body_limit(config, &plain))? {
         Some(limit) => plain.body = read_body(request, limit, plain.header("content-length")).await?,
         None => plain.body_stream = request.body().map(http::Stream::new),
