@@ -43,8 +43,11 @@ build: tools
 	$(MAKE) --no-print-directory wasm
 
 # The bare build, also wrangler.toml's [build] command; `tools` must have run.
+# Unminified, so scripts/lean-entry.mjs can find the shim's names: it swaps the
+# per-request WorkerEntrypoint + proxies for a plain handler object.
 wasm:
-	worker-build --release
+	NO_MINIFY=1 worker-build --release
+	node scripts/lean-entry.mjs build/index.js
 
 bench: build npm wrk
 	cargo bench --bench core

@@ -211,6 +211,15 @@ pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, E
     })
 }
 
+/// Whether answering `request` reads any of its headers. `/healthz` and
+/// `/openapi.json` read none, whatever the method (and neither does their log
+/// line), so the shell need not fetch them: on the runtime that is the
+/// costliest step of a health check.
+pub fn reads_headers(request: &Request) -> bool {
+    !path::canonical(&request.path)
+        .is_ok_and(|path| matches!(Route::parse(&path), Some(Route::Health | Route::OpenApi)))
+}
+
 /// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
@@ -239,6 +248,24 @@ pub fn unconfigured(request: &Request, problem: &ConfigError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_health_and_the_document_go_without_headers() {
+        for target in ["/healthz", "/openapi.json", "/healthz?x=1"] {
+            assert!(!reads_headers(&Request::new("GET", target)), "{target}");
+            assert!(!reads_headers(&Request::new("POST", target)), "{target}");
+        }
+        for target in [
+            "/v1/keys/verify",
+            "/v1/projects/acme/keys",
+            "/webhooks/github",
+            "/things",
+            "/healthz/x",
+            "/%2e%2e/healthz",
+        ] {
+            assert!(reads_headers(&Request::new("GET", target)), "{target}");
+        }
+    }
 
     #[test]
     fn log_details_never_carry_a_digest() {

@@ -6,7 +6,9 @@ mod origin;
 mod project;
 
 use std::cell::OnceCell;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
 
 use futures_util::StreamExt;
 use wasm_bindgen::JsValue;
@@ -45,14 +47,37 @@ impl Clock for WorkerClock {
     }
 }
 
-// The raw `web_sys::Request`: `worker::Request` would read `request.cf` and the
-// URL on every request, which keygate never needs.
-#[worker::event(fetch)]
-async fn fetch(
-    request: web_sys::Request,
-    env: worker::Env,
-    _ctx: worker::Context,
-) -> worker::Result<web_sys::Response> {
+/// The fetch entry, in place of `#[worker::event(fetch)]`: the handler's future
+/// is polled once right here, so a request that never waits on I/O (`/healthz`,
+/// a refused key, a bad path) is answered synchronously, with no `Promise`, no
+/// task spawned and no microtask; only one still waiting becomes a `Promise`.
+/// The raw `web_sys::Request`: `worker::Request` would read `request.cf` and the
+/// URL on every request, which keygate never needs.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = fetch)]
+pub fn fetch_entry(request: web_sys::Request, env: worker::Env, _ctx: worker::worker_sys::Context) -> JsValue {
+    let mut answer = Box::pin(fetch(request, env));
+    match answer.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(answer) => respond(answer),
+        // Every future keygate awaits (`JsFuture`, `worker`'s) takes the waker
+        // of its latest poll, so the executor's first poll supersedes the no-op one.
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(respond(answer.await)) }).into(),
+    }
+}
+
+/// The answer, or as `#[worker::event(fetch)]` would say, a bare 500 after
+/// logging the error.
+fn respond(answer: Result<web_sys::Response, JsValue>) -> JsValue {
+    match answer {
+        Ok(response) => response.into(),
+        Err(error) => {
+            worker::console_error!("{}", worker::Error::from(error));
+            worker::Response::error("INTERNAL SERVER ERROR", 500)
+                .map_or(JsValue::UNDEFINED, |response| JsValue::from(web_sys::Response::from(response)))
+        }
+    }
+}
+
+async fn fetch(request: web_sys::Request, env: worker::Env) -> Result<web_sys::Response, JsValue> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
     let bindings = BINDINGS.with(|cell| cell.get_or_init(|| Rc::new(bind(&env))).clone());
     let answer = match read_request(&request, Result::as_ref(&config).ok()).await {
@@ -77,7 +102,7 @@ async fn fetch(
         },
     };
     // Fails only on a header the runtime refuses, which keygate never sets: a bug, so 500.
-    Ok(to_web_response(answer)?)
+    to_web_response(answer)
 }
 
 fn bind(env: &worker::Env) -> Bindings {
@@ -101,7 +126,9 @@ fn var(env: &worker::Env, name: &str) -> Option<String> {
 async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Result<http::Request, Error> {
     // Split, not parsed: a URL parser would resolve dot segments that keygate must see to refuse.
     let mut plain = http::Request::for_url(&request.method(), &request.url());
-    plain.headers = header_pairs(&request.headers());
+    if core::reads_headers(&plain) {
+        plain.headers = header_pairs(&request.headers());
+    }
     match config.map_or(Ok(Some(MAX_JSON_BODY_BYTES)), |config| core::body_limit(config, &plain))? {
         Some(limit) => plain.body = read_body(request, limit, plain.header("content-length")).await?,
         None => plain.body_stream = request.body().map(http::Stream::new),

@@ -3,39 +3,51 @@
 //! Streams stay streams: the client's body goes up unread and the origin's
 //! body comes back unread, each carried as an [`http::Stream`].
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStream};
 
 use crate::app::http::{self, Body, Stream};
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
 use crate::error::Error;
 
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's global `fetch(url, init)`; a synchronous throw is an `Err`.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn fetch_with_init(url: &str, init: &web_sys::RequestInit) -> Result<js_sys::Promise, JsValue>;
+}
+
 pub struct FetchOrigin;
 
 impl Origin for FetchOrigin {
+    /// One `fetch(url, init)` on the runtime's own types: `worker::Fetch` would
+    /// build a `Request` first, and its `Response` reads `cf` and `webSocket` and,
+    /// to reach the body, copies the whole answer into another `Response`.
     async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::from(outgoing.method))
-            .with_headers(worker::Headers(outgoing_headers(&outgoing.headers)?))
-            .with_redirect(worker::RequestRedirect::Manual);
+        let init = web_sys::RequestInit::new();
+        // As `worker::Method` has it: a method it does not know goes as GET.
+        init.set_method(worker::Method::from(outgoing.method).as_ref());
+        init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
+        init.set_redirect(web_sys::RequestRedirect::Manual);
         match outgoing.body {
-            OutgoingBody::Bytes(bytes) if !bytes.is_empty() => {
-                init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(bytes))));
-            }
+            OutgoingBody::Bytes(bytes) if !bytes.is_empty() => init.set_body(&js_sys::Uint8Array::from(bytes)),
             OutgoingBody::Bytes(_) => {}
             OutgoingBody::Stream(stream) => {
                 if let Some(stream) = stream.as_ref().and_then(Stream::get::<ReadableStream>) {
-                    init.with_body(Some(stream.clone().into()));
+                    init.set_body(stream);
                 }
             }
         }
-        let request = worker::Request::new_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
-        let response = worker::Fetch::Request(request).send().await.map_err(|_| Error::Origin)?;
-        let body = match web_sys::Response::from(&response).body() {
+        let promise = fetch_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
+        let response: web_sys::Response =
+            JsFuture::from(promise).await.map_err(|_| Error::Origin)?.dyn_into().map_err(|_| Error::Origin)?;
+        let body = match response.body() {
             Some(stream) => Body::Stream(Stream::new(stream)),
             None => Body::Bytes(Vec::new()),
         };
-        Ok(http::Response { status: response.status_code(), headers: super::header_pairs(&response.headers().0), body })
+        Ok(http::Response { status: response.status(), headers: super::header_pairs(&response.headers()), body })
     }
 }
 
