@@ -68,10 +68,16 @@ function hasTaskset() {
   }
 }
 
+/** Pins this process's own workerd children (others on the machine may run workerd too). */
 function pinWorkerd() {
   if (!PIN) return;
-  const pids = execFileSync("pgrep", ["-f", "workerd"], { encoding: "utf8" }).trim().split("\n");
-  for (const pid of pids) execFileSync("taskset", ["-a", "-p", "-c", "0", pid], { stdio: "ignore" });
+  let pids = [];
+  try {
+    pids = execFileSync("pgrep", ["-P", String(process.pid), "-f", "workerd"], { encoding: "utf8" }).trim().split("\n");
+  } catch {
+    return; // none yet
+  }
+  for (const pid of pids.filter(Boolean)) execFileSync("taskset", ["-a", "-p", "-c", "0", pid], { stdio: "ignore" });
 }
 
 async function startReference(origin) {
