@@ -2,7 +2,7 @@
 #
 #   make dev    build and serve the worker on 127.0.0.1:8787 (local KV and Durable Objects)
 #   make test   native tests, wasm build, lint, end-to-end tests in workerd (Miniflare)
-#   make build  the release wasm worker in build/
+#   make build  the release wasm worker and the dashboard in build/
 #   make bench  one table: criterion microbenchmarks, wrk load through workerd, wasm size
 #   make fuzz   every cargo fuzz target for FUZZ_SECONDS (nightly and cargo-fuzz installed if missing)
 
@@ -26,9 +26,10 @@ export WRANGLER_SEND_METRICS := false
 
 DEV_PORT ?= 8787
 
-.PHONY: dev test build bench fuzz fuzz-tools wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
+.PHONY: assets chromium typecheck dev test build bench fuzz fuzz-tools wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
 
 dev: tools dev-vars
+	@echo "Dashboard: http://127.0.0.1:$(DEV_PORT)/dashboard/ (sign in with ADMIN_TOKEN from .dev.vars)"
 	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
 test: test-native build lint test-e2e
@@ -36,18 +37,26 @@ test: test-native build lint test-e2e
 test-native:
 	cargo test
 
-test-e2e: npm
+test-e2e: npm chromium
 	node --test --test-concurrency=1 --test-timeout=60000 'tests/e2e/*.test.mjs'
 
 build: tools
-	$(MAKE) --no-print-directory wasm
+	$(MAKE) --no-print-directory wasm assets
 
-# The bare build, also wrangler.toml's [build] command; `tools` must have run.
-# Unminified, so scripts/lean-entry.mjs can find the shim's names: it swaps the
-# per-request WorkerEntrypoint + proxies for a plain handler object.
+# The bare builds, also wrangler.toml's [build] command; `tools` must have run.
+# The wasm is built unminified, so scripts/lean-entry.mjs can find the shim's
+# names: it swaps the per-request WorkerEntrypoint + proxies for a plain handler object.
 wasm:
 	NO_MINIFY=1 worker-build --release
 	node scripts/lean-entry.mjs build/index.js
+
+# The dashboard's static assets (TypeScript + Preact, bundled by esbuild).
+assets:
+	node dashboard/build.mjs
+
+# The browser the dashboard's tests drive, from Debian's packages.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 bench: build npm wrk
 	cargo bench --bench core
@@ -71,10 +80,13 @@ fuzz-tools:
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
-lint: rust-target rust-components
+lint: rust-target rust-components typecheck
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+
+typecheck: npm
+	npx tsc -p dashboard
 
 tools: rust-target worker-build wasm-bindgen node npm
 

@@ -54,6 +54,11 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
     spec("/webhooks/{source}", &["POST"], "/webhooks", Kind::Webhook),
 ];
 
+/// Namespaces keygate reserves without an API route of its own: the
+/// dashboard's static assets (see [`super::dashboard`]), which the edge serves
+/// when `DASHBOARD` is on; otherwise their paths are 404 `NOT_FOUND`.
+pub const RESERVED_NAMESPACES: &[&str] = &[super::dashboard::NAMESPACE];
+
 /// A matched route with its path parameters (from the canonical path; callers validate them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'p> {
@@ -115,7 +120,7 @@ impl<'p> Route<'p> {
         ROUTE_TABLE.iter().any(|spec| match spec.namespace {
             "" => captures(spec.template, path, false).is_some(),
             namespace => captures(namespace, path, true).is_some(),
-        })
+        }) || RESERVED_NAMESPACES.iter().any(|namespace| captures(namespace, path, true).is_some())
     }
 
     fn spec(&self) -> &'static RouteSpec {
@@ -193,10 +198,13 @@ mod tests {
             "/v1/projects",
             "/v1/projects/p/audit/x",
             "/v1/projects/p/usage",
+            "/dashboard",
+            "/dashboard/",
+            "/dashboard/app.js",
         ] {
             assert!(Route::is_reserved(path), "{path}");
         }
-        for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/"] {
+        for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/", "/dashboards"] {
             assert!(!Route::is_reserved(path), "{path}");
         }
     }

@@ -32,6 +32,8 @@ pub struct Config {
     pub origin: Option<String>,
     /// Gateway rules, first match wins.
     pub routes: Vec<Rule>,
+    /// Whether `/dashboard/` serves the dashboard (`DASHBOARD`, `on` by default).
+    pub dashboard: bool,
 }
 
 /// One entry of `WEBHOOKS` with its secrets.
@@ -60,6 +62,7 @@ impl fmt::Debug for Config {
             .field("max_webhook_bytes", &self.max_webhook_bytes)
             .field("origin", &self.origin)
             .field("routes", &self.routes)
+            .field("dashboard", &self.dashboard)
             .finish()
     }
 }
@@ -137,7 +140,9 @@ impl Config {
             ),
         );
 
-        match (environment, key_headers, plans, admin_token, max_webhook_bytes, origin, routes) {
+        let dashboard = problems.check("DASHBOARD", parse_dashboard(var("DASHBOARD")));
+
+        match (environment, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard) {
             (
                 Some(environment),
                 Some(key_headers),
@@ -146,6 +151,7 @@ impl Config {
                 Some(max_webhook_bytes),
                 Some(origin),
                 Some(routes),
+                Some(dashboard),
             ) if problems.0.is_empty() => Ok(Config {
                 environment,
                 key_headers,
@@ -156,6 +162,7 @@ impl Config {
                 max_webhook_bytes,
                 origin,
                 routes,
+                dashboard,
             }),
             _ => Err(ConfigError { problems: problems.0 }),
         }
@@ -330,6 +337,15 @@ fn parse_origin(text: Option<String>) -> Result<Option<String>, String> {
             Ok(Some(text.trim_end_matches('/').to_owned()))
         }
         _ => Err("must be an http(s) base URL such as https://api.internal.example (no query)".into()),
+    }
+}
+
+/// `DASHBOARD`: `on` (the default) or `off`.
+fn parse_dashboard(text: Option<String>) -> Result<bool, String> {
+    match text.as_deref().map(str::trim) {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(_) => Err("must be `on` or `off`".into()),
     }
 }
 

@@ -13,6 +13,15 @@ fn defaults_follow_the_contract() {
     assert_eq!(config.plans["professional"], Quota::new(300, 50_000).unwrap());
     assert_eq!(config.default_plan, "standard");
     assert_eq!(config.admin_token, None);
+    assert!(config.dashboard);
+}
+
+#[test]
+fn the_dashboard_is_on_or_off() {
+    assert!(config(&[("DASHBOARD", "on")]).unwrap().dashboard);
+    assert!(!config(&[("DASHBOARD", " off ")]).unwrap().dashboard);
+    let problems = config(&[("DASHBOARD", "no")]).unwrap_err().problems;
+    assert_eq!(problems, vec!["DASHBOARD: must be `on` or `off`"]);
 }
 
 #[test]

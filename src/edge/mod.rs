@@ -1,5 +1,6 @@
 //! The only code that touches `worker`: the fetch entry and its adapters.
 
+mod dashboard;
 mod kv;
 mod limiter;
 mod origin;
@@ -77,13 +78,16 @@ fn respond(answer: Result<web_sys::Response, JsValue>) -> JsValue {
     }
 }
 
-async fn fetch(request: web_sys::Request, env: worker::Env) -> Result<web_sys::Response, JsValue> {
+async fn fetch(web_request: web_sys::Request, env: worker::Env) -> Result<web_sys::Response, JsValue> {
     let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
     let bindings = BINDINGS.with(|cell| cell.get_or_init(|| Rc::new(bind(&env))).clone());
-    let answer = match read_request(&request, Result::as_ref(&config).ok()).await {
+    let answer = match read_request(&web_request, Result::as_ref(&config).ok()).await {
         Err(error) => http::Response::from(error),
         Ok(request) => match (config.as_ref(), bindings.as_ref()) {
             (Err(problem), _) => core::unconfigured(&request, problem),
+            (Ok(config), _) if core::dashboard::serves(config, &request.method, &request.path) => {
+                dashboard::serve(&env, &web_request).await
+            }
             (Ok(_), Err(error)) => http::Response::from(error.clone()),
             (Ok(config), Ok((kv, objects))) => {
                 let app = App {

@@ -14,6 +14,19 @@ const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 export const COMPATIBILITY_DATE = wrangler.compatibility_date;
 
+/** wrangler.toml's [assets] as Miniflare takes them (wrangler's own translation). */
+function assetOptions({ directory, binding, run_worker_first, html_handling, not_found_handling }) {
+  const routerConfig = { has_user_worker: true };
+  if (typeof run_worker_first === "boolean") routerConfig.invoke_user_worker_ahead_of_assets = run_worker_first;
+  if (Array.isArray(run_worker_first)) throw new Error("fixture: run_worker_first patterns are not translated");
+  return {
+    directory: join(root, directory),
+    binding,
+    routerConfig,
+    assetConfig: { html_handling, not_found_handling },
+  };
+}
+
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
 function options({ vars = {}, persistTo, outbound, port, direct, quiet } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
@@ -39,6 +52,8 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet } = {}) {
       : { outboundService: outbound ?? (() => new Response("no outbound handler in this test", { status: 599 })) }),
     // A socket straight into the worker, past Miniflare's entry worker (which re-parses the URL).
     ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
+    // Static assets (the dashboard) as `wrangler dev` serves them: the worker first, then the binding.
+    ...(wrangler.assets ? { assets: assetOptions(wrangler.assets) } : {}),
   };
   // Without a persistence root Miniflare keeps storage in memory only.
   const shared = port === undefined ? {} : { host: "127.0.0.1", port };

@@ -1,0 +1,409 @@
+// The pages: sign-in, projects, keys, one key, the audit log.
+import { useEffect, useState } from "preact/hooks";
+import { api, identify, projectPath, storeToken, type AuditEvent, type KeyObject, type Principal } from "./api";
+import { UsageChart, type Bucket } from "./chart";
+import { CreateDialog, DeleteDialog, EditDialog, RotateDialog } from "./dialogs";
+import { masked, PROJECT_ID, when } from "./format";
+import { ErrorBox, html, Loading, useId } from "./ui";
+
+export function go(hash: string) {
+  location.hash = hash;
+}
+
+export function keysHash(project: string) {
+  return `#/p/${encodeURIComponent(project)}`;
+}
+
+export function SignIn({ onSignedIn }: { onSignedIn: (principal: Principal) => void }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const id = useId("token");
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const value = token.trim();
+    if (!value) return setError(new Error("Paste the admin token or an API key first."));
+    setBusy(true);
+    setError(null);
+    try {
+      const principal = await identify(value);
+      storeToken(value);
+      setToken("");
+      onSignedIn(principal);
+    } catch (e) {
+      setError(new Error(`Sign-in failed: ${(e as Error).message}`));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section class="card narrow">
+    <h1>Sign in to keygate</h1>
+    <form onSubmit=${submit}>
+      <div class="field">
+        <label for=${id}>Admin token or API key</label>
+        <input id=${id} type="password" autocomplete="off" spellcheck="false" value=${token}
+          aria-describedby=${id + "-hint"} onInput=${(e: any) => setToken(e.currentTarget.value)} />
+        <p class="hint" id=${id + "-hint"}>
+          The deployment's ADMIN_TOKEN, or a key holding keys:read or keys:write. It stays in this tab
+          (sessionStorage) and is sent only in the Authorization header.
+        </p>
+      </div>
+      <${ErrorBox} error=${error} />
+      <div class="actions"><button type="submit" class="primary" disabled=${busy}>Sign in</button></div>
+    </form>
+  </section>`;
+}
+
+export function Projects() {
+  const [projects, setProjects] = useState<{ id: string; keys: number }[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [typed, setTyped] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const id = useId("project");
+  const load = async (after: string | null) => {
+    try {
+      const query = after ? `?limit=100&cursor=${encodeURIComponent(after)}` : "?limit=100";
+      const answer = await api<{ projects: { id: string; keys: number }[]; cursor: string | null }>("GET", "/v1/projects" + query);
+      setProjects([...(after ? projects ?? [] : []), ...answer.data.projects]);
+      setCursor(answer.data.cursor);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  useEffect(() => {
+    load(null);
+  }, []);
+  const open = (event: Event) => {
+    event.preventDefault();
+    const project = typed.trim();
+    if (!PROJECT_ID.test(project)) {
+      return setProblem("A project id is 1–64 characters: lower-case letters, digits, - and _, starting with a letter or digit.");
+    }
+    go(keysHash(project));
+  };
+  return html`<section>
+    <h1>Projects</h1>
+    <form class="card inline-form" onSubmit=${open}>
+      <div class="field">
+        <label for=${id}>Project</label>
+        <input id=${id} list=${id + "-list"} value=${typed} spellcheck="false" autocomplete="off"
+          aria-describedby=${id + "-hint"} onInput=${(e: any) => { setTyped(e.currentTarget.value); setProblem(null); }} />
+        <datalist id=${id + "-list"}>${(projects ?? []).map((p) => html`<option value=${p.id} />`)}</datalist>
+        <p class="hint" id=${id + "-hint"}>Any project id; a new project has no keys until you create one.</p>
+        ${problem ? html`<p class="invalid" role="alert">${problem}</p>` : null}
+      </div>
+      <button type="submit" class="primary">Open project</button>
+    </form>
+    <${ErrorBox} error=${error} />
+    ${projects === null && !error
+      ? html`<${Loading} what="projects" />`
+      : projects && projects.length === 0
+        ? html`<p class="empty">No project has keys yet. Open a project by its id above and create its first key.</p>`
+        : html`<ul class="projects">
+            ${(projects ?? []).map(
+              (p) => html`<li><a href=${keysHash(p.id)}>${p.id}</a> <span class="muted">${p.keys} ${p.keys === 1 ? "key" : "keys"}</span></li>`,
+            )}
+          </ul>`}
+    ${cursor ? html`<button type="button" onClick=${() => load(cursor)}>More projects</button>` : null}
+  </section>`;
+}
+
+function ScopeBadges({ scopes }: { scopes: string[] }) {
+  if (!scopes.length) return html`<span class="muted">none</span>`;
+  return html`<ul class="badges">${scopes.map((s) => html`<li class="badge">${s}</li>`)}</ul>`;
+}
+
+function StatusBadge({ status }: { status: string }) {
+  return html`<span class=${"status status-" + status}>${status}</span>`;
+}
+
+function ReadOnlyNote({ principal }: { principal: Principal }) {
+  return principal.kind === "key" && !principal.canWrite
+    ? html`<p class="note">Read-only: you signed in with a key that holds keys:read, not keys:write, so you cannot create or change keys.</p>`
+    : null;
+}
+
+function canWrite(principal: Principal) {
+  return principal.kind === "admin" || principal.canWrite;
+}
+
+export function Keys({ project, principal }: { project: string; principal: Principal }) {
+  const [status, setStatus] = useState("");
+  const [search, setSearch] = useState("");
+  const [query, setQuery] = useState("");
+  const [pages, setPages] = useState<(string | null)[]>([null]);
+  const [page, setPage] = useState<{ keys: KeyObject[]; cursor: string | null } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [creating, setCreating] = useState(false);
+  const [reload, setReload] = useState(0);
+  const id = useId("keys");
+  const cursor = pages[pages.length - 1];
+  useEffect(() => {
+    let live = true;
+    setPage(null);
+    setError(null);
+    const params = new URLSearchParams({ limit: "25" });
+    if (status) params.set("status", status);
+    if (query) params.set("q", query);
+    if (cursor) params.set("cursor", cursor);
+    api<{ keys: KeyObject[]; cursor: string | null }>("GET", projectPath(project, `/keys?${params}`))
+      .then((answer) => live && setPage(answer.data))
+      .catch((e) => live && setError(e));
+    return () => {
+      live = false;
+    };
+  }, [project, status, query, cursor, reload]);
+  const filter = (event: Event) => {
+    event.preventDefault();
+    setPages([null]);
+    setQuery(search.trim());
+  };
+  return html`<section>
+    <div class="title-row">
+      <h1>Keys <span class="muted">in ${project}</span></h1>
+      ${canWrite(principal)
+        ? html`<button type="button" class="primary" onClick=${() => setCreating(true)}>Create key</button>`
+        : null}
+    </div>
+    <${ReadOnlyNote} principal=${principal} />
+    <form class="filters" onSubmit=${filter} role="search">
+      <div class="field">
+        <label for=${id + "-status"}>Show</label>
+        <select id=${id + "-status"} value=${status} onChange=${(e: any) => { setPages([null]); setStatus(e.currentTarget.value); }}>
+          <option value="">all keys</option>
+          <option value="active">active keys</option>
+          <option value="inactive">inactive keys</option>
+        </select>
+      </div>
+      <div class="field grow">
+        <label for=${id + "-q"}>Search by name or prefix</label>
+        <input id=${id + "-q"} type="search" value=${search} onInput=${(e: any) => setSearch(e.currentTarget.value)} />
+      </div>
+      <button type="submit">Search</button>
+    </form>
+    <${ErrorBox} error=${error} />
+    ${page === null && !error ? html`<${Loading} what="keys" />` : null}
+    ${page && page.keys.length === 0
+      ? html`<p class="empty">${query || status ? "No key matches." : "No keys in this project yet."}</p>`
+      : null}
+    ${page && page.keys.length > 0
+      ? html`<table class="keys">
+          <caption class="visually-hidden">Keys in ${project}</caption>
+          <thead><tr>
+            <th scope="col">Name</th><th scope="col">Key</th><th scope="col">Scopes</th><th scope="col">Status</th>
+            <th scope="col">Environment</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th>
+          </tr></thead>
+          <tbody>
+            ${page.keys.map(
+              (k) => html`<tr>
+                <td data-label="Name"><a href=${`${keysHash(project)}/keys/${k.id}`}>${k.name}</a></td>
+                <td data-label="Key"><code>${masked(k.prefix)}</code></td>
+                <td data-label="Scopes"><${ScopeBadges} scopes=${k.scopes} /></td>
+                <td data-label="Status"><${StatusBadge} status=${k.status} /></td>
+                <td data-label="Environment">${k.environment}</td>
+                <td data-label="Created">${when(k.created_at)}</td>
+                <td data-label="Last used">${when(k.last_used_at, "never")}</td>
+                <td data-label="Expires">${when(k.expires_at, "never")}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>`
+      : null}
+    <nav class="pager" aria-label="Pages of keys">
+      ${pages.length > 1 ? html`<button type="button" onClick=${() => setPages(pages.slice(0, -1))}>Previous page</button>` : null}
+      ${page?.cursor ? html`<button type="button" onClick=${() => setPages([...pages, page.cursor])}>Next page</button>` : null}
+    </nav>
+    ${creating
+      ? html`<${CreateDialog} project=${project} principal=${principal}
+          onClose=${(created?: KeyObject) => { setCreating(false); if (created) { setPages([null]); setReload(reload + 1); } }} />`
+      : null}
+  </section>`;
+}
+
+function AuditTable({ events, project, showKey }: { events: AuditEvent[]; project: string; showKey: boolean }) {
+  return html`<table class="audit">
+    <thead><tr>
+      <th scope="col">When</th><th scope="col">Action</th>${showKey ? html`<th scope="col">Key</th>` : null}
+      <th scope="col">By</th><th scope="col">Changes</th>
+    </tr></thead>
+    <tbody>
+      ${events.map(
+        (e) => html`<tr>
+          <td data-label="When">${when(e.at)}</td>
+          <td data-label="Action"><code>${e.action}</code></td>
+          ${showKey ? html`<td data-label="Key"><a href=${`${keysHash(project)}/keys/${e.key_id}`}>${e.key_id}</a></td>` : null}
+          <td data-label="By">${e.actor.type === "key" ? `key ${e.actor.name ?? ""} (${e.actor.key_id})` : "admin token"}</td>
+          <td data-label="Changes">${describeChanges(e)}</td>
+        </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+function describeChanges(event: AuditEvent): string {
+  if (event.action === "key.deleted") return "deleted";
+  const parts = Object.entries(event.changes ?? {}).map(([field, change]) =>
+    event.action === "key.created" ? field : `${field}: ${short(change.from)} → ${short(change.to)}`,
+  );
+  if (event.new_key_id) parts.push(`new key ${event.new_key_id}`);
+  return event.action === "key.created" ? `created with ${parts.join(", ")}` : parts.join("; ");
+}
+
+function short(value: unknown): string {
+  const text = value === null || value === undefined ? "none" : typeof value === "string" ? value : JSON.stringify(value);
+  return text.length > 60 ? text.slice(0, 57) + "…" : text;
+}
+
+export function KeyDetail({ project, keyId, principal }: { project: string; keyId: string; principal: Principal }) {
+  const [keyObject, setKey] = useState<KeyObject | null>(null);
+  const [etag, setEtag] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [usage, setUsage] = useState<{ series: Bucket[]; from: number; requests_today?: number } | null>(null);
+  const [usageError, setUsageError] = useState<unknown>(null);
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const [dialog, setDialog] = useState<"edit" | "rotate" | "delete" | null>(null);
+  const [reload, setReload] = useState(0);
+  const [notice, setNotice] = useState<string | null>(null);
+  useEffect(() => {
+    setError(null);
+    api<KeyObject>("GET", projectPath(project, `/keys/${keyId}`))
+      .then((answer) => {
+        setKey(answer.data);
+        setEtag(answer.etag);
+      })
+      .catch(setError);
+    const hour = 3_600_000;
+    const from = Math.floor(Date.now() / hour) * hour - 167 * hour;
+    const to = new Date(Math.min(Date.now(), from + 7 * 24 * hour)).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const fromIso = new Date(from).toISOString().replace(/\.\d{3}Z$/, "Z");
+    api<any>("GET", projectPath(project, `/keys/${keyId}/usage?granularity=hour&from=${fromIso}&to=${to}`))
+      .then((answer) => setUsage({ series: answer.data.series ?? [], from, requests_today: answer.data.requests_today }))
+      .catch(setUsageError);
+    api<{ events: AuditEvent[] }>("GET", projectPath(project, `/audit?key_id=${encodeURIComponent(keyId)}&limit=50`))
+      .then((answer) => setEvents(answer.data.events))
+      .catch(() => setEvents([]));
+  }, [project, keyId, reload]);
+  if (error) {
+    return html`<section><h1>Key ${keyId}</h1><${ErrorBox} error=${error} /><p><a href=${keysHash(project)}>Back to the keys</a></p></section>`;
+  }
+  if (!keyObject) return html`<section><h1>Key</h1><${Loading} what="the key" /></section>`;
+  const k = keyObject;
+  const writable = canWrite(principal);
+  const fields: [string, unknown][] = [
+    ["Id", html`<code>${k.id}</code>`],
+    ["Key", html`<code>${masked(k.prefix)}</code>`],
+    ["Project", k.project],
+    ["Scopes", html`<${ScopeBadges} scopes=${k.scopes} />`],
+    ["Status", html`<${StatusBadge} status=${k.status} />`],
+    ["Environment", k.environment],
+    ["Limits", `${k.rate_limit.per_minute} per minute, ${k.rate_limit.per_day} per day${k.plan ? ` (plan ${k.plan})` : " (custom)"}`],
+    ["Created", when(k.created_at)],
+    ["Updated", when(k.updated_at)],
+    ["Last used", when(k.last_used_at, "never")],
+    ["Expires", when(k.expires_at, "never")],
+    ["Rotated from", k.rotated_from ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_from}`}>${k.rotated_from}</a>` : "—"],
+    ["Rotated to", k.rotated_to ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_to}`}>${k.rotated_to}</a>` : "—"],
+    ["Meta", Object.keys(k.meta).length ? html`<pre>${JSON.stringify(k.meta, null, 2)}</pre>` : "—"],
+  ];
+  return html`<section>
+    <p><a href=${keysHash(project)}>← Keys in ${project}</a></p>
+    <div class="title-row">
+      <h1>${k.name}</h1>
+      ${writable
+        ? html`<div class="actions">
+            <button type="button" onClick=${() => setDialog("edit")}>Edit</button>
+            ${k.rotated_to ? null : html`<button type="button" onClick=${() => setDialog("rotate")}>Rotate</button>`}
+            <button type="button" class="danger" onClick=${() => setDialog("delete")}>Delete</button>
+          </div>`
+        : null}
+    </div>
+    <${ReadOnlyNote} principal=${principal} />
+    ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+    <dl class="fields">${fields.map(([name, value]) => html`<div><dt>${name}</dt><dd>${value}</dd></div>`)}</dl>
+    <h2>Usage</h2>
+    <${ErrorBox} error=${usageError} />
+    ${usage ? html`<${UsageChart} series=${usage.series} from=${usage.from} />` : usageError ? null : html`<${Loading} what="usage" />`}
+    <h2>Audit trail</h2>
+    ${events === null
+      ? html`<${Loading} what="events" />`
+      : events.length === 0
+        ? html`<p class="empty">No events recorded for this key yet.</p>`
+        : html`<${AuditTable} events=${events} project=${project} showKey=${false} />`}
+    ${dialog === "edit"
+      ? html`<${EditDialog} keyObject=${k} etag=${etag} principal=${principal}
+          onReload=${() => { setDialog(null); setReload(reload + 1); }}
+          onClose=${(saved?: boolean) => { setDialog(null); if (saved) { setNotice("Saved."); setReload(reload + 1); } }} />`
+      : null}
+    ${dialog === "rotate"
+      ? html`<${RotateDialog} keyObject=${k} etag=${etag}
+          onClose=${(next?: KeyObject) => { setDialog(null); if (next) { setNotice(null); go(`${keysHash(project)}/keys/${next.id}`); } }} />`
+      : null}
+    ${dialog === "delete"
+      ? html`<${DeleteDialog} keyObject=${k} etag=${etag}
+          onClose=${(deleted?: boolean) => { setDialog(null); if (deleted) go(keysHash(project)); }} />`
+      : null}
+  </section>`;
+}
+
+const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted"];
+
+export function Audit({ project }: { project: string }) {
+  const [action, setAction] = useState("");
+  const [keyFilter, setKeyFilter] = useState("");
+  const [applied, setApplied] = useState({ action: "", key: "" });
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const id = useId("audit");
+  const load = async (after: string | null, filter = applied) => {
+    setError(null);
+    const params = new URLSearchParams({ limit: "50" });
+    if (filter.action) params.set("action", filter.action);
+    if (filter.key) params.set("key_id", filter.key);
+    if (after) params.set("cursor", after);
+    try {
+      const answer = await api<{ events: AuditEvent[]; cursor: string | null }>("GET", projectPath(project, `/audit?${params}`));
+      setEvents([...(after ? events ?? [] : []), ...answer.data.events]);
+      setCursor(answer.data.cursor);
+    } catch (e) {
+      setEvents([]);
+      setError(e);
+    }
+  };
+  useEffect(() => {
+    setEvents(null);
+    load(null);
+  }, [project]);
+  const filter = (event: Event) => {
+    event.preventDefault();
+    const next = { action, key: keyFilter.trim() };
+    setApplied(next);
+    setEvents(null);
+    load(null, next);
+  };
+  return html`<section>
+    <h1>Audit log <span class="muted">of ${project}</span></h1>
+    <form class="filters" onSubmit=${filter} role="search">
+      <div class="field">
+        <label for=${id + "-action"}>Action</label>
+        <select id=${id + "-action"} value=${action} onChange=${(e: any) => setAction(e.currentTarget.value)}>
+          <option value="">every action</option>
+          ${ACTIONS.map((a) => html`<option value=${a}>${a}</option>`)}
+        </select>
+      </div>
+      <div class="field grow">
+        <label for=${id + "-key"}>Key id</label>
+        <input id=${id + "-key"} value=${keyFilter} spellcheck="false" onInput=${(e: any) => setKeyFilter(e.currentTarget.value)} />
+      </div>
+      <button type="submit">Filter</button>
+    </form>
+    <${ErrorBox} error=${error} />
+    ${events === null
+      ? html`<${Loading} what="events" />`
+      : events.length === 0
+        ? error ? null : html`<p class="empty">No events${applied.action || applied.key ? " match" : " yet"}.</p>`
+        : html`<${AuditTable} events=${events} project=${project} showKey=${true} />`}
+    ${cursor ? html`<button type="button" onClick=${() => load(cursor)}>Older events</button>` : null}
+  </section>`;
+}

@@ -1,0 +1,100 @@
+// Shared view pieces: the html tag, dialogs, errors, the one-time secret.
+import { h, type ComponentChildren } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import htm from "htm";
+import { ApiError } from "./api";
+
+export const html = htm.bind(h);
+
+let nextId = 0;
+/** A stable id for label/aria wiring. */
+export function useId(prefix: string): string {
+  const ref = useRef<string>();
+  if (!ref.current) ref.current = `${prefix}-${++nextId}`;
+  return ref.current;
+}
+
+/** An API error shown with its contract message (and code), announced to screen readers. */
+export function ErrorBox({ error }: { error: unknown }) {
+  if (!error) return null;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof ApiError ? error.code : null;
+  return html`<div class="error" role="alert">
+    <strong>${message}</strong>${code ? html` <span class="code">${code}</span>` : null}
+  </div>`;
+}
+
+export function Loading({ what }: { what: string }) {
+  return html`<p class="muted" role="status" aria-live="polite">Loading ${what}…</p>`;
+}
+
+/**
+ * A modal dialog: focus moves into it when it opens and back to where it was
+ * when it closes; Escape asks `onClose` (which may refuse, e.g. to confirm first).
+ */
+export function Modal({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId("dialog-title");
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    const dialog = ref.current!;
+    const opener = document.activeElement as HTMLElement | null;
+    const cancel = (event: Event) => {
+      event.preventDefault();
+      close.current();
+    };
+    dialog.addEventListener("cancel", cancel);
+    dialog.showModal();
+    const first = dialog.querySelector<HTMLElement>("[autofocus], input, select, textarea, button");
+    first?.focus();
+    return () => {
+      dialog.removeEventListener("cancel", cancel);
+      if (dialog.open) dialog.close();
+      if (opener && opener.isConnected) opener.focus();
+    };
+  }, []);
+  return html`<dialog ref=${ref} aria-labelledby=${titleId} class="modal">
+    <h2 id=${titleId}>${title}</h2>
+    ${children}
+  </dialog>`;
+}
+
+/**
+ * The secret, shown this once with Copy and a warning. Closing without copying
+ * asks first. The caller drops the secret from its state on `onDone`.
+ */
+export function SecretPanel({ secret, onDone, closeAsked }: { secret: string; onDone: () => void; closeAsked: number }) {
+  const [copied, setCopied] = useState<"no" | "yes" | "failed">("no");
+  const [confirming, setConfirming] = useState(false);
+  useEffect(() => {
+    if (closeAsked > 0) done();
+  }, [closeAsked]);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      setCopied("yes");
+    } catch {
+      setCopied("failed");
+    }
+  };
+  const done = () => (copied === "yes" || confirming ? onDone() : setConfirming(true));
+  return html`<div class="secret">
+    <p class="warning" role="note">
+      Copy this key now. It will not be shown again: keygate keeps only its hash.
+    </p>
+    <code class="secret-value" data-secret>${secret}</code>
+    <div class="actions">
+      <button type="button" class="primary" onClick=${copy}>Copy</button>
+      <button type="button" onClick=${done}>Done</button>
+    </div>
+    <p role="status" aria-live="polite" class="muted">
+      ${copied === "yes" ? "Copied to the clipboard." : copied === "failed" ? "Copying failed: select the key and copy it by hand." : ""}
+    </p>
+    ${confirming
+      ? html`<p class="warning" role="alert">
+          You have not copied the key. Press Done again to close; the key cannot be shown again.
+        </p>`
+      : null}
+  </div>`;
+}
