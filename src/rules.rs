@@ -54,7 +54,8 @@ struct RawRule {
     scope: String,
 }
 
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// The methods rules name, and the only ones the gateway forwards.
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// Parses `ROUTES` (a JSON list); the message of an error names the rule.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {

@@ -252,6 +252,33 @@ fn a_method_override_in_the_query_is_refused() {
     })
 }
 
+/// Reproducer (attacker review): with a `"*"` rule of a fixed scope, a
+/// PROPFIND passed the rules and the runtime's method mapping sent it to the
+/// origin as a GET, past the GET-only rule that guarded that path.
+#[test]
+fn a_method_no_rule_can_name_is_refused_not_forwarded() {
+    let routes = r#"[{"method":"GET","path":"/v1/exports/*","scope":"exports:read"},
+                     {"method":"*","path":"/v1/*","scope":"api:use"}]"#;
+    let harness = Harness::with_config(config(&[
+        ("ADMIN_TOKEN", ADMIN_TOKEN),
+        ("ORIGIN", "https://origin.example"),
+        ("ROUTES", routes),
+    ]));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["api:use"], |_| {});
+        let send = |method: &str| h.send(Request::new(method, "/v1/exports/q3.csv").with_header("X-API-Key", &key));
+        assert_eq!(send("GET").status, 403);
+        for method in ["PROPFIND", "SEARCH", "MKCOL", "PURGE", "get"] {
+            let answer = send(method);
+            assert_eq!((answer.status, code(&answer)), (405, "METHOD_NOT_ALLOWED".to_owned()), "{method}");
+            assert!(answer.header("allow").unwrap().contains("GET"));
+        }
+        assert!(harness.origin.received().is_empty());
+        assert_eq!(send("POST").status, 200, "a method the rules name still goes through");
+        assert_eq!(only_forward(&harness).method, "POST");
+    })
+}
+
 /// Override, identity, credential and forwarding headers never reach the
 /// origin in any spelling a CGI/WSGI server folds onto the same variable;
 /// keygate sets the forwarding headers from what it saw.
@@ -308,5 +335,22 @@ fn override_underscore_and_forwarding_headers_never_reach_the_origin() {
             vec![r#"for="[2001:db8::7]";proto=http;host="api.example.com:8787""#]
         );
         assert_eq!(header(&forwarded, "accept"), vec!["application/json"]);
+    })
+}
+
+/// Reproducer (attacker review): the app's own refusals of paths meant for
+/// the dashboard (a bad path, a method it does not serve) lacked its headers.
+#[test]
+fn refusals_of_dashboard_paths_carry_its_security_headers() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        for (method, path, status) in [("GET", "/dashboard/a;b", 400), ("POST", "/dashboard/", 404)] {
+            let answer = h.send(Request::new(method, path));
+            assert_eq!(answer.status, status, "{method} {path}");
+            assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{method} {path}");
+            assert!(answer.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+        }
+        let api = h.send(Request::new("GET", "/dashboards"));
+        assert_eq!(api.header("content-security-policy"), None, "a path beside the namespace is not the dashboard's");
     })
 }

@@ -4,6 +4,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { forgetToken, identify, storedToken, type Principal } from "./api";
 import { Audit, go, KeyDetail, Keys, keysHash, Projects, SignIn } from "./pages";
+import { KEY_ID, PROJECT_ID } from "./format";
 import { ErrorBox, html, Loading } from "./ui";
 
 type Place =
@@ -12,10 +13,20 @@ type Place =
   | { page: "key"; project: string; keyId: string }
   | { page: "audit"; project: string };
 
+/** The page a hash names. Ids are taken only in their exact shapes (a crafted
+ * link must not steer the signed-in user's credential to another API path),
+ * and anything else is the home page. */
 function place(hash: string): Place {
-  const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === "p" && parts[1]) {
-    if (parts[2] === "keys" && parts[3]) return { page: "key", project: parts[1], keyId: parts[3] };
+  let parts: string[];
+  try {
+    parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { page: "home" }; // a malformed escape
+  }
+  if (parts[0] === "p" && parts[1] && PROJECT_ID.test(parts[1])) {
+    if (parts[2] === "keys" && parts[3]) {
+      return KEY_ID.test(parts[3]) ? { page: "key", project: parts[1], keyId: parts[3] } : { page: "home" };
+    }
     if (parts[2] === "audit") return { page: "audit", project: parts[1] };
     return { page: "keys", project: parts[1] };
   }

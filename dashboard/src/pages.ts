@@ -267,7 +267,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
     setError(null);
-    api<KeyObject>("GET", projectPath(project, `/keys/${keyId}`))
+    api<KeyObject>("GET", projectPath(project, `/keys/${encodeURIComponent(keyId)}`))
       .then((answer) => {
         setKey(answer.data);
         setEtag(answer.etag);
@@ -277,7 +277,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     const from = Math.floor(Date.now() / hour) * hour - 167 * hour;
     const to = new Date(Math.min(Date.now(), from + 7 * 24 * hour)).toISOString().replace(/\.\d{3}Z$/, "Z");
     const fromIso = new Date(from).toISOString().replace(/\.\d{3}Z$/, "Z");
-    api<any>("GET", projectPath(project, `/keys/${keyId}/usage?granularity=hour&from=${fromIso}&to=${to}`))
+    api<any>("GET", projectPath(project, `/keys/${encodeURIComponent(keyId)}/usage?granularity=hour&from=${fromIso}&to=${to}`))
       .then((answer) => setUsage({ series: answer.data.series ?? [], from, requests_today: answer.data.requests_today }))
       .catch(setUsageError);
     api<{ events: AuditEvent[] }>("GET", projectPath(project, `/audit?key_id=${encodeURIComponent(keyId)}&limit=50`))

@@ -33,6 +33,15 @@ pub fn in_namespace(path: &str) -> bool {
     path.strip_prefix(NAMESPACE).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Whether a raw request path, in any spelling, is meant for the dashboard
+/// (`/dashboard` then nothing, `/`, or a byte that cannot continue a name
+/// such as `%` or `;`): every answer to it carries [`SECURITY_HEADERS`].
+pub fn claims(raw_path: &str) -> bool {
+    raw_path.strip_prefix(NAMESPACE).is_some_and(|rest| {
+        rest.bytes().next().is_none_or(|next| !(next.is_ascii_alphanumeric() || b"-_.~".contains(&next)))
+    })
+}
+
 /// Whether the assets binding answers this request: the dashboard is on, the
 /// method reads, and the canonical path lies in the namespace. A path that is
 /// not canonical is left to the app, which refuses it (400 `INVALID_PATH`).
@@ -55,6 +64,18 @@ mod tests {
 
     fn config(dashboard: &str) -> Config {
         Config::from_vars(|name| (name == "DASHBOARD").then(|| dashboard.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn every_spelling_meant_for_the_dashboard_is_claimed() {
+        for path in
+            ["/dashboard", "/dashboard/", "/dashboard/..%2f", "/dashboard%2fapp.js", "/dashboard;x", "/dashboard/a;b"]
+        {
+            assert!(claims(path), "{path}");
+        }
+        for path in ["/dashboards", "/dashboard-old", "/dashboard.json", "/v1/dashboard", "/Dashboard/"] {
+            assert!(!claims(path), "{path}");
+        }
     }
 
     #[test]

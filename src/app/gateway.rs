@@ -29,6 +29,11 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
         if request.has_method_override() {
             return Err(Error::MethodOverride);
         }
+        // Deny by default: a method no rule can name (PROPFIND, PURGE, …) is
+        // refused, so what the origin gets is the method the rules judged.
+        if !rules::METHODS.contains(&request.method.as_str()) {
+            return Err(Error::MethodNotAllowed { allow: rules::METHODS });
+        }
         let matched = rules::find(&config.routes, &request.method, path).ok_or(Error::NotFound)?;
         trace.route = matched.pattern;
         let requirement = Requirement { scope: Some(matched.scope), project: matched.project };

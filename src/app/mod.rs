@@ -149,6 +149,10 @@ impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> 
         if Route::is_private_template(trace.route) {
             response.headers.push(("cache-control".into(), "no-store".into()));
         }
+        // The dashboard's refusals (a bad path, another method) carry its headers too.
+        if dashboard::claims(&request.path) {
+            response.headers = dashboard::secured(std::mem::take(&mut response.headers));
+        }
         let (key_id, project) = trace.identity.unzip();
         let decision = match response.status {
             ..400 => "allow",

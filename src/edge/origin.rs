@@ -27,8 +27,8 @@ impl Origin for FetchOrigin {
     /// to reach the body, copies the whole answer into another `Response`.
     async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
         let init = web_sys::RequestInit::new();
-        // As `worker::Method` has it: a method it does not know goes as GET.
-        init.set_method(worker::Method::from(outgoing.method).as_ref());
+        // Exactly the method judged (the gateway forwards only the rules' methods).
+        init.set_method(&outgoing.method);
         init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
         init.set_redirect(web_sys::RequestRedirect::Manual);
         match outgoing.body {
