@@ -114,8 +114,16 @@ const originServer = createServer((_, response) => {
 await new Promise((resolve) => originServer.listen(0, "127.0.0.1", resolve));
 const origin = `http://127.0.0.1:${originServer.address().port}`;
 
-const keygate = await startWorker({ port: 0, quiet: true });
-const gateway = await startWorker({ port: 0, quiet: true, vars: { ORIGIN: origin }, outbound: null });
+// Without the dashboard's assets: Miniflare would put its assets router (a
+// local-only hop) in front of keygate, and not in front of the floors.
+const keygate = await startWorker({ port: 0, quiet: true, assets: false, vars: { DASHBOARD: "off" } });
+const gateway = await startWorker({
+  port: 0,
+  quiet: true,
+  assets: false,
+  vars: { ORIGIN: origin, DASHBOARD: "off" },
+  outbound: null,
+});
 const reference = await startReference(origin);
 pinWorkerd();
 const base = keygate.url.toString().replace(/\/$/, "");

@@ -28,7 +28,7 @@ function assetOptions({ directory, binding, run_worker_first, html_handling, not
 }
 
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo, outbound, port, direct, quiet } = {}) {
+function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -53,7 +53,7 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet } = {}) {
     // A socket straight into the worker, past Miniflare's entry worker (which re-parses the URL).
     ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
     // Static assets (the dashboard) as `wrangler dev` serves them: the worker first, then the binding.
-    ...(wrangler.assets ? { assets: assetOptions(wrangler.assets) } : {}),
+    ...(wrangler.assets && assets ? { assets: assetOptions(wrangler.assets) } : {}),
   };
   // Without a persistence root Miniflare keeps storage in memory only.
   const shared = port === undefined ? {} : { host: "127.0.0.1", port };
@@ -71,10 +71,12 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet } = {}) {
  * Starts the worker; `vars` override wrangler.toml's [vars] (strings, as from .dev.vars);
  * `outbound(request)` answers the worker's own fetches; `port` serves it on 127.0.0.1
  * (0: any free port, see `url`); `direct` also serves it on `directUrl` as workerd alone
- * would, without Miniflare's entry worker; `quiet` drains its log lines unread.
+ * would, without Miniflare's entry worker; `quiet` drains its log lines unread;
+ * `assets: false` leaves out the dashboard's assets and Miniflare's assets router
+ * (a local hop in front of every request; on Cloudflare the platform routes).
  */
-export async function startWorker({ vars, persistTo, outbound, port, direct, quiet } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet }));
+export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets }));
   const url = await mf.ready;
   const directUrl = direct ? await mf.unsafeGetDirectURL(wrangler.name) : undefined;
   const kv = await mf.getKVNamespace("KEYS");
