@@ -7,9 +7,8 @@ mod support;
 use std::cell::{Cell, RefCell};
 
 use keygate::app::limiter::Limiter as _;
-use keygate::app::store::{KeyStore, KeyValueStore, ListPage};
+use keygate::app::store::{KeyValueStore, ListPage};
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
-use keygate::app::App;
 use keygate::error::Error;
 use keygate::ids::{KeyId, ProjectId};
 use keygate::key::{ApiKey, Environment};
@@ -154,13 +153,7 @@ fn a_rotation_whose_kv_index_write_fails_still_answers_the_new_secret() {
     let harness = Harness::new();
     let store = FlakyStore::default();
     let limiter = keygate::testing::MemoryLimiter::new(&harness.clock);
-    let app = App {
-        config: &harness.config,
-        keys: KeyStore::new(&store),
-        limiter: &limiter,
-        origin: &harness.origin,
-        clock: &harness.clock,
-    };
+    let app = app(&harness.config, &store, &limiter, &harness.origin, &harness.clock);
     let root = |method: &str, path: &str, body: Value| {
         let mut request = keygate::app::http::Request::new(method, path)
             .with_header("Authorization", &format!("Bearer {ADMIN_TOKEN}"));
@@ -243,13 +236,7 @@ fn the_loser_of_two_concurrent_deletes_logs_nothing() {
     let harness = Harness::new();
     let limiter = keygate::testing::MemoryLimiter::new(&harness.clock);
     let racing = Racing { inner: &limiter, race: Cell::new(false) };
-    let app = App {
-        config: &harness.config,
-        keys: KeyStore::new(&harness.store),
-        limiter: &racing,
-        origin: &harness.origin,
-        clock: &harness.clock,
-    };
+    let app = app(&harness.config, &harness.store, &racing, &harness.origin, &harness.clock);
     let root = |method: &str, path: &str, body: Value| {
         let mut request = keygate::app::http::Request::new(method, path)
             .with_header("Authorization", &format!("Bearer {ADMIN_TOKEN}"))

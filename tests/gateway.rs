@@ -3,8 +3,7 @@
 mod support;
 
 use keygate::app::http::{Body, Request, Response};
-use keygate::app::store::KeyStore;
-use keygate::app::{App, LogLine};
+use keygate::app::LogLine;
 use keygate::testing::MemoryLimiter;
 use keygate::testing::Sent;
 use serde_json::json;
@@ -153,13 +152,7 @@ fn every_request_has_one_log_line_without_secrets() {
     let harness = Harness::new();
     let key = seed(&harness.store, &["bots:read"], |r| r.project = keygate::ids::ProjectId::parse("123").unwrap());
     let limiter = MemoryLimiter::new(&harness.clock);
-    let app = App {
-        config: &harness.config,
-        keys: KeyStore::new(&harness.store),
-        limiter: &limiter,
-        origin: &harness.origin,
-        clock: &harness.clock,
-    };
+    let app = app(&harness.config, &harness.store, &limiter, &harness.origin, &harness.clock);
     let log = |request: Request| -> LogLine { futures_executor::block_on(app.handle_logged(&request)).1 };
     let allowed =
         log(Request::new("GET", "/v1/projects/123/bots").with_header("Authorization", &format!("Bearer {key}")));

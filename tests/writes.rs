@@ -8,9 +8,7 @@ use std::cell::RefCell;
 use keygate::app::http::{Request, Response};
 use keygate::app::limiter::Limiter;
 use keygate::app::projects::Projects;
-use keygate::app::store::KeyStore;
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
-use keygate::app::App;
 use keygate::error::Error;
 use keygate::ids::{KeyId, ProjectId};
 use keygate::keystate::{LimiterAnswer, LimiterCall};
@@ -54,13 +52,7 @@ impl Deliveries for Racing<'_> {
 fn with_race<T>(f: impl FnOnce(&dyn Fn(Request) -> Response, &Racing<'_>) -> T) -> T {
     let harness = Harness::new();
     let racing = Racing { inner: MemoryLimiter::new(&harness.clock), before_next_write: RefCell::new(None) };
-    let app = App {
-        config: &harness.config,
-        keys: KeyStore::new(&harness.store),
-        limiter: &racing,
-        origin: &harness.origin,
-        clock: &harness.clock,
-    };
+    let app = app(&harness.config, &harness.store, &racing, &harness.origin, &harness.clock);
     let send = |request: Request| send(&app, request);
     f(&send, &racing)
 }

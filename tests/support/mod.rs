@@ -29,13 +29,15 @@ pub fn default_config() -> Config {
 /// Durable Objects in memory, on the same clock as the app.
 pub type Limiter<'c> = MemoryLimiter<&'c FakeClock>;
 
-pub fn app<'c>(
+/// An app over `store` and `limiter` (the memory doubles, or wrappers that
+/// inject faults or races), with the harness's origin and clock.
+pub fn app<'c, S: keygate::app::store::KeyValueStore, L>(
     config: &'c Config,
-    store: &'c MemoryStore,
-    limiter: &'c Limiter<'c>,
+    store: S,
+    limiter: L,
     origin: &'c MemoryOrigin,
     clock: &'c FakeClock,
-) -> App<'c, &'c MemoryStore, &'c Limiter<'c>, &'c MemoryOrigin, &'c FakeClock> {
+) -> App<'c, S, L, &'c MemoryOrigin, &'c FakeClock> {
     App { config, keys: KeyStore::new(store), limiter, origin, clock }
 }
 
