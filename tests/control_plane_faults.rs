@@ -47,9 +47,9 @@ fn a_failed_usage_push_waits_for_its_retry_time() {
     let check = |object: &mut KeyObject, now| {
         object.on_call(
             LimiterCall::Check {
-                digest: digest.clone(),
+                tag: keygate::keystate::digest_tag(&digest),
                 seen_updated_at: rec.updated_at,
-                record: Some(rec.clone()),
+                adopt: Some(keygate::keystate::Adopt { digest: digest.clone(), record: rec.clone() }),
                 scope: None,
                 project: None,
             },

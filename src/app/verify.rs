@@ -20,7 +20,7 @@ use crate::app::{Context, Trace};
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
-use crate::keystate::{LimiterAnswer, LimiterCall};
+use crate::keystate::{digest_tag, Adopt, LimiterAnswer, LimiterCall};
 use crate::ratelimit::RateDecision;
 use crate::record::{rfc3339, KeyRecord};
 use crate::scope::Scope;
@@ -89,17 +89,19 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             return deny(Error::unknown_key());
         }
         let identity = Some((record.id.clone(), record.project.clone()));
-        let call = |kv_copy: Option<KeyRecord>| LimiterCall::Check {
-            digest: digest.to_hex(),
+        let digest_hex = digest.to_hex();
+        let call = |adopt: Option<Adopt>| LimiterCall::Check {
+            tag: digest_tag(&digest_hex),
             seen_updated_at: record.updated_at,
-            record: kv_copy,
+            adopt,
             scope: requirement.scope.as_ref().map(Scope::to_string),
             project: requirement.project.clone(),
         };
         // The KV copy travels only to an object that has never seen the key.
         let mut answer = self.limiter.call(&record.id, call(None)).await?;
         if answer == LimiterAnswer::NeedRecord {
-            answer = self.limiter.call(&record.id, call(Some(KeyRecord::clone(&record)))).await?;
+            let adopt = Adopt { digest: digest_hex.clone(), record: KeyRecord::clone(&record) };
+            answer = self.limiter.call(&record.id, call(Some(adopt))).await?;
         }
         let LimiterAnswer::Checked { refusal, record: newer, rate } = answer else {
             return Err(out_of_protocol());

@@ -215,7 +215,7 @@ impl DurableObject for LimiterObject {
         if let Some(delivery) = &plan.deliver {
             let acknowledged = match (&self.projects, &delivery.call) {
                 (Some(projects), ProjectCall::Apply { project, .. }) => {
-                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), &delivery.call).await;
+                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), &delivery.call, true).await;
                     match (&answer, &self.keys) {
                         (Ok(ProjectAnswer::Applied { keys, keys_before }), Some(kv)) if keys != keys_before => {
                             // The next admin write or listing repairs it if this fails.
@@ -320,13 +320,15 @@ const MAX_CALL_IN_URL: usize = 2048;
 const MAX_DETAIL_CHARS: usize = 200;
 
 /// Sends `call` to the object `name` of `namespace` as JSON and reads its JSON
-/// answer. A small call (every check) travels in the URL's query, which spares
-/// streaming a request body; one carrying a record, in a POST body, since URLs
-/// have size limits.
+/// answer. A small call that may travel in a URL (`in_url`: every check)
+/// goes in the URL's query, which spares streaming a request body; a large
+/// one, or one holding a key's digest (which runtime traces of the URL must
+/// not show), in a POST body.
 async fn call_object<A: serde::de::DeserializeOwned>(
     namespace: &Namespace,
     name: &str,
     call: &impl serde::Serialize,
+    in_url: bool,
 ) -> Result<A, Error> {
     let binding = namespace.binding;
     let unavailable =
@@ -335,7 +337,7 @@ async fn call_object<A: serde::de::DeserializeOwned>(
     let stub = namespace.objects.get_by_name(name).map_err(|e| unavailable(&e))?;
     // The runtime's stub: `worker`'s would copy each answer into a new `Response`.
     let stub: worker::worker_sys::DurableObject = stub.into_rpc();
-    let sent = if json.len() <= MAX_CALL_IN_URL {
+    let sent = if in_url && json.len() <= MAX_CALL_IN_URL {
         let query: String = url::form_urlencoded::byte_serialize(json.as_bytes()).collect();
         stub.fetch_with_str(&format!("{OBJECT_URL}?{CALL_PARAMETER}={query}"))
     } else {
@@ -378,18 +380,18 @@ async fn read_text(text: Result<js_sys::Promise, JsValue>) -> Option<String> {
 
 impl Limiter for DurableObjects {
     async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
-        call_object(&self.keys, key_id.as_str(), &call).await
+        call_object(&self.keys, key_id.as_str(), &call, call.fits_in_url()).await
     }
 }
 
 impl Projects for DurableObjects {
     async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
-        call_object(&self.projects, project.as_str(), &call).await
+        call_object(&self.projects, project.as_str(), &call, true).await
     }
 }
 
 impl Deliveries for DurableObjects {
     async fn delivery(&self, name: &str, call: DeliveryCall) -> Result<bool, Error> {
-        call_object(&self.deliveries, name, &call).await
+        call_object(&self.deliveries, name, &call, true).await
     }
 }

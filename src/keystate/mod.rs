@@ -23,6 +23,7 @@ mod object;
 pub use object::{AlarmPlan, DeliveredPlan, Effects, KeyObject, FLUSH_MILLIS};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::project::OutboxEntry;
@@ -64,9 +65,10 @@ pub enum LimiterCall {
     /// the record only when it differs. `record` (the KV copy) is sent only after
     /// an answer of [`LimiterAnswer::NeedRecord`], and adopted only then.
     Check {
-        digest: String,
+        /// [`digest_tag`] of the presented key's digest.
+        tag: String,
         seen_updated_at: UnixMillis,
-        record: Option<KeyRecord>,
+        adopt: Option<Adopt>,
         scope: Option<String>,
         project: Option<String>,
     },
@@ -90,6 +92,28 @@ pub enum LimiterCall {
     Get,
     /// Counters, and the history `query` asks for.
     Usage { query: Option<UsageQuery> },
+}
+
+/// The KV copy of a key its object has never seen, and the digest it is stored under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adopt {
+    pub digest: String,
+    pub record: KeyRecord,
+}
+
+/// What a check presents instead of the key's digest: a hash of it. A
+/// check's call travels in a URL, which runtime traces may show, and the
+/// digest (the key's KV name) must appear in no log.
+pub fn digest_tag(digest_hex: &str) -> String {
+    let hash = Sha256::new().chain_update(b"keygate digest tag\n").chain_update(digest_hex.as_bytes()).finalize();
+    hex::encode(&hash[..16])
+}
+
+impl LimiterCall {
+    /// Whether this call may travel in a URL: it holds no digest.
+    pub fn fits_in_url(&self) -> bool {
+        !matches!(self, LimiterCall::Put { .. } | LimiterCall::Check { adopt: Some(_), .. })
+    }
 }
 
 /// Why a check refused a key.
@@ -148,8 +172,8 @@ impl KeyState {
     /// Applies one call at `now`; returns the answer and what changed.
     pub fn apply(&mut self, call: LimiterCall, now: UnixMillis) -> (LimiterAnswer, Change) {
         match call {
-            LimiterCall::Check { digest, seen_updated_at, record, scope, project } => {
-                self.check(digest, seen_updated_at, record, scope.as_deref(), project.as_deref(), now)
+            LimiterCall::Check { tag, seen_updated_at, adopt, scope, project } => {
+                self.check(&tag, seen_updated_at, adopt, scope.as_deref(), project.as_deref(), now)
             }
             LimiterCall::Put { digest, record, expected, entry } => {
                 if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
@@ -222,23 +246,26 @@ impl KeyState {
 
     fn check(
         &mut self,
-        digest: String,
+        tag: &str,
         seen_updated_at: UnixMillis,
-        kv_record: Option<KeyRecord>,
+        adopt: Option<Adopt>,
         scope: Option<&str>,
         project: Option<&str>,
         now: UnixMillis,
     ) -> (LimiterAnswer, Change) {
         let unknown = LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None };
-        if self.deleted || self.digest.as_ref().is_some_and(|held| *held != digest) {
+        if self.deleted || self.digest.as_ref().is_some_and(|held| digest_tag(held) != tag) {
             return (unknown, Change::Nothing);
         }
         let mut change = Change::Nothing;
         if self.record.is_none() {
             // First sight of a key KV knows (e.g. written to KV by hand): adopt the KV copy.
-            let Some(kv_record) = kv_record else { return (LimiterAnswer::NeedRecord, Change::Nothing) };
-            self.digest = Some(digest);
-            self.record = Some(kv_record);
+            let Some(adopt) = adopt else { return (LimiterAnswer::NeedRecord, Change::Nothing) };
+            if digest_tag(&adopt.digest) != tag {
+                return (unknown, Change::Nothing);
+            }
+            self.digest = Some(adopt.digest);
+            self.record = Some(adopt.record);
             change = Change::Everything;
         }
         let record = self.record.as_ref().expect("set above");

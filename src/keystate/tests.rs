@@ -27,15 +27,17 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
 
 /// A check as the worker makes it: first without the KV copy, then with it if asked.
 fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Refusal>, Change) {
-    let call = |record| LimiterCall::Check {
-        digest: "d1".into(),
+    let call = |adopt| LimiterCall::Check {
+        tag: digest_tag("d1"),
         seen_updated_at: kv.updated_at,
-        record,
+        adopt,
         scope: scope.map(Into::into),
         project: None,
     };
     let answer = match state.apply(call(None), NOW) {
-        (LimiterAnswer::NeedRecord, Change::Nothing) => state.apply(call(Some(kv.clone())), NOW),
+        (LimiterAnswer::NeedRecord, Change::Nothing) => {
+            state.apply(call(Some(Adopt { digest: "d1".into(), record: kv.clone() })), NOW)
+        }
         answer => answer,
     };
     match answer {
@@ -79,9 +81,9 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
     current.updated_at = NOW + 5;
     state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None }, NOW);
     let ask = |seen| LimiterCall::Check {
-        digest: "d1".into(),
+        tag: digest_tag("d1"),
         seen_updated_at: seen,
-        record: None,
+        adopt: None,
         scope: None,
         project: None,
     };
@@ -158,9 +160,9 @@ fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
     // Whatever KV still holds, however much later: never adopted again.
     let mut later = state.clone();
     let kv_copy = LimiterCall::Check {
-        digest: "d1".into(),
+        tag: digest_tag("d1"),
         seen_updated_at: v2.updated_at,
-        record: Some(v2),
+        adopt: Some(Adopt { digest: "d1".into(), record: v2 }),
         scope: None,
         project: None,
     };
@@ -181,7 +183,7 @@ fn the_first_admin_write_of_a_kv_only_key_applies() {
 
 fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
     let call =
-        LimiterCall::Check { digest: "d1".into(), seen_updated_at: NOW, record: None, scope: None, project: None };
+        LimiterCall::Check { tag: digest_tag("d1"), seen_updated_at: NOW, adopt: None, scope: None, project: None };
     object.on_call(call, now)
 }
 
@@ -280,4 +282,31 @@ fn a_quota_changed_mid_window_applies_to_the_next_request() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Checks present a tag of the digest: the digest itself (a key's KV name)
+/// never travels in a URL, and a KV copy adopted must be stored under the
+/// digest the tag names.
+#[test]
+fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
+    let tag = digest_tag("d1");
+    assert_eq!(tag.len(), 32);
+    assert!(!tag.contains("d1") && tag != digest_tag("d2"));
+    let mut state = KeyState::default();
+    let adopt = |digest: &str| LimiterCall::Check {
+        tag: tag.clone(),
+        seen_updated_at: NOW,
+        adopt: Some(Adopt { digest: digest.into(), record: record(&[]) }),
+        scope: None,
+        project: None,
+    };
+    assert!(!adopt("d1").fits_in_url(), "a call holding a digest goes in a body");
+    let (answer, _) = state.apply(adopt("d2"), NOW);
+    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert!(state.record.is_none(), "not adopted under another digest");
+    assert!(matches!(state.apply(adopt("d1"), NOW).0, LimiterAnswer::Checked { refusal: None, .. }));
+    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None };
+    assert!(plain.fits_in_url());
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("\"d1\""), "{json}");
 }
