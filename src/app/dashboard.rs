@@ -6,8 +6,8 @@
 //! 404 `NOT_FOUND`, as for any path of a reserved namespace), and every answer
 //! it gives carries [`SECURITY_HEADERS`], which replace any of the same name.
 
+use crate::app::http::Request;
 use crate::config::Config;
-use crate::path;
 
 /// The path prefix the dashboard occupies; a keygate-reserved namespace.
 pub const NAMESPACE: &str = "/dashboard";
@@ -45,10 +45,10 @@ pub fn claims(raw_path: &str) -> bool {
 /// Whether the assets binding answers this request: the dashboard is on, the
 /// method reads, and the canonical path lies in the namespace. A path that is
 /// not canonical is left to the app, which refuses it (400 `INVALID_PATH`).
-pub fn serves(config: &Config, method: &str, raw_path: &str) -> bool {
+pub fn serves(config: &Config, request: &Request) -> bool {
     config.dashboard
-        && matches!(method, "GET" | "HEAD")
-        && path::canonical(raw_path).is_ok_and(|path| in_namespace(&path))
+        && matches!(request.method.as_str(), "GET" | "HEAD")
+        && request.canonical_path().is_ok_and(in_namespace)
 }
 
 /// `headers` with [`SECURITY_HEADERS`] set, replacing any of the same name.
@@ -82,8 +82,8 @@ mod tests {
     fn reads_of_its_namespace_are_served_when_on() {
         let on = config("on");
         for path in ["/dashboard", "/dashboard/", "/dashboard/app.js", "/dashboard/%61pp.js"] {
-            assert!(serves(&on, "GET", path), "{path}");
-            assert!(serves(&on, "HEAD", path), "{path}");
+            assert!(serves(&on, &Request::new("GET", path)), "{path}");
+            assert!(serves(&on, &Request::new("HEAD", path)), "{path}");
         }
         for (method, path) in [
             ("POST", "/dashboard/"),
@@ -95,7 +95,7 @@ mod tests {
             ("GET", "/dashboard//app.js"),
             ("GET", "/Dashboard/"),
         ] {
-            assert!(!serves(&on, method, path), "{method} {path}");
+            assert!(!serves(&on, &Request::new(method, path)), "{method} {path}");
         }
     }
 
@@ -104,7 +104,7 @@ mod tests {
         let off = config("off");
         assert!(!off.dashboard);
         for path in ["/dashboard", "/dashboard/", "/dashboard/app.js"] {
-            assert!(!serves(&off, "GET", path), "{path}");
+            assert!(!serves(&off, &Request::new("GET", path)), "{path}");
         }
     }
 

@@ -28,6 +28,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The body left unread, for the gateway to stream to the origin.
     pub body_stream: Option<Stream>,
+    /// [`crate::path::canonical`] of `path`, worked out once (every decision
+    /// reads it); `None` when it is `path` itself, as it usually is.
+    canonical: std::cell::OnceCell<Result<Option<String>, crate::path::PathError>>,
 }
 
 impl Request {
@@ -50,6 +53,20 @@ impl Request {
             path: path.to_owned(),
             query: query.to_owned(),
             ..Request::default()
+        }
+    }
+
+    /// The canonical path ([`crate::path::canonical`]), or why `path` has none.
+    pub fn canonical_path(&self) -> Result<&str, crate::path::PathError> {
+        let canonical = self.canonical.get_or_init(|| {
+            crate::path::canonical(&self.path).map(|path| match path {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(changed) => Some(changed),
+            })
+        });
+        match canonical {
+            Ok(changed) => Ok(changed.as_deref().unwrap_or(&self.path)),
+            Err(error) => Err(*error),
         }
     }
 

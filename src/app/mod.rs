@@ -25,7 +25,6 @@ use serde_json::json;
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
-use crate::path;
 use crate::ratelimit::RateDecision;
 use crate::record::UnixMillis;
 use http::MAX_JSON_BODY_BYTES;
@@ -176,13 +175,13 @@ impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> 
 
 impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Context<'a, S, L, O> {
     async fn route(&self, request: &Request, trace: &mut Trace<'a>) -> Result<Response, Error> {
-        // Before anything else: every later decision reads this one path.
-        let path = path::canonical(&request.path).map_err(Error::InvalidPath)?;
-        let Some(route) = Route::parse(&path) else {
-            if Route::is_reserved(&path) {
+        // Every decision reads this one path, worked out once per request.
+        let path = request.canonical_path().map_err(Error::InvalidPath)?;
+        let Some(route) = Route::parse(path) else {
+            if Route::is_reserved(path) {
                 return Err(Error::NotFound);
             }
-            return self.handle_gateway(request, &path, trace).await;
+            return self.handle_gateway(request, path, trace).await;
         };
         trace.route = route.template();
         if !route.methods().contains(&request.method.as_str()) {
@@ -204,14 +203,14 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Contex
 /// be refused whatever its body (a bad path, an unknown webhook source, a
 /// delivery without its signature headers) is refused here, unread.
 pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, Error> {
-    let path = path::canonical(&request.path).map_err(Error::InvalidPath)?;
-    Ok(match Route::parse(&path) {
+    let path = request.canonical_path().map_err(Error::InvalidPath)?;
+    Ok(match Route::parse(path) {
         Some(Route::Webhook { source }) => {
             webhooks::check_head(config, source, request)?;
             Some(config.max_webhook_bytes)
         }
         Some(_) => Some(MAX_JSON_BODY_BYTES),
-        None if Route::is_reserved(&path) => Some(MAX_JSON_BODY_BYTES),
+        None if Route::is_reserved(path) => Some(MAX_JSON_BODY_BYTES),
         None => None,
     })
 }
@@ -221,8 +220,7 @@ pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, E
 /// line), so the shell need not fetch them: on the runtime that is the
 /// costliest step of a health check.
 pub fn reads_headers(request: &Request) -> bool {
-    !path::canonical(&request.path)
-        .is_ok_and(|path| matches!(Route::parse(&path), Some(Route::Health | Route::OpenApi)))
+    !request.canonical_path().is_ok_and(|path| matches!(Route::parse(path), Some(Route::Health | Route::OpenApi)))
 }
 
 /// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
@@ -242,7 +240,7 @@ fn health(config: &Config) -> Response {
 /// `/healthz` lists the problems, everything else is `CONFIG_ERROR`.
 pub fn unconfigured(request: &Request, problem: &ConfigError) -> Response {
     let error = Error::Config(problem.to_string());
-    if path::canonical(&request.path).is_ok_and(|path| Route::parse(&path) == Some(Route::Health)) {
+    if request.canonical_path().is_ok_and(|path| Route::parse(path) == Some(Route::Health)) {
         let mut fields = error.fields();
         fields.insert("problems".into(), json!(problem.problems));
         return Response::json(500, &json!({"ok": false, "version": VERSION, "error": fields}));

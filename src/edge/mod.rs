@@ -85,9 +85,7 @@ async fn fetch(web_request: web_sys::Request, env: worker::Env) -> Result<web_sy
         Err(error) => http::Response::from(error),
         Ok(request) => match (config.as_ref(), bindings.as_ref()) {
             (Err(problem), _) => core::unconfigured(&request, problem),
-            (Ok(config), _) if core::dashboard::serves(config, &request.method, &request.path) => {
-                dashboard::serve(&env, &web_request).await
-            }
+            (Ok(config), _) if core::dashboard::serves(config, &request) => dashboard::serve(&env, &web_request).await,
             (Ok(_), Err(error)) => http::Response::from(error.clone()),
             (Ok(config), Ok((kv, objects))) => {
                 let app = App {
