@@ -45,6 +45,8 @@ pub enum Error {
     },
     /// `If-Match` named a version the key no longer has.
     PreconditionFailed,
+    /// A route for the admin token alone was called with an API key.
+    AdminTokenRequired,
     /// The key was rotated already: its successor is the key to rotate.
     AlreadyRotated {
         successor: KeyId,
@@ -90,6 +92,7 @@ impl Error {
             Error::PayloadTooLarge { limit_bytes: 0 },
             Error::PreconditionFailed,
             Error::AlreadyRotated { successor: KeyId::placeholder() },
+            Error::AdminTokenRequired,
             Error::RateLimited { retry_after: 1, policy: "minute" },
             Error::Config(String::new()),
             Error::Origin,
@@ -117,6 +120,7 @@ impl Error {
                 | Error::PayloadTooLarge { .. }
                 | Error::PreconditionFailed
                 | Error::AlreadyRotated { .. }
+                | Error::AdminTokenRequired
                 | Error::RateLimited { .. }
                 | Error::Config(_)
                 | Error::Origin
@@ -138,7 +142,10 @@ impl Error {
             | Error::ApiKeyExpired
             | Error::ApiKeyDisabled
             | Error::InvalidSignature(_) => 401,
-            Error::InsufficientPermissions { .. } | Error::Exceeds { .. } | Error::ProjectMismatch => 403,
+            Error::InsufficientPermissions { .. }
+            | Error::Exceeds { .. }
+            | Error::ProjectMismatch
+            | Error::AdminTokenRequired => 403,
             Error::NotFound | Error::KeyNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::AlreadyRotated { .. } => 409,
@@ -163,7 +170,9 @@ impl Error {
             Error::ApiKeyExpired => "API_KEY_EXPIRED",
             Error::ApiKeyDisabled => "API_KEY_DISABLED",
             Error::InvalidSignature(_) => "INVALID_SIGNATURE",
-            Error::InsufficientPermissions { .. } | Error::Exceeds { .. } => "INSUFFICIENT_PERMISSIONS",
+            Error::InsufficientPermissions { .. } | Error::Exceeds { .. } | Error::AdminTokenRequired => {
+                "INSUFFICIENT_PERMISSIONS"
+            }
             Error::ProjectMismatch => "PROJECT_MISMATCH",
             Error::NotFound => "NOT_FOUND",
             Error::KeyNotFound => "KEY_NOT_FOUND",
@@ -204,6 +213,7 @@ impl Error {
                 format!("The request body is larger than {limit_bytes} bytes.")
             }
             Error::PreconditionFailed => "The key changed since the version in If-Match; read it again.".into(),
+            Error::AdminTokenRequired => "Only the admin token may do this; an API key may not.".into(),
             Error::AlreadyRotated { successor } => {
                 format!("This key was already rotated; its successor {successor} is the key to rotate.")
             }

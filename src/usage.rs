@@ -69,12 +69,6 @@ impl Counts {
         *count = count.saturating_add(n);
     }
 
-    pub fn merge(&mut self, other: &Counts) {
-        for (&outcome, &n) in &other.0 {
-            self.add(outcome, n);
-        }
-    }
-
     pub fn total(&self) -> u64 {
         self.0.values().fold(0, |sum, n| sum.saturating_add(*n))
     }
@@ -173,7 +167,7 @@ impl UsageQuery {
 /// Buckets by start time.
 pub type Buckets = BTreeMap<UnixMillis, Counts>;
 
-/// A key's (or a project's) history: hourly and daily buckets.
+/// A key's history: hourly and daily buckets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     #[serde(default)]
@@ -186,14 +180,6 @@ impl History {
     pub fn count(&mut self, outcome: Outcome, at: UnixMillis) {
         self.hourly.entry(Granularity::Hour.bucket(at)).or_default().add(outcome, 1);
         self.daily.entry(Granularity::Day.bucket(at)).or_default().add(outcome, 1);
-    }
-
-    /// Adds hourly counts (from a key's push); their days follow.
-    pub fn merge_hours(&mut self, hours: &Buckets) {
-        for (&start, counts) in hours {
-            self.hourly.entry(Granularity::Hour.bucket(start)).or_default().merge(counts);
-            self.daily.entry(Granularity::Day.bucket(start)).or_default().merge(counts);
-        }
     }
 
     /// Drops what is older than kept.
@@ -273,16 +259,6 @@ mod tests {
         assert_eq!((history.hourly.len(), history.daily.len()), (0, 1));
         history.prune(T0 + (DAILY_DAYS + 1) * DAY_MILLIS);
         assert!(history.daily.is_empty());
-    }
-
-    #[test]
-    fn pushed_hours_land_in_their_days_too() {
-        let mut history = History::default();
-        let mut counts = Counts::default();
-        counts.add(Outcome::Expired, 4);
-        history.merge_hours(&Buckets::from([(T0 + 5, counts.clone()), (T0 + HOUR_MILLIS, counts)]));
-        assert_eq!(history.hourly[&T0].0[&Outcome::Expired], 4);
-        assert_eq!(history.daily[&Granularity::Day.bucket(T0)].total(), 8);
     }
 
     #[test]

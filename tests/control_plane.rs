@@ -58,18 +58,6 @@ fn listing(h: &Session<'_>) -> BTreeMap<String, Value> {
     }
 }
 
-fn audit_actions(h: &Session<'_>) -> Vec<String> {
-    let body = h.root("GET", &format!("/v1/projects/{PROJECT}/audit?limit=100"), Value::Null).json_body();
-    body["events"].as_array().unwrap().iter().map(|event| event["action"].as_str().unwrap().to_owned()).collect()
-}
-
-/// Lets every outbox come due and be delivered, with the projects' objects up.
-fn settle(h: &Session<'_>) {
-    h.limiter.fail_projects(false);
-    h.harness.clock.advance(RETRY_MILLIS.max(OUTBOX_DELAY_MILLIS) + 1);
-    h.limiter.ring_alarms();
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
@@ -124,7 +112,7 @@ proptest! {
                     prop_assert!([404, 409].contains(&answer.status), "{} {}", answer.status, answer.json_body());
                 }
             }
-            settle(h);
+            h.settle();
             let catalog = listing(h);
             let mut live = BTreeMap::new();
             for id in h.limiter.key_ids() {
@@ -146,7 +134,7 @@ proptest! {
                 prop_assert!(kv_records.iter().any(|kv| kv == record), "KV holds {id} as its object does");
             }
             prop_assert_eq!(kv_records.len(), live.len(), "no KV record outlives its key");
-            let mut actions = audit_actions(h);
+            let mut actions = h.audit_actions(PROJECT);
             actions.sort();
             let mut expected: Vec<String> = expected_events.iter()
                 .flat_map(|(action, n)| std::iter::repeat_n(action.to_string(), *n))
@@ -174,10 +162,10 @@ fn the_outbox_delivers_what_the_project_object_missed_exactly_once() {
         assert_eq!(h.verify(&key, None)["valid"], true, "and is in force at once");
         assert_eq!(h.root("GET", "/v1/projects/acme/keys", Value::Null).status, 503, "listings need the object");
         h.limiter.fail_projects(false);
-        assert_eq!(listing_names(h), ["first"], "not delivered yet");
+        assert_eq!(h.listed_names("acme"), ["first"], "not delivered yet");
         h.harness.clock.advance(OUTBOX_DELAY_MILLIS);
         assert_eq!(h.limiter.ring_alarms(), 2, "both keys' outboxes deliver");
-        assert_eq!(listing_names(h), ["during the outage", "first"]);
+        assert_eq!(h.listed_names("acme"), ["during the outage", "first"]);
         let events =
             || h.root("GET", "/v1/projects/acme/audit", Value::Null).json_body()["events"].as_array().unwrap().len();
         assert_eq!(events(), 2);
@@ -201,13 +189,8 @@ fn a_failed_delivery_is_retried_until_acknowledged() {
         assert_eq!(h.limiter.ring_alarms(), 0, "not before the retry time");
         h.harness.clock.advance(1);
         assert_eq!(h.limiter.ring_alarms(), 1);
-        assert_eq!(listing_names(h), ["queued"]);
+        assert_eq!(h.listed_names("acme"), ["queued"]);
     })
-}
-
-fn listing_names(h: &Session<'_>) -> Vec<String> {
-    let body = h.root("GET", "/v1/projects/acme/keys", Value::Null).json_body();
-    body["keys"].as_array().unwrap().iter().map(|key| key["name"].as_str().unwrap().to_owned()).collect()
 }
 
 /// Keys written by an older version (a KV record and a `p:` pointer, no
@@ -230,5 +213,23 @@ fn keys_from_before_the_catalog_are_imported_on_first_listing() {
         assert!(!harness.store.dump().iter().any(|(name, _, _)| name.starts_with("p:")), "the pointer went");
         assert_eq!(h.verify(&key, None)["valid"], true);
         assert_eq!(h.root("GET", &format!("/v1/projects/acme/keys/{id}"), Value::Null).json_body()["name"], "renamed");
+    })
+}
+
+/// Reproducer (review): a key asking for the projects list was verified
+/// first, so its refusal spent a rate-limit token and counted as a use.
+#[test]
+fn the_projects_list_refuses_a_key_without_spending_it() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["keys:read"], |_| {});
+        let id = h.verify(&key, None)["key_id"].as_str().unwrap().to_owned();
+        let before = h.limiter.state(&id).unwrap();
+        let refused = h.call("GET", "/v1/projects", &key, Value::Null);
+        assert_eq!((refused.status, code(&refused)), (403, "INSUFFICIENT_PERMISSIONS".to_owned()));
+        let after = h.limiter.state(&id).unwrap();
+        assert_eq!((after.limit, after.last_used_at), (before.limit, before.last_used_at));
+        assert_eq!(after.usage, before.usage, "not counted as a use");
+        assert_eq!(h.call("GET", "/v1/projects", "not-the-admin-token-at-all", Value::Null).status, 401);
     })
 }

@@ -12,28 +12,12 @@ use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::error::Error;
 use keygate::ids::{KeyId, ProjectId};
 use keygate::key::{ApiKey, Environment};
-use keygate::keystate::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
+use keygate::keystate::delivery::RETRY_MILLIS;
 use keygate::keystate::{KeyObject, LimiterAnswer, LimiterCall};
 use keygate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectAnswer, ProjectCall};
 use keygate::testing::MemoryStore;
 use serde_json::{json, Value};
 use support::*;
-
-fn settle(h: &Session<'_>) {
-    h.limiter.fail_projects(false);
-    h.harness.clock.advance(RETRY_MILLIS.max(OUTBOX_DELAY_MILLIS) + 1);
-    h.limiter.ring_alarms();
-}
-
-fn names(h: &Session<'_>) -> Vec<String> {
-    let body = h.root("GET", "/v1/projects/acme/keys", Value::Null).json_body();
-    body["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap().to_owned()).collect()
-}
-
-fn actions(h: &Session<'_>) -> Vec<String> {
-    let body = h.root("GET", "/v1/projects/acme/audit", Value::Null).json_body();
-    body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
-}
 
 /// Was: once a push was in flight and unacknowledged, the push timer
 /// overrode the retry time and the alarm re-armed at once: thousands of
@@ -96,9 +80,9 @@ fn a_deleted_key_imported_from_leftovers_goes_with_the_cleanup_delete() {
             futures_executor::block_on(h.limiter.call(&key_id, LimiterCall::Delete { expected: None, entry: None }));
         assert_eq!(deleted.unwrap(), LimiterAnswer::Done);
         assert_eq!(h.root("GET", &format!("/v1/projects/acme/keys/{id}"), Value::Null).status, 404);
-        assert_eq!(names(h), ["ghost"], "a deleted key is imported as live");
+        assert_eq!(h.listed_names("acme"), ["ghost"], "a deleted key is imported as live");
         assert_eq!(h.root("DELETE", &format!("/v1/projects/acme/keys/{id}"), Value::Null).status, 204);
-        assert!(names(h).is_empty(), "gone with the cleanup DELETE");
+        assert!(h.listed_names("acme").is_empty(), "gone with the cleanup DELETE");
         let projects = h.root("GET", "/v1/projects", Value::Null).json_body();
         assert_eq!(projects["projects"], json!([]));
     })
@@ -114,9 +98,9 @@ fn a_create_answered_503_leaves_no_key_listed_or_logged() {
         let response = h.root("POST", "/v1/projects/acme/keys", json!({"name": "phantom"}));
         assert_eq!(response.status, 503);
         harness.store.fail_writes(false);
-        settle(h);
-        assert!(names(h).is_empty());
-        assert!(actions(h).is_empty());
+        h.settle();
+        assert!(h.listed_names("acme").is_empty());
+        assert!(h.audit_actions("acme").is_empty());
     })
 }
 
@@ -303,8 +287,8 @@ fn counts_not_yet_pushed_reach_the_project_after_a_deletion() {
         }
         let id = created["id"].as_str().unwrap();
         assert_eq!(h.root("DELETE", &format!("/v1/projects/acme/keys/{id}"), Value::Null).status, 204);
-        settle(h);
-        settle(h);
+        h.settle();
+        h.settle();
         let usage = h.root("GET", "/v1/projects/acme/usage", Value::Null).json_body();
         assert_eq!(usage["totals"]["valid"], 5, "{usage}");
     })

@@ -53,7 +53,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct App<'c, S, L, O, C> {
     pub config: &'c Config,
     pub keys: KeyStore<S>,
-    /// The Durable Objects: one per key, one per webhook delivery.
+    /// The Durable Objects: one per key, one per webhook delivery, one per project.
     pub limiter: L,
     pub origin: O,
     pub clock: C,

@@ -162,7 +162,7 @@ impl LimiterObject {
     /// Sets the alarm; on failure the object sets it again at its next chance.
     /// The call it serves is decided and stored already, so it still gets its answer.
     async fn set_alarm(&self, at: i64, now: i64) {
-        if self.state.storage().set_alarm((at - now).max(1)).await.is_err() {
+        if self.state.storage().set_alarm(at.saturating_sub(now).max(1)).await.is_err() {
             if let Some(object) = self.loaded.borrow_mut().as_mut() {
                 object.alarm_not_set();
             }
@@ -215,11 +215,13 @@ impl DurableObject for LimiterObject {
         if let Some(delivery) = &plan.deliver {
             let acknowledged = match (&self.projects, &delivery.call) {
                 (Some(projects), ProjectCall::Apply { project, .. }) => {
-                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), &delivery.call, true).await;
+                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), &delivery.call, false).await;
                     match (&answer, &self.keys) {
-                        (Ok(ProjectAnswer::Applied { keys, keys_before }), Some(kv)) if keys != keys_before => {
-                            // The next admin write or listing repairs it if this fails.
-                            let _ = KeyStore::new(kv).set_project_keys(project, *keys).await;
+                        (Ok(answer), Some(kv)) => {
+                            if let Some(keys) = answer.changed_key_count() {
+                                // Left stale if this fails, until the count next changes (README).
+                                let _ = KeyStore::new(kv).set_project_keys(project, keys).await;
+                            }
                         }
                         (Err(error), _) => {
                             // Retried later; the log says why (a binding and a status, no key material).
@@ -320,10 +322,10 @@ const MAX_CALL_IN_URL: usize = 2048;
 const MAX_DETAIL_CHARS: usize = 200;
 
 /// Sends `call` to the object `name` of `namespace` as JSON and reads its JSON
-/// answer. A small call that may travel in a URL (`in_url`: every check)
-/// goes in the URL's query, which spares streaming a request body; a large
-/// one, or one holding a key's digest (which runtime traces of the URL must
-/// not show), in a POST body.
+/// answer. A small call that may travel in a URL (`in_url`: checks,
+/// reads, queries) goes in the URL's query, which spares streaming a request
+/// body; a large one, or one holding a key's digest or an audit event (which
+/// runtime traces of URLs must not show), in a POST body.
 async fn call_object<A: serde::de::DeserializeOwned>(
     namespace: &Namespace,
     name: &str,
@@ -386,7 +388,7 @@ impl Limiter for DurableObjects {
 
 impl Projects for DurableObjects {
     async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
-        call_object(&self.projects, project.as_str(), &call, true).await
+        call_object(&self.projects, project.as_str(), &call, call.fits_in_url()).await
     }
 }
 

@@ -62,8 +62,8 @@ pub struct KeyState {
 pub enum LimiterCall {
     /// A use of the key: judge the authoritative record, then spend one request.
     /// `seen_updated_at` is the `updated_at` of the caller's copy: the answer holds
-    /// the record only when it differs. `record` (the KV copy) is sent only after
-    /// an answer of [`LimiterAnswer::NeedRecord`], and adopted only then.
+    /// the record only when it differs. `adopt` (the KV copy and its digest) is
+    /// sent only after an answer of [`LimiterAnswer::NeedRecord`], and adopted only then.
     Check {
         /// [`digest_tag`] of the presented key's digest.
         tag: String,
@@ -110,9 +110,16 @@ pub fn digest_tag(digest_hex: &str) -> String {
 }
 
 impl LimiterCall {
-    /// Whether this call may travel in a URL: it holds no digest.
+    /// Whether this call may travel in a URL (which runtime traces may show):
+    /// it holds no digest and no audit event (with a client's address).
     pub fn fits_in_url(&self) -> bool {
-        !matches!(self, LimiterCall::Put { .. } | LimiterCall::Check { adopt: Some(_), .. })
+        !matches!(
+            self,
+            LimiterCall::Put { .. }
+                | LimiterCall::Check { adopt: Some(_), .. }
+                | LimiterCall::Delete { entry: Some(_), .. }
+                | LimiterCall::Discard { entry: Some(_) }
+        )
     }
 }
 

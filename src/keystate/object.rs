@@ -77,7 +77,7 @@ impl KeyObject {
         if self.state.outbox.len() > outbox_before {
             self.deliver_at.get_or_insert(now + OUTBOX_DELAY_MILLIS);
         }
-        Effects { answer, write_state: change == Change::Everything, set_alarm_at: self.next_alarm() }
+        Effects { answer, write_state: change == Change::Everything, set_alarm_at: self.next_alarm(now) }
     }
 
     /// Housekeeping at `now`: flush what is pending, drop the counters of a
@@ -89,9 +89,11 @@ impl KeyObject {
             self.state.limit = LimitState::default();
         }
         let pending = self.unflushed_since.take().is_some();
+        // Buckets older than kept go (written with the counters).
+        self.state.usage.history.prune(now);
         let deliver = self.due_delivery(now);
         let write_counters = pending || dropped || deliver.is_some();
-        AlarmPlan { write_counters, deliver, set_alarm_at: self.next_alarm() }
+        AlarmPlan { write_counters, deliver, set_alarm_at: self.next_alarm(now) }
     }
 
     /// What to send the project's object at `now`, if anything is due.
@@ -124,7 +126,7 @@ impl KeyObject {
     pub fn delivered(&mut self, delivery: &Delivery, acknowledged: bool, now: UnixMillis) -> DeliveredPlan {
         if !acknowledged {
             self.deliver_at = Some(now + RETRY_MILLIS);
-            return DeliveredPlan { write_state: false, set_alarm_at: self.next_alarm() };
+            return DeliveredPlan { write_state: false, set_alarm_at: self.next_alarm(now) };
         }
         self.state.outbox.retain(|entry| !delivery.entry_ids.contains(&entry.id));
         if let ProjectCall::Apply { usage: Some(push), .. } = &delivery.call {
@@ -135,7 +137,7 @@ impl KeyObject {
         }
         // Entries queued while this delivery was under way go with the next.
         self.deliver_at = (!self.state.outbox.is_empty()).then_some(now + OUTBOX_DELAY_MILLIS);
-        DeliveredPlan { write_state: true, set_alarm_at: self.next_alarm() }
+        DeliveredPlan { write_state: true, set_alarm_at: self.next_alarm(now) }
     }
 
     /// Writing the counters failed: memory keeps them, and the runtime retries the alarm.
@@ -151,7 +153,7 @@ impl KeyObject {
     /// The alarm to set now, if the one wanted comes before the one pending:
     /// a flush a second after the first unwritten count, a delivery when due,
     /// else the idle cleanup a day after the last use while counters remain.
-    fn next_alarm(&mut self) -> Option<UnixMillis> {
+    fn next_alarm(&mut self, now: UnixMillis) -> Option<UnixMillis> {
         let flush = self.unflushed_since.map(|since| since + FLUSH_MILLIS);
         let counting = self.state.limit != LimitState::default();
         let idle = counting.then(|| self.state.last_activity().unwrap_or(0) + IDLE_MILLIS);
@@ -163,7 +165,8 @@ impl KeyObject {
             (Some(_), None) => usage.push_at().map(|at| at.max(flush.unwrap_or(at))),
             _ => None,
         };
-        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).min()?;
+        // "At once" (a time already past) is now: never earlier.
+        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).min()?.max(now);
         if self.alarm_at.is_some_and(|pending| pending <= wanted) {
             return None;
         }

@@ -310,3 +310,31 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
     let json = serde_json::to_string(&plain).unwrap();
     assert!(!json.contains("\"d1\""), "{json}");
 }
+
+/// Reproducer (review): "at once" was `UnixMillis::MIN`, handed to the
+/// runtime as an alarm time, where `at - now` overflowed.
+#[test]
+fn an_alarm_due_at_once_is_set_for_now() {
+    let mut stored = object_with_key().state;
+    stored.outbox.push(crate::project::OutboxEntry {
+        id: "evt_1".into(),
+        project: crate::ids::ProjectId::parse("acme").unwrap(),
+        change: crate::project::CatalogChange::Remove { key_id: record(&[]).id, version: NOW },
+        event: None,
+    });
+    let mut loaded = KeyObject::loaded(stored);
+    let effects = loaded.on_call(LimiterCall::Get, NOW + 7);
+    assert_eq!(effects.set_alarm_at, Some(NOW + 7), "the pending outbox is delivered now, not at i64::MIN");
+}
+
+/// Reproducer (review): a key's hourly and daily buckets were never pruned,
+/// so its usage row grew for ever.
+#[test]
+fn the_alarm_prunes_usage_older_than_kept() {
+    let mut object = object_with_key();
+    admitted_check(&mut object, NOW);
+    object.on_alarm(NOW + FLUSH_MILLIS);
+    let later = NOW + (crate::usage::DAILY_DAYS + 2) * crate::usage::DAY_MILLIS;
+    object.on_alarm(later);
+    assert!(object.state.usage.history.hourly.is_empty() && object.state.usage.history.daily.is_empty());
+}

@@ -120,7 +120,16 @@ fn is_empty(value: &Value) -> bool {
 
 /// A new event id: `evt_` + 22 base62 characters.
 pub fn new_event_id() -> Result<String, getrandom::Error> {
-    let mut id = String::from("evt_");
+    random_id("evt_")
+}
+
+/// A request id for a request the runtime gave none (no `CF-Ray`): `req_` + 22 base62 characters.
+pub fn new_request_id() -> Result<String, getrandom::Error> {
+    random_id("req_")
+}
+
+fn random_id(prefix: &str) -> Result<String, getrandom::Error> {
+    let mut id = String::from(prefix);
     crate::key::push_random_base62(&mut id, 22)?;
     Ok(id)
 }

@@ -130,13 +130,24 @@ pub enum ProjectAnswer {
     },
 }
 
-/// Project ids for the project picker are kept in KV as `project:<id>` with
-/// `{"keys": n}` metadata; this is the name.
-pub fn directory_name(project: &ProjectId) -> String {
-    format!("project:{project}")
+impl ProjectAnswer {
+    /// The project's new number of live keys, when this answer changed it:
+    /// what the projects directory (`GET /v1/projects`) must follow.
+    pub fn changed_key_count(&self) -> Option<u64> {
+        match self {
+            ProjectAnswer::Applied { keys, keys_before } if keys != keys_before => Some(*keys),
+            _ => None,
+        }
+    }
 }
 
-pub const DIRECTORY_PREFIX: &str = "project:";
+impl ProjectCall {
+    /// Whether this call may travel in a URL (which runtime traces may show):
+    /// queries only; deliveries hold audit events and records.
+    pub fn fits_in_url(&self) -> bool {
+        matches!(self, ProjectCall::List { .. } | ProjectCall::Audit { .. } | ProjectCall::Usage { .. })
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::ids::KeyId;
 use crate::key::Environment;
-use crate::project::audit::{Action, AuditEvent};
+use crate::project::audit::Action;
 use crate::record::{time_param, KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::{Scope, ScopeSet};
 
@@ -144,13 +144,6 @@ impl AuditQuery {
         let after =
             param("cursor").map(|cursor| Position::from_cursor(cursor, |id| id.starts_with("evt_"))).transpose()?;
         Ok(AuditQuery { limit: page_size(&param)?, after, key_id, action, since, until })
-    }
-
-    pub fn matches(&self, event: &AuditEvent) -> bool {
-        self.key_id.as_ref().is_none_or(|key_id| event.key_id == *key_id)
-            && self.action.is_none_or(|action| event.action == action)
-            && self.since.is_none_or(|since| event.at >= since)
-            && self.until.is_none_or(|until| event.at <= until)
     }
 }
 

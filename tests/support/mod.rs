@@ -112,6 +112,28 @@ pub struct Session<'h> {
 }
 
 impl Session<'_> {
+    /// Lets every key object's outbox and usage come due and be delivered,
+    /// with the projects' objects reachable.
+    pub fn settle(&self) {
+        use keygate::keystate::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
+        self.limiter.fail_projects(false);
+        self.harness.clock.advance(RETRY_MILLIS.max(OUTBOX_DELAY_MILLIS) + 1);
+        self.limiter.ring_alarms();
+    }
+
+    /// The names of the first page of `project`'s catalog, newest first.
+    pub fn listed_names(&self, project: &str) -> Vec<String> {
+        let body = self.root("GET", &format!("/v1/projects/{project}/keys"), serde_json::Value::Null).json_body();
+        body["keys"].as_array().unwrap().iter().map(|key| key["name"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// The actions of the first 100 events of `project`'s audit log, newest first.
+    pub fn audit_actions(&self, project: &str) -> Vec<String> {
+        let path = format!("/v1/projects/{project}/audit?limit=100");
+        let body = self.root("GET", &path, serde_json::Value::Null).json_body();
+        body["events"].as_array().unwrap().iter().map(|event| event["action"].as_str().unwrap().to_owned()).collect()
+    }
+
     pub fn send(&self, request: Request) -> Response {
         let h = self.harness;
         send(&app(&h.config, &h.store, &self.limiter, &h.origin, &h.clock), request)

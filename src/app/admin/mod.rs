@@ -115,7 +115,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     ) -> Result<Response, Error> {
         let (project, id) = match route {
             Route::Projects => {
-                self.authenticate_root(request, trace).await?;
+                self.authenticate_root(request)?;
                 return self.projects(request).await;
             }
             Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
@@ -169,14 +169,31 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         self.principal(request, &requirement, trace).await
     }
 
-    /// The admin token only: a valid key is refused with 403.
-    async fn authenticate_root(&self, request: &Request, trace: &mut Trace<'_>) -> Result<(), Error> {
-        match self.principal(request, &Requirement::default(), trace).await? {
-            Principal::Root => Ok(()),
-            Principal::Key(_) => {
-                Err(Error::Exceeds { field: "credential", message: "Only the admin token may do this.".into() })
-            }
+    /// Whether `credential` is `ADMIN_TOKEN` as a bearer token (compared in constant time).
+    fn is_admin_token(&self, credential: &Credential<'_>) -> bool {
+        let admin_token = self.config.admin_token.as_deref();
+        credential.bearer && admin_token.is_some_and(|admin_token| same_secret(credential.value, admin_token))
+    }
+
+    /// The refusal of a bearer token that is neither the admin token nor a key.
+    fn not_the_admin_token(&self) -> Error {
+        Error::InvalidApiKey(match self.config.admin_token {
+            Some(_) => "Invalid admin token.".into(),
+            None => "Admin token authentication is off: ADMIN_TOKEN is not set.".into(),
+        })
+    }
+
+    /// The admin token only. A key is refused (403) unverified, so the
+    /// refusal neither spends its rate limit nor counts as a use.
+    fn authenticate_root(&self, request: &Request) -> Result<(), Error> {
+        let credential = Credential::of(request, self.config)?;
+        if self.is_admin_token(&credential) {
+            return Ok(());
         }
+        if ApiKey::is_key_shaped(credential.value) {
+            return Err(Error::AdminTokenRequired);
+        }
+        Err(self.not_the_admin_token())
     }
 
     async fn principal(
@@ -187,15 +204,11 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     ) -> Result<Principal, Error> {
         let credential = Credential::of(request, self.config)?;
         // Compared first, so an ADMIN_TOKEN shaped like a key works too.
-        let admin_token = self.config.admin_token.as_deref();
-        if credential.bearer && admin_token.is_some_and(|admin_token| same_secret(credential.value, admin_token)) {
+        if self.is_admin_token(&credential) {
             return Ok(Principal::Root);
         }
         if credential.bearer && !ApiKey::is_key_shaped(credential.value) {
-            return Err(match admin_token {
-                Some(_) => Error::InvalidApiKey("Invalid admin token.".into()),
-                None => Error::InvalidApiKey("Admin token authentication is off: ADMIN_TOKEN is not set.".into()),
-            });
+            return Err(self.not_the_admin_token());
         }
         match trace.saw(self.verify(credential.value, requirement).await?).decision {
             Decision::Allow(grant) => Ok(Principal::Key(grant.record)),

@@ -100,11 +100,9 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
 
     /// Keeps the projects directory in step with what the project's object counted.
     pub(super) async fn record_project_keys(&self, project: &ProjectId, answer: &ProjectAnswer) -> Result<(), Error> {
-        match answer {
-            ProjectAnswer::Applied { keys, keys_before } if keys != keys_before => {
-                self.keys.set_project_keys(project, *keys).await
-            }
-            ProjectAnswer::Applied { .. } => Ok(()),
+        match (answer, answer.changed_key_count()) {
+            (ProjectAnswer::Applied { .. }, Some(keys)) => self.keys.set_project_keys(project, keys).await,
+            (ProjectAnswer::Applied { .. }, None) => Ok(()),
             _ => Err(project_out_of_protocol()),
         }
     }

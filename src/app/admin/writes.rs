@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
 use crate::keystate::{LimiterAnswer, LimiterCall};
-use crate::project::audit::{changes, new_event_id, Origin};
+use crate::project::audit::{changes, new_event_id, new_request_id, Origin};
 use crate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectCall};
 use crate::record::{KeyRecord, UnixMillis};
 
@@ -46,7 +46,7 @@ impl Author {
         };
         let request_id = match request.header("cf-ray").filter(|ray| !ray.is_empty()) {
             Some(ray) => ray.chars().take(64).collect(),
-            None => format!("req_{}", &new_event_id().map_err(randomness)?[4..]),
+            None => new_request_id().map_err(randomness)?,
         };
         let origin = Origin {
             request_id,
@@ -93,6 +93,11 @@ impl Author {
         }
         Ok(entry)
     }
+}
+
+/// A write that lost the race [`WRITE_ATTEMPTS`] times in a row.
+fn kept_changing(id: &KeyId) -> Error {
+    Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts"))
 }
 
 fn randomness(error: getrandom::Error) -> Error {
@@ -178,7 +183,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         Ok(key_answer(201, &record, None, Some(&key)))
     }
 
-    /// Gives `template` a new id and secret and stores it with the entry
+    /// Gives `record` a new id and secret and stores it with the entry
     /// `entry_of` makes; the secret is for the answer only.
     async fn issue(
         &self,
@@ -227,7 +232,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 return Err(Error::PreconditionFailed);
             }
         }
-        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+        Err(kept_changing(id))
     }
 
     /// A pointer an older version wrote goes once the key's object holds the
@@ -288,7 +293,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             }
             return Ok(Response::no_content());
         }
-        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+        Err(kept_changing(id))
     }
 
     /// A new key that is the old one with a new id and secret; the old one
@@ -342,7 +347,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 Some(_) => {}
             }
         }
-        Err(Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts")))
+        Err(kept_changing(id))
     }
 
     /// Deletes a key whose creation (or rotation) did not complete, with what
