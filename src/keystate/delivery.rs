@@ -15,6 +15,9 @@ use crate::usage::{Buckets, Granularity, History, Outcome};
 
 /// The least time between two usage pushes of a key.
 pub const PUSH_MILLIS: UnixMillis = 60_000;
+/// How long new counts gather before they may be pushed (the first push of a
+/// key comes this long after its first use).
+pub const GATHER_MILLIS: UnixMillis = 1_000;
 /// When the alarm delivers an admin change the worker normally delivered already.
 pub const OUTBOX_DELAY_MILLIS: UnixMillis = 5_000;
 /// When a delivery that failed is tried again.
@@ -34,11 +37,15 @@ pub struct UsageState {
     pub last_seq: u64,
     #[serde(default)]
     pub pushed_at: Option<UnixMillis>,
+    /// When the oldest count in `unpushed` was made.
+    #[serde(default)]
+    pub unpushed_since: Option<UnixMillis>,
 }
 
 impl UsageState {
     pub fn count(&mut self, outcome: Outcome, now: UnixMillis) {
         self.history.count(outcome, now);
+        self.unpushed_since.get_or_insert(now);
         self.unpushed.entry(Granularity::Hour.bucket(now)).or_default().add(outcome, 1);
     }
 
@@ -53,14 +60,20 @@ impl UsageState {
         }
         self.last_seq += 1;
         let hours = std::mem::take(&mut self.unpushed).into_iter().collect();
+        self.unpushed_since = None;
         let push = UsagePush { key_id: key_id.clone(), seq: self.last_seq, hours, last_used_at };
         self.in_flight = Some(push.clone());
         Some(push)
     }
 
-    /// When new counts may be pushed, if there are any: at once if never pushed.
+    /// When new counts may be pushed, if there are any: once they gathered
+    /// for [`GATHER_MILLIS`], and [`PUSH_MILLIS`] after the last push.
     pub fn push_at(&self) -> Option<UnixMillis> {
-        (!self.unpushed.is_empty()).then(|| self.pushed_at.map_or(UnixMillis::MIN, |at| at + PUSH_MILLIS))
+        if self.unpushed.is_empty() {
+            return None;
+        }
+        let gathered = self.unpushed_since.map_or(UnixMillis::MIN, |since| since + GATHER_MILLIS);
+        Some(gathered.max(self.pushed_at.map_or(UnixMillis::MIN, |at| at + PUSH_MILLIS)))
     }
 }
 

@@ -159,10 +159,10 @@ impl KeyObject {
         let idle = counting.then(|| self.state.last_activity().unwrap_or(0) + IDLE_MILLIS);
         let usage = &self.state.usage;
         let outbox = self.deliver_at.filter(|_| !self.state.outbox.is_empty() || usage.in_flight.is_some());
-        // New counts wait for the next flush and the push interval, and for
-        // the push in flight (which goes again when `deliver_at` says).
+        // New counts wait until they have gathered and the push interval has
+        // passed, and for the push in flight (which goes again when `deliver_at` says).
         let push = match (&self.state.record, &usage.in_flight) {
-            (Some(_), None) => usage.push_at().map(|at| at.max(flush.unwrap_or(at))),
+            (Some(_), None) => usage.push_at(),
             _ => None,
         };
         // "At once" (a time already past) is now: never earlier.

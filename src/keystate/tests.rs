@@ -338,3 +338,22 @@ fn the_alarm_prunes_usage_older_than_kept() {
     object.on_alarm(later);
     assert!(object.state.usage.history.hourly.is_empty() && object.state.usage.history.daily.is_empty());
 }
+
+/// Reproducer (e2e): an admin write just after a key's first use wrote the
+/// counters, and the first push then went at once, before the rest of the
+/// burst: whatever came next waited a whole push interval.
+#[test]
+fn the_first_push_waits_for_its_counts_to_gather() {
+    let mut object = object_with_key();
+    admitted_check(&mut object, NOW);
+    let mut renamed = record(&[]);
+    renamed.name = "renamed".into();
+    renamed.updated_at = NOW + 10;
+    let put = LimiterCall::Put { digest: "d1".into(), record: renamed, expected: Some(NOW), entry: None };
+    object.on_call(put, NOW + 10);
+    assert_eq!(object.on_alarm(NOW + 500).deliver, None, "still gathering");
+    admitted_check(&mut object, NOW + 600);
+    let first = object.on_alarm(NOW + delivery::GATHER_MILLIS).deliver.expect("gathered");
+    let ProjectCall::Apply { usage: Some(push), .. } = &first.call else { panic!("{first:?}") };
+    assert_eq!(push.hours[0].1.total(), 2, "the whole burst");
+}
