@@ -81,9 +81,22 @@ test("a forged delivery is 401 and not forwarded", async () => {
   assert.equal(received.length, before);
 });
 
+/** keygate answers an over-long declared body before reading it; the HTTP
+ * client may then see its upload cut off instead of the answer (a race on
+ * its side, not the contract), so such a request is sent again. */
+async function answeredEarly(send) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (attempt === 5 || !String(error).includes("fetch failed")) throw error;
+    }
+  }
+}
+
 test("bodies over MAX_WEBHOOK_BYTES are 413, declared or streamed", async () => {
   const big = "x".repeat(4096);
-  const declared = await deliver(big, "big-1");
+  const declared = await answeredEarly(() => deliver(big, "big-1"));
   assert.equal(declared.status, 413);
   assert.equal(declared.body.error.code, "PAYLOAD_TOO_LARGE");
   assert.equal(declared.body.error.limit_bytes, 2048);
