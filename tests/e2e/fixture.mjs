@@ -180,3 +180,16 @@ export async function seedKey(kv, fields = {}) {
   await kv.put(`k:${digestOf(key)}`, JSON.stringify(record));
   return { key, record };
 }
+
+/** keygate answers an over-long declared body before reading it; the HTTP
+ * client may then see its upload cut off instead of the answer (a race on
+ * its side, not the contract), so such a request is sent again. */
+export async function answeredEarly(send) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (attempt === 5 || !String(error).includes("fetch failed")) throw error;
+    }
+  }
+}

@@ -1,7 +1,7 @@
 // POST /v1/keys/verify and /healthz against the built worker in workerd.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, seedKey, makeKey } from "./fixture.mjs";
+import { answeredEarly, startWorker, seedKey, makeKey } from "./fixture.mjs";
 
 let worker;
 before(async () => {
@@ -97,7 +97,7 @@ test("malformed bodies are 400 with the contract's error", async () => {
   assert.equal(wrongType.status, 400);
   assert.equal(wrongType.body.error.code, "VALIDATION_ERROR");
   assert.equal(wrongType.body.error.field, "key");
-  const huge = await worker.call("POST", "/v1/keys/verify", { body: "x".repeat(70 * 1024) });
+  const huge = await answeredEarly(() => worker.call("POST", "/v1/keys/verify", { body: "x".repeat(70 * 1024) }));
   assert.equal(huge.status, 413);
   assert.equal(huge.body.error.code, "PAYLOAD_TOO_LARGE");
   assert.equal(huge.body.error.limit_bytes, 65536);

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { Response } from "miniflare";
-import { startWorker } from "./fixture.mjs";
+import { answeredEarly, startWorker } from "./fixture.mjs";
 
 const SECRET = "a github secret";
 const received = [];
@@ -80,19 +80,6 @@ test("a forged delivery is 401 and not forwarded", async () => {
   }
   assert.equal(received.length, before);
 });
-
-/** keygate answers an over-long declared body before reading it; the HTTP
- * client may then see its upload cut off instead of the answer (a race on
- * its side, not the contract), so such a request is sent again. */
-async function answeredEarly(send) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await send();
-    } catch (error) {
-      if (attempt === 5 || !String(error).includes("fetch failed")) throw error;
-    }
-  }
-}
 
 test("bodies over MAX_WEBHOOK_BYTES are 413, declared or streamed", async () => {
   const big = "x".repeat(4096);
