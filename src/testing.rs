@@ -18,7 +18,7 @@ use crate::app::Clock;
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
-use crate::project::object::{ProjectObject, DEFAULT_AUDIT_RETENTION_DAYS};
+use crate::project::object::{ProjectDecisions, DEFAULT_AUDIT_RETENTION_DAYS};
 use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::{ProjectAnswer, ProjectCall};
 use crate::record::UnixMillis;
@@ -126,12 +126,12 @@ impl KeyValueStore for MemoryStore {
 }
 
 /// Durable Objects in memory, for tests: the same [`KeyObject`],
-/// [`DeliveryState`] and [`ProjectObject`] decisions (the last over a real
+/// [`DeliveryState`] and [`ProjectDecisions`] decisions (the last over a real
 /// SQLite), on a fake clock.
 pub struct MemoryLimiter<C> {
     objects: RefCell<HashMap<String, KeyObject>>,
     deliveries: RefCell<HashMap<String, DeliveryState>>,
-    projects: RefCell<HashMap<String, ProjectObject<MemorySql>>>,
+    projects: RefCell<HashMap<String, ProjectDecisions<MemorySql>>>,
     clock: C,
     calls: Cell<usize>,
     failing: Cell<bool>,
@@ -188,7 +188,7 @@ impl<C: Clock> MemoryLimiter<C> {
         let object = match projects.entry(project) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let object = ProjectObject::open(MemorySql::new(), DEFAULT_AUDIT_RETENTION_DAYS)
+                let object = ProjectDecisions::open(MemorySql::new(), DEFAULT_AUDIT_RETENTION_DAYS)
                     .map_err(|e| Error::Unavailable(e.0))?;
                 entry.insert(object)
             }

@@ -7,7 +7,7 @@
 //! as JSON, written by the alarm. Every decision (answers, what to write,
 //! what to deliver, when the alarm rings) is [`KeyObject`]'s; this file only
 //! reads, writes, delivers and sets alarms as it says. A project's object
-//! runs `project::object::ProjectObject` over its SQLite (`edge/project.rs`).
+//! runs `project::object::ProjectDecisions` over its SQLite (`edge/project.rs`).
 
 use std::cell::RefCell;
 

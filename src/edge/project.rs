@@ -1,17 +1,17 @@
-//! A project's Durable Object: [`Decisions`] over the object's own SQLite.
+//! A project's Durable Object: [`ProjectDecisions`] over the object's own SQLite.
 
 use worker::{durable_object, DurableObject, Env, State};
 
 use super::limiter::{now, received_call, status};
-use crate::project::object::ProjectObject as Decisions;
+use crate::project::object::ProjectDecisions;
 use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::ProjectCall;
 
-/// A project's catalog, audit log and usage rollups ([`Decisions`] over its SQLite).
+/// A project's catalog, audit log and usage rollups ([`ProjectDecisions`] over its SQLite).
 #[durable_object]
 pub struct ProjectObject {
     /// Opened once per instance (the tables created if missing).
-    decisions: Result<Decisions<ObjectSql>, SqlError>,
+    decisions: Result<ProjectDecisions<ObjectSql>, SqlError>,
 }
 
 /// The Durable Object's SQLite, as [`Sql`].
@@ -54,7 +54,7 @@ impl DurableObject for ProjectObject {
         let var = env.var("AUDIT_RETENTION_DAYS").ok().map(|var| var.to_string());
         let retention_days =
             crate::config::audit_retention_days(var).unwrap_or(crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS);
-        ProjectObject { decisions: Decisions::open(ObjectSql(state.storage().sql()), retention_days) }
+        ProjectObject { decisions: ProjectDecisions::open(ObjectSql(state.storage().sql()), retention_days) }
     }
 
     async fn fetch(&self, request: worker::Request) -> worker::Result<worker::Response> {

@@ -48,7 +48,7 @@ pub enum Actor {
 
 /// Where a change came from, as the runtime saw the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Origin {
+pub struct RequestOrigin {
     pub request_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -66,7 +66,7 @@ pub struct AuditEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_key_id: Option<KeyId>,
     #[serde(flatten)]
-    pub origin: Origin,
+    pub origin: RequestOrigin,
 }
 
 impl AuditEvent {
@@ -173,7 +173,7 @@ mod tests {
             actor: Actor::Key { key_id: KeyId::parse("key_0000000000000000000002").unwrap(), name: "ci".into() },
             changes: None,
             new_key_id: None,
-            origin: Origin { request_id: "r".into(), ip: Some("192.0.2.1".into()), user_agent: None },
+            origin: RequestOrigin { request_id: "r".into(), ip: Some("192.0.2.1".into()), user_agent: None },
         };
         let shown = event.to_json();
         assert_eq!(shown["at"], "2026-11-23T08:00:00Z");

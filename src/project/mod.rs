@@ -3,7 +3,7 @@
 //!
 //! This module is the protocol: what a key's object (or the worker) delivers
 //! to the project's object, and what the admin API asks of it. The object's
-//! decisions are [`object::ProjectObject`]'s, over any SQLite ([`sql::Sql`]).
+//! decisions are [`object::ProjectDecisions`]'s, over any SQLite ([`sql::Sql`]).
 //!
 //! Guarantees: an [`OutboxEntry`] applies at most once (by id) whatever how
 //! often it is delivered; a catalog row only moves to a newer version of its

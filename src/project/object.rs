@@ -33,18 +33,18 @@ CREATE TABLE IF NOT EXISTS usage (granularity TEXT NOT NULL, start INTEGER NOT N
   outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (granularity, start, key_id, outcome));
 CREATE TABLE IF NOT EXISTS pushes (key_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
 
-pub struct ProjectObject<S: Sql> {
+pub struct ProjectDecisions<S: Sql> {
     sql: S,
     retention_millis: UnixMillis,
 }
 
-impl<S: Sql> ProjectObject<S> {
+impl<S: Sql> ProjectDecisions<S> {
     /// The object over `sql`, its tables created if missing.
-    pub fn open(sql: S, retention_days: i64) -> Result<ProjectObject<S>, SqlError> {
+    pub fn open(sql: S, retention_days: i64) -> Result<ProjectDecisions<S>, SqlError> {
         for statement in SCHEMA.split(';').filter(|statement| !statement.trim().is_empty()) {
             sql.exec(statement, &[])?;
         }
-        Ok(ProjectObject { sql, retention_millis: retention_days * DAY_MILLIS })
+        Ok(ProjectDecisions { sql, retention_millis: retention_days * DAY_MILLIS })
     }
 
     pub fn on_call(&self, call: ProjectCall, now: UnixMillis) -> Result<ProjectAnswer, SqlError> {

@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
-use super::audit::Origin;
-use super::object::ProjectObject;
+use super::audit::RequestOrigin;
+use super::object::ProjectDecisions;
 use super::*;
 use crate::keystate::tests::record;
 use crate::record::KeyStatus;
@@ -14,8 +14,8 @@ fn project() -> ProjectId {
     ProjectId::parse("acme").unwrap()
 }
 
-fn open() -> ProjectObject<MemorySql> {
-    let object = ProjectObject::open(MemorySql::new(), 400).unwrap();
+fn open() -> ProjectDecisions<MemorySql> {
+    let object = ProjectDecisions::open(MemorySql::new(), 400).unwrap();
     let import = ProjectCall::Import { project: project(), records: vec![], next: None };
     assert_eq!(object.on_call(import, NOW).unwrap(), ProjectAnswer::Applied { keys_before: 0, keys: 0 });
     object
@@ -39,7 +39,7 @@ fn event(id: &str, action: Action, record: &KeyRecord, at: UnixMillis) -> AuditE
         actor: Actor::AdminToken,
         changes: None,
         new_key_id: None,
-        origin: Origin { request_id: "req".into(), ip: None, user_agent: None },
+        origin: RequestOrigin { request_id: "req".into(), ip: None, user_agent: None },
     }
 }
 
@@ -52,14 +52,14 @@ fn upsert(id: &str, record: &KeyRecord, action: Option<Action>) -> OutboxEntry {
     }
 }
 
-fn apply(object: &ProjectObject<MemorySql>, entries: Vec<OutboxEntry>, now: UnixMillis) -> u64 {
+fn apply(object: &ProjectDecisions<MemorySql>, entries: Vec<OutboxEntry>, now: UnixMillis) -> u64 {
     match object.on_call(ProjectCall::Apply { project: project(), entries, usage: None }, now).unwrap() {
         ProjectAnswer::Applied { keys, .. } => keys,
         other => panic!("{other:?}"),
     }
 }
 
-fn list(object: &ProjectObject<MemorySql>, params: &[(&str, &str)]) -> (Vec<KeyRecord>, Option<String>) {
+fn list(object: &ProjectDecisions<MemorySql>, params: &[(&str, &str)]) -> (Vec<KeyRecord>, Option<String>) {
     let query = ListQuery::parse(|name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)).unwrap();
     match object.on_call(ProjectCall::List { project: project(), query }, NOW).unwrap() {
         ProjectAnswer::Keys { keys, cursor } => (keys.into_iter().map(|item| item.record).collect(), cursor),
@@ -67,7 +67,7 @@ fn list(object: &ProjectObject<MemorySql>, params: &[(&str, &str)]) -> (Vec<KeyR
     }
 }
 
-fn audit(object: &ProjectObject<MemorySql>, params: &[(&str, &str)]) -> (Vec<AuditEvent>, Option<String>) {
+fn audit(object: &ProjectDecisions<MemorySql>, params: &[(&str, &str)]) -> (Vec<AuditEvent>, Option<String>) {
     let query = AuditQuery::parse(|name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)).unwrap();
     match object.on_call(ProjectCall::Audit { project: project(), query }, NOW).unwrap() {
         ProjectAnswer::Events { events, cursor } => (events, cursor),
@@ -242,7 +242,7 @@ fn usage_pushes_apply_once_and_roll_up_by_hour_day_and_key() {
 
 #[test]
 fn a_project_lists_nothing_until_its_kv_keys_are_imported_and_import_never_overrides() {
-    let object = ProjectObject::open(MemorySql::new(), 400).unwrap();
+    let object = ProjectDecisions::open(MemorySql::new(), 400).unwrap();
     let query = ListQuery::parse(|_| None).unwrap();
     let list_call = ProjectCall::List { project: project(), query };
     assert_eq!(object.on_call(list_call.clone(), NOW).unwrap(), ProjectAnswer::NeedImport { cursor: None });

@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
 use crate::keystate::{LimiterAnswer, LimiterCall};
-use crate::project::audit::{changes, new_event_id, new_request_id, Origin};
+use crate::project::audit::{changes, new_event_id, new_request_id, RequestOrigin};
 use crate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectCall};
 use crate::record::{KeyRecord, UnixMillis};
 
@@ -35,7 +35,7 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 /// Who makes a write and where from: what its audit events say.
 pub(super) struct Author {
     actor: Actor,
-    origin: Origin,
+    origin: RequestOrigin,
 }
 
 impl Author {
@@ -48,7 +48,7 @@ impl Author {
             Some(ray) => ray.chars().take(64).collect(),
             None => new_request_id().map_err(randomness)?,
         };
-        let origin = Origin {
+        let origin = RequestOrigin {
             request_id,
             ip: request.header("cf-connecting-ip").map(|ip| ip.chars().take(64).collect()),
             user_agent: request.header("user-agent").map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
