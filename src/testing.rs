@@ -166,7 +166,7 @@ impl<C: Clock> MemoryLimiter<C> {
         for id in ids {
             let plan = self.objects.borrow_mut().get_mut(&id).expect("listed").on_alarm(now);
             let Some(delivery) = plan.deliver else { continue };
-            let ok = self.apply_to_project(delivery.call.clone()).is_ok();
+            let ok = self.apply_to_project(delivery.clone()).is_ok();
             acknowledged += usize::from(ok);
             self.objects.borrow_mut().get_mut(&id).expect("listed").delivered(&delivery, ok, now);
         }

@@ -213,9 +213,9 @@ impl DurableObject for LimiterObject {
         }
         let mut set_alarm_at = plan.set_alarm_at;
         if let Some(delivery) = &plan.deliver {
-            let acknowledged = match (&self.projects, &delivery.call) {
+            let acknowledged = match (&self.projects, delivery) {
                 (Some(projects), ProjectCall::Apply { project, .. }) => {
-                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), &delivery.call, false).await;
+                    let answer = call_object::<ProjectAnswer>(projects, project.as_str(), delivery, false).await;
                     match (&answer, &self.keys) {
                         (Ok(answer), Some(kv)) => {
                             if let Some(keys) = answer.changed_key_count() {

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::KeyId;
-use crate::project::{ProjectCall, UsagePush};
+use crate::project::UsagePush;
 use crate::record::UnixMillis;
 use crate::usage::{Buckets, Granularity, History, Outcome};
 
@@ -75,11 +75,4 @@ impl UsageState {
         let gathered = self.unpushed_since.map_or(UnixMillis::MIN, |since| since + GATHER_MILLIS);
         Some(gathered.max(self.pushed_at.map_or(UnixMillis::MIN, |at| at + PUSH_MILLIS)))
     }
-}
-
-/// A delivery to the project's object, and the outbox entries it carries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    pub call: ProjectCall,
-    pub entry_ids: Vec<String>,
 }

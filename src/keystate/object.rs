@@ -1,7 +1,7 @@
 //! A key's Durable Object as it runs: when to write, when the alarm rings,
 //! what to deliver. The object executes these plans and decides nothing.
 
-use super::delivery::{Delivery, OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
+use super::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
 use super::{Change, KeyState, LimiterAnswer, LimiterCall, IDLE_MILLIS};
 use crate::project::ProjectCall;
 use crate::ratelimit::LimitState;
@@ -42,7 +42,7 @@ pub struct AlarmPlan {
     /// cleanup dropped, or a push about to be sent.
     pub write_counters: bool,
     /// Send this to the project's object, then report with [`KeyObject::delivered`].
-    pub deliver: Option<Delivery>,
+    pub deliver: Option<ProjectCall>,
     /// Set the next alarm to this time.
     pub set_alarm_at: Option<UnixMillis>,
 }
@@ -97,7 +97,7 @@ impl KeyObject {
     }
 
     /// What to send the project's object at `now`, if anything is due.
-    fn due_delivery(&mut self, now: UnixMillis) -> Option<Delivery> {
+    fn due_delivery(&mut self, now: UnixMillis) -> Option<ProjectCall> {
         let retry_due = self.deliver_at.is_some_and(|at| at <= now);
         let outbox_due = retry_due && !self.state.outbox.is_empty();
         let state = &mut self.state;
@@ -118,19 +118,19 @@ impl KeyObject {
         if entries.is_empty() && usage.is_none() {
             return None;
         }
-        let entry_ids = entries.iter().map(|entry| entry.id.clone()).collect();
-        Some(Delivery { call: ProjectCall::Apply { project, entries, usage }, entry_ids })
+        Some(ProjectCall::Apply { project, entries, usage })
     }
 
     /// The project's object answered `delivery` (`acknowledged`) or not.
-    pub fn delivered(&mut self, delivery: &Delivery, acknowledged: bool, now: UnixMillis) -> DeliveredPlan {
+    pub fn delivered(&mut self, delivery: &ProjectCall, acknowledged: bool, now: UnixMillis) -> DeliveredPlan {
         if !acknowledged {
             self.deliver_at = Some(now + RETRY_MILLIS);
             return DeliveredPlan { write_state: false, set_alarm_at: self.next_alarm(now) };
         }
-        self.state.outbox.retain(|entry| !delivery.entry_ids.contains(&entry.id));
-        if let ProjectCall::Apply { usage: Some(push), .. } = &delivery.call {
-            if self.state.usage.in_flight.as_ref().is_some_and(|in_flight| in_flight.seq == push.seq) {
+        if let ProjectCall::Apply { entries, usage, .. } = delivery {
+            self.state.outbox.retain(|queued| !entries.iter().any(|delivered| delivered.id == queued.id));
+            let push = usage.as_ref().map(|push| push.seq);
+            if push.is_some() && self.state.usage.in_flight.as_ref().map(|in_flight| in_flight.seq) == push {
                 self.state.usage.in_flight = None;
                 self.state.usage.pushed_at = Some(now);
             }

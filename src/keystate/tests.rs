@@ -254,7 +254,7 @@ fn a_tombstone_outlives_everything_and_wants_no_alarm_once_its_counts_are_pushed
     assert!(deleted.write_state, "the tombstone is written before the answer");
     let last = object.on_alarm(NOW + FLUSH_MILLIS);
     let delivery = last.deliver.expect("the counts made before the deletion still reach the project");
-    let ProjectCall::Apply { usage: Some(push), .. } = &delivery.call else { panic!("{delivery:?}") };
+    let ProjectCall::Apply { usage: Some(push), .. } = &delivery else { panic!("{delivery:?}") };
     assert_eq!(push.hours[0].1.total(), 1);
     object.delivered(&delivery, true, NOW + FLUSH_MILLIS);
     let later = NOW + 1000 * IDLE_MILLIS;
@@ -354,6 +354,6 @@ fn the_first_push_waits_for_its_counts_to_gather() {
     assert_eq!(object.on_alarm(NOW + 500).deliver, None, "still gathering");
     admitted_check(&mut object, NOW + 600);
     let first = object.on_alarm(NOW + delivery::GATHER_MILLIS).deliver.expect("gathered");
-    let ProjectCall::Apply { usage: Some(push), .. } = &first.call else { panic!("{first:?}") };
+    let ProjectCall::Apply { usage: Some(push), .. } = &first else { panic!("{first:?}") };
     assert_eq!(push.hours[0].1.total(), 2, "the whole burst");
 }
