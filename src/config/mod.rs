@@ -81,14 +81,20 @@ impl fmt::Display for ConfigError {
 
 /// `AUDIT_RETENTION_DAYS`: how long audit events are kept, 1 to 3650 days (default 400).
 pub fn audit_retention_days(text: Option<String>) -> Result<i64, String> {
+    let default = crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS as u64;
+    whole_number(text, default, 3650, "days").map(|days| days as i64)
+}
+
+/// A variable holding a whole number from 1 to `max` `unit`, or `default` when unset.
+fn whole_number(text: Option<String>, default: u64, max: u64, unit: &str) -> Result<u64, String> {
     match text {
-        None => Ok(crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS),
+        None => Ok(default),
         Some(text) => text
             .trim()
-            .parse::<i64>()
+            .parse::<u64>()
             .ok()
-            .filter(|days| (1..=3650).contains(days))
-            .ok_or_else(|| "must be a whole number of days from 1 to 3650".to_owned()),
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| format!("must be a whole number of {unit} from 1 to {max}")),
     }
 }
 
@@ -119,15 +125,13 @@ impl Config {
         let webhooks = parse_webhooks(var("WEBHOOKS").as_deref().unwrap_or("{}"), &var, &mut problems);
         let max_webhook_bytes = problems.check(
             "MAX_WEBHOOK_BYTES",
-            match var("MAX_WEBHOOK_BYTES") {
-                None => Ok(DEFAULT_MAX_WEBHOOK_BYTES),
-                Some(text) => text
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|bytes| (1..=MAX_WEBHOOK_BYTES_CEILING).contains(bytes))
-                    .ok_or_else(|| format!("must be a whole number of bytes from 1 to {MAX_WEBHOOK_BYTES_CEILING}")),
-            },
+            whole_number(
+                var("MAX_WEBHOOK_BYTES"),
+                DEFAULT_MAX_WEBHOOK_BYTES as u64,
+                MAX_WEBHOOK_BYTES_CEILING as u64,
+                "bytes",
+            )
+            .map(|bytes| bytes as usize),
         );
 
         // Read by each project's object; checked here so a bad value is a CONFIG_ERROR.
