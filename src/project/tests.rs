@@ -298,3 +298,23 @@ fn every_message_survives_its_json_crossing() {
     let json = serde_json::to_string(&put).unwrap();
     assert_eq!(serde_json::from_str::<crate::keystate::LimiterCall>(&json).unwrap(), put);
 }
+
+/// Only calls without audit events or digests may travel in a URL, which
+/// runtime traces may show: queries do, deliveries and writes never.
+#[test]
+fn only_queries_travel_in_urls() {
+    let record = key(1, NOW);
+    let entry = upsert("evt_1", &record, Some(Action::KeyUpdated));
+    let query = ListQuery::parse(|_| None).unwrap();
+    assert!(ProjectCall::List { project: project(), query }.fits_in_url());
+    let apply = ProjectCall::Apply { project: project(), entries: vec![entry.clone()], usage: None };
+    assert!(!apply.fits_in_url());
+    assert!(!ProjectCall::Import { project: project(), records: vec![record.clone()], next: None }.fits_in_url());
+    use crate::keystate::LimiterCall;
+    assert!(LimiterCall::Get.fits_in_url());
+    assert!(LimiterCall::Delete { expected: None, entry: None }.fits_in_url());
+    assert!(!LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }.fits_in_url());
+    assert!(!LimiterCall::Discard { entry: Some(entry.clone()) }.fits_in_url());
+    let put = LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None };
+    assert!(!put.fits_in_url());
+}
