@@ -20,19 +20,19 @@ enum Kind {
 }
 
 /// One of keygate's routes: its path template, its methods, and the
-/// namespace it reserves (a path prefix the gateway never forwards; empty:
+/// namespace it reserves (a path prefix the gateway never forwards; `None`:
 /// the template's path alone).
 pub struct RouteSpec {
     pub template: &'static str,
     pub methods: &'static [&'static str],
-    namespace: &'static str,
+    namespace: Option<&'static str>,
     kind: Kind,
 }
 
 const fn spec(
     template: &'static str,
     methods: &'static [&'static str],
-    namespace: &'static str,
+    namespace: Option<&'static str>,
     kind: Kind,
 ) -> RouteSpec {
     RouteSpec { template, methods, namespace, kind }
@@ -41,17 +41,22 @@ const fn spec(
 /// Every route keygate serves itself. Parsing, the `Allow` header, the
 /// templates in log lines, reserved namespaces and the OpenAPI check all read this.
 pub const ROUTE_TABLE: &[RouteSpec] = &[
-    spec("/healthz", &["GET", "HEAD"], "/healthz", Kind::Health),
-    spec("/openapi.json", &["GET"], "/openapi.json", Kind::OpenApi),
-    spec("/v1/keys/verify", &["POST"], "/v1/keys", Kind::Verify),
-    spec("/v1/projects/{project}/keys", &["GET", "POST"], "/v1/projects/{project}/keys", Kind::Keys),
-    spec("/v1/projects/{project}/keys/{id}", &["GET", "PATCH", "DELETE"], "/v1/projects/{project}/keys", Kind::Key),
-    spec("/v1/projects/{project}/keys/{id}/rotate", &["POST"], "/v1/projects/{project}/keys", Kind::Rotate),
-    spec("/v1/projects/{project}/keys/{id}/usage", &["GET"], "/v1/projects/{project}/keys", Kind::Usage),
-    spec("/v1/projects", &["GET"], "", Kind::Projects),
-    spec("/v1/projects/{project}/audit", &["GET"], "/v1/projects/{project}/audit", Kind::Audit),
-    spec("/v1/projects/{project}/usage", &["GET"], "/v1/projects/{project}/usage", Kind::ProjectUsage),
-    spec("/webhooks/{source}", &["POST"], "/webhooks", Kind::Webhook),
+    spec("/healthz", &["GET", "HEAD"], Some("/healthz"), Kind::Health),
+    spec("/openapi.json", &["GET"], Some("/openapi.json"), Kind::OpenApi),
+    spec("/v1/keys/verify", &["POST"], Some("/v1/keys"), Kind::Verify),
+    spec("/v1/projects/{project}/keys", &["GET", "POST"], Some("/v1/projects/{project}/keys"), Kind::Keys),
+    spec(
+        "/v1/projects/{project}/keys/{id}",
+        &["GET", "PATCH", "DELETE"],
+        Some("/v1/projects/{project}/keys"),
+        Kind::Key,
+    ),
+    spec("/v1/projects/{project}/keys/{id}/rotate", &["POST"], Some("/v1/projects/{project}/keys"), Kind::Rotate),
+    spec("/v1/projects/{project}/keys/{id}/usage", &["GET"], Some("/v1/projects/{project}/keys"), Kind::Usage),
+    spec("/v1/projects", &["GET"], None, Kind::Projects),
+    spec("/v1/projects/{project}/audit", &["GET"], Some("/v1/projects/{project}/audit"), Kind::Audit),
+    spec("/v1/projects/{project}/usage", &["GET"], Some("/v1/projects/{project}/usage"), Kind::ProjectUsage),
+    spec("/webhooks/{source}", &["POST"], Some("/webhooks"), Kind::Webhook),
 ];
 
 /// Namespaces keygate reserves without an API route of its own: the
@@ -118,8 +123,8 @@ impl<'p> Route<'p> {
     /// even when no route of ours matches (e.g. `/v1/projects/p/keys/x/y`).
     pub fn is_reserved(path: &str) -> bool {
         ROUTE_TABLE.iter().any(|spec| match spec.namespace {
-            "" => captures(spec.template, path, false).is_some(),
-            namespace => captures(namespace, path, true).is_some(),
+            None => captures(spec.template, path, false).is_some(),
+            Some(namespace) => captures(namespace, path, true).is_some(),
         }) || RESERVED_NAMESPACES.iter().any(|namespace| captures(namespace, path, true).is_some())
     }
 
