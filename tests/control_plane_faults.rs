@@ -293,3 +293,23 @@ fn counts_not_yet_pushed_reach_the_project_after_a_deletion() {
         assert_eq!(usage["totals"]["valid"], 5, "{usage}");
     })
 }
+
+/// Reproducer (attacker review): the cleanup of a half-failed deletion
+/// skipped the project and power checks, so a `keys:write` key of another
+/// project could finish (and so break) the owner's retry.
+#[test]
+fn only_the_keys_own_project_finishes_a_half_failed_deletion() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let victim = h.create("other", json!({"name": "ops", "scopes": ["admin"]}));
+        let id = victim["id"].as_str().unwrap();
+        harness.store.fail_writes(true);
+        assert_eq!(h.root("DELETE", &format!("/v1/projects/other/keys/{id}"), Value::Null).status, 503);
+        harness.store.fail_writes(false);
+        let weak = seed(&harness.store, &["keys:write"], |_| {});
+        let foreign = h.call("DELETE", &format!("/v1/projects/acme/keys/{id}"), &weak, Value::Null);
+        assert_eq!((foreign.status, code(&foreign)), (404, "KEY_NOT_FOUND".to_owned()));
+        let retry = h.root("DELETE", &format!("/v1/projects/other/keys/{id}"), Value::Null);
+        assert_eq!(retry.status, 204, "the owner's retry still finishes the cleanup");
+    })
+}

@@ -197,9 +197,9 @@ impl<S: KeyValueStore> KeyStore<S> {
         self.kv.put(&record_name(digest_hex), &json, None).await
     }
 
-    /// Whether KV still holds the record stored under `digest_hex`.
-    pub async fn holds(&self, digest_hex: &str) -> Result<bool, Error> {
-        Ok(self.kv.get(&record_name(digest_hex)).await?.is_some())
+    /// The record KV still holds under `digest_hex`, if any.
+    pub async fn record_at(&self, digest_hex: &str) -> Result<Option<KeyRecord>, Error> {
+        self.read_record(&record_name(digest_hex)).await
     }
 
     /// Removes a key's pointer, once its object holds the key.

@@ -259,14 +259,20 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         for _ in 0..WRITE_ATTEMPTS {
             let found = match self.find(project, id).await? {
                 // What a half-failed deletion left in KV is cleaned up (and any
-                // catalog row imported from it); else it is gone.
-                Found::Deleted { digest_hex: Some(digest_hex) } if self.keys.holds(&digest_hex).await? => {
+                // catalog row imported from it), by whoever may touch that key in
+                // this project; else it is gone.
+                Found::Deleted { digest_hex: Some(digest_hex) } => {
+                    let left = self.keys.record_at(&digest_hex).await?;
+                    let Some(left) = left.filter(|left| &left.project == project && &left.id == id) else {
+                        return Err(Error::KeyNotFound);
+                    };
+                    principal.may_touch(&left)?;
                     self.keys.remove(Some(&digest_hex), project, id).await?;
                     let change = CatalogChange::Remove { key_id: id.clone(), version: self.now };
                     self.deliver(project, vec![author.entry(project, change, None)?]).await;
                     return Ok(Response::no_content());
                 }
-                Found::Deleted { .. } => return Err(Error::KeyNotFound),
+                Found::Deleted { digest_hex: None } => return Err(Error::KeyNotFound),
                 Found::Live(found) => found,
             };
             if let Some(precondition) = &precondition {
