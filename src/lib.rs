@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod key;
 pub mod keystate;

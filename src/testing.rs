@@ -16,6 +16,7 @@ use crate::app::store::{KeyValueStore, ListPage};
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::app::Clock;
 use crate::error::Error;
+use crate::events::Notification;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
 use crate::project::object::{ProjectDecisions, DEFAULT_AUDIT_RETENTION_DAYS};
@@ -177,23 +178,37 @@ impl<C: Clock> MemoryLimiter<C> {
         if self.projects_failing.get() {
             return Err(Error::Unavailable("memory projects set to fail".into()));
         }
-        let project = match &call {
-            ProjectCall::Apply { project, .. }
-            | ProjectCall::Import { project, .. }
-            | ProjectCall::List { project, .. }
-            | ProjectCall::Audit { project, .. }
-            | ProjectCall::Usage { project, .. } => project.to_string(),
-        };
+        let project = call.project().clone();
+        self.with_project(&project, |object| object.on_call(call, self.clock.now()))
+    }
+
+    /// Runs `f` on the project's object, opened (with events on) at first use.
+    fn with_project<T>(
+        &self,
+        project: &ProjectId,
+        f: impl FnOnce(&ProjectDecisions<MemorySql>) -> Result<T, SqlError>,
+    ) -> Result<T, Error> {
         let mut projects = self.projects.borrow_mut();
-        let object = match projects.entry(project) {
+        let object = match projects.entry(project.to_string()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let object = ProjectDecisions::open(MemorySql::new(), DEFAULT_AUDIT_RETENTION_DAYS)
+                let object = ProjectDecisions::open(MemorySql::new(), DEFAULT_AUDIT_RETENTION_DAYS, true)
                     .map_err(|e| Error::Unavailable(e.0))?;
                 entry.insert(object)
             }
         };
-        object.on_call(call, self.clock.now()).map_err(|e| Error::Unavailable(e.0))
+        f(object).map_err(|e| Error::Unavailable(e.0))
+    }
+
+    /// Hands the project's pending notifications to a queue that takes them
+    /// all, as its object's alarm would, and returns them.
+    pub fn send_notices(&self, project: &ProjectId) -> Vec<Notification> {
+        self.with_project(project, |object| {
+            let pending = object.pending_notices()?;
+            object.notices_sent(&pending)?;
+            Ok(pending)
+        })
+        .expect("memory projects answer")
     }
 
     /// How many calls reached any object.

@@ -194,6 +194,7 @@ impl keygate::app::limiter::Limiter for Racing<'_> {
                 project: ProjectId::parse("acme").unwrap(),
                 change: CatalogChange::Remove { key_id: key_id.clone(), version: NOW + 5 },
                 event: Some(event),
+                notice: None,
             };
             self.inner.call(key_id, LimiterCall::Delete { expected: None, entry: Some(entry) }).await?;
         }

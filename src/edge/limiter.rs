@@ -134,7 +134,7 @@ impl LimiterObject {
         let mut loaded = self.loaded.borrow_mut();
         let object = match loaded.as_mut() {
             Some(object) => object,
-            None => loaded.insert(KeyObject::loaded(self.read()?)),
+            None => loaded.insert(KeyObject::loaded(self.read()?, self.notify)),
         };
         let result = f(object);
         if result.is_err() {

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::events::ExpiryNotices;
 use crate::project::OutboxEntry;
 use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::record::{KeyRecord, KeyStatus, UnixMillis};
@@ -49,6 +50,12 @@ pub struct KeyState {
     /// Admin changes the project's object has not acknowledged yet.
     #[serde(default)]
     pub outbox: Vec<OutboxEntry>,
+    /// When `key.rate_limited` was last sent (at most one an hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limited_noticed_at: Option<UnixMillis>,
+    /// Which `key.expiring` notices were sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_notices: Option<ExpiryNotices>,
     /// Stored with the counters, not with the rest.
     #[serde(skip)]
     pub usage: UsageState,

@@ -2,8 +2,10 @@
 //! what to deliver. The object executes these plans and decides nothing.
 
 use super::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
-use super::{Change, KeyState, LimiterAnswer, LimiterCall, IDLE_MILLIS};
-use crate::project::ProjectCall;
+use super::{Change, KeyState, LimiterAnswer, LimiterCall, Refusal, IDLE_MILLIS};
+use crate::events::{self, ExpiryNotices, Notification, RATE_LIMITED_NOTICE_MILLIS};
+use crate::project::audit::new_event_id;
+use crate::project::{CatalogChange, OutboxEntry, ProjectCall};
 use crate::ratelimit::LimitState;
 use crate::record::UnixMillis;
 
@@ -23,6 +25,9 @@ pub struct KeyObject {
     alarm_at: Option<UnixMillis>,
     /// When the outbox is to be delivered (after a write, or a failed delivery).
     deliver_at: Option<UnixMillis>,
+    /// Whether events are sent (`EVENTS_URL` is set): this object then
+    /// notices `key.rate_limited` and `key.expiring`.
+    pub notify: bool,
 }
 
 /// What the object must do for a call, besides answering it.
@@ -41,6 +46,8 @@ pub struct AlarmPlan {
     /// Write the counters and usage: pending counts, counters the idle
     /// cleanup dropped, or a push about to be sent.
     pub write_counters: bool,
+    /// Write the whole state first: a notice joined the outbox.
+    pub write_state: bool,
     /// Send this to the project's object, then report with [`KeyObject::delivered`].
     pub deliver: Option<ProjectCall>,
     /// Set the next alarm to this time.
@@ -57,15 +64,18 @@ pub struct DeliveredPlan {
 
 impl KeyObject {
     /// The object as storage last held it; an outbox it holds is delivered at once.
-    pub fn loaded(state: KeyState) -> KeyObject {
+    pub fn loaded(state: KeyState, notify: bool) -> KeyObject {
         let deliver_at = (!state.outbox.is_empty() || state.usage.in_flight.is_some()).then_some(UnixMillis::MIN);
-        KeyObject { state, deliver_at, ..KeyObject::default() }
+        KeyObject { state, deliver_at, notify, ..KeyObject::default() }
     }
 
     /// Decides `call` at `now`.
     pub fn on_call(&mut self, call: LimiterCall, now: UnixMillis) -> Effects {
         let outbox_before = self.state.outbox.len();
-        let (answer, change) = self.state.apply(call, now);
+        let (answer, mut change) = self.state.apply(call, now);
+        if self.notify_rate_limited(&answer, now) {
+            change = Change::Everything;
+        }
         match change {
             Change::Nothing => {}
             Change::Counters => {
@@ -91,9 +101,39 @@ impl KeyObject {
         let pending = self.unflushed_since.take().is_some();
         // Buckets older than kept go (written with the counters).
         self.state.usage.history.prune(now);
+        let write_state = self.notify_expiring(now);
+        if write_state {
+            self.deliver_at.get_or_insert(now);
+        }
         let deliver = self.due_delivery(now);
         let write_counters = pending || dropped || deliver.is_some();
-        AlarmPlan { write_counters, deliver, set_alarm_at: self.next_alarm(now) }
+        AlarmPlan { write_counters, write_state, deliver, set_alarm_at: self.next_alarm(now) }
+    }
+
+    /// Queues `key.rate_limited` for the first refusal by the rate limit in
+    /// an hour; whether it did (the state must then be written).
+    fn notify_rate_limited(&mut self, answer: &LimiterAnswer, now: UnixMillis) -> bool {
+        let LimiterAnswer::Checked { refusal: Some(Refusal::RateLimited), rate, .. } = answer else { return false };
+        let state = &mut self.state;
+        let quiet = state.rate_limited_noticed_at.is_none_or(|at| now - at >= RATE_LIMITED_NOTICE_MILLIS);
+        let (Some(record), true, true) = (&state.record, self.notify, quiet) else { return false };
+        let policy = rate.as_ref().map_or("minute", |rate| rate.reported.as_str());
+        let Ok(id) = new_event_id() else { return false };
+        let notice = Notification::rate_limited(id, record, policy, now);
+        state.outbox.push(notice_entry(notice));
+        state.rate_limited_noticed_at = Some(now);
+        true
+    }
+
+    /// Queues the `key.expiring` notice due at `now`, if one is; whether it did.
+    fn notify_expiring(&mut self, now: UnixMillis) -> bool {
+        let state = &mut self.state;
+        let Some(record) = state.record.as_ref().filter(|_| self.notify && !state.deleted) else { return false };
+        let Some(stage) = events::due_expiry_notice(record, state.expiry_notices, now) else { return false };
+        let (Some(expires_at), Ok(id)) = (record.expires_at, new_event_id()) else { return false };
+        state.outbox.push(notice_entry(Notification::expiring(id, record, expires_at, now)));
+        state.expiry_notices = Some(ExpiryNotices { expires_at, stages: stage + 1 });
+        true
     }
 
     /// What to send the project's object at `now`, if anything is due.
@@ -165,12 +205,29 @@ impl KeyObject {
             (Some(_), None) => usage.push_at(),
             _ => None,
         };
+        let expiry = match &self.state.record {
+            Some(record) if self.notify && !self.state.deleted => {
+                events::next_expiry_notice(record, self.state.expiry_notices, now)
+            }
+            _ => None,
+        };
         // "At once" (a time already past) is now: never earlier.
-        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).min()?.max(now);
+        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).chain(expiry).min()?.max(now);
         if self.alarm_at.is_some_and(|pending| pending <= wanted) {
             return None;
         }
         self.alarm_at = Some(wanted);
         Some(wanted)
+    }
+}
+
+/// An outbox entry that carries `notice` alone.
+fn notice_entry(notice: Notification) -> OutboxEntry {
+    OutboxEntry {
+        id: notice.id.clone(),
+        project: notice.project.clone(),
+        change: CatalogChange::Unchanged,
+        event: None,
+        notice: Some(notice),
     }
 }

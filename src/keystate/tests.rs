@@ -218,12 +218,12 @@ fn an_idle_key_loses_its_counters_after_a_day_and_nothing_else() {
     let flushed = object.on_alarm(NOW + FLUSH_MILLIS);
     object.delivered(&flushed.deliver.expect("the first counts are pushed"), true, NOW + FLUSH_MILLIS);
     let plan = object.on_alarm(NOW + IDLE_MILLIS);
-    assert_eq!(plan, AlarmPlan { write_counters: true, deliver: None, set_alarm_at: None });
+    assert_eq!(plan, AlarmPlan { write_counters: true, write_state: false, deliver: None, set_alarm_at: None });
     assert_eq!(object.state.limit, LimitState::default());
     assert!(object.state.record.is_some(), "the record stays");
     assert_eq!(
         object.on_alarm(NOW + 2 * IDLE_MILLIS),
-        AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None }
+        AlarmPlan { write_counters: false, write_state: false, deliver: None, set_alarm_at: None }
     );
 }
 
@@ -258,7 +258,10 @@ fn a_tombstone_outlives_everything_and_wants_no_alarm_once_its_counts_are_pushed
     assert_eq!(push.hours[0].1.total(), 1);
     object.delivered(&delivery, true, NOW + FLUSH_MILLIS);
     let later = NOW + 1000 * IDLE_MILLIS;
-    assert_eq!(object.on_alarm(later), AlarmPlan { write_counters: false, deliver: None, set_alarm_at: None });
+    assert_eq!(
+        object.on_alarm(later),
+        AlarmPlan { write_counters: false, write_state: false, deliver: None, set_alarm_at: None }
+    );
     let answer = admitted_check(&mut object, later).answer;
     assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
 }
@@ -321,8 +324,9 @@ fn an_alarm_due_at_once_is_set_for_now() {
         project: crate::ids::ProjectId::parse("acme").unwrap(),
         change: crate::project::CatalogChange::Remove { key_id: record(&[]).id, version: NOW },
         event: None,
+        notice: None,
     });
-    let mut loaded = KeyObject::loaded(stored);
+    let mut loaded = KeyObject::loaded(stored, false);
     let effects = loaded.on_call(LimiterCall::Get, NOW + 7);
     assert_eq!(effects.set_alarm_at, Some(NOW + 7), "the pending outbox is delivered now, not at i64::MIN");
 }
@@ -356,4 +360,89 @@ fn the_first_push_waits_for_its_counts_to_gather() {
     let first = object.on_alarm(NOW + delivery::GATHER_MILLIS).deliver.expect("gathered");
     let ProjectCall::Apply { usage: Some(push), .. } = &first else { panic!("{first:?}") };
     assert_eq!(push.hours[0].1.total(), 2, "the whole burst");
+}
+
+/// A key's object with events on, holding `key`.
+fn notifying_object(key: KeyRecord) -> KeyObject {
+    let mut object = KeyObject::loaded(KeyState::default(), true);
+    object.on_call(LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None }, NOW);
+    object
+}
+
+fn notices(object: &KeyObject) -> Vec<crate::events::Notification> {
+    object.state.outbox.iter().filter_map(|entry| entry.notice.clone()).collect()
+}
+
+#[test]
+fn the_first_rate_limited_refusal_in_an_hour_is_noticed_and_written() {
+    let mut key = record(&[]);
+    key.rate_limit = Quota::new(1, 1000).unwrap();
+    let mut object = notifying_object(key);
+    assert!(!admitted_check(&mut object, NOW).write_state);
+    let refused = admitted_check(&mut object, NOW + 10);
+    assert!(matches!(refused.answer, LimiterAnswer::Checked { refusal: Some(Refusal::RateLimited), .. }));
+    assert!(refused.write_state, "the notice is stored before the answer");
+    let sent = notices(&object);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, crate::events::EventType::KeyRateLimited);
+    assert_eq!(sent[0].data["key_id"], serde_json::json!(record(&[]).id));
+    assert!(!admitted_check(&mut object, NOW + 20).write_state, "once an hour");
+    assert_eq!(notices(&object).len(), 1);
+    // An hour later the next refusal is noticed again.
+    let hour = crate::events::RATE_LIMITED_NOTICE_MILLIS;
+    assert!(!admitted_check(&mut object, NOW + 10 + hour).write_state, "admitted: the minute is over");
+    assert!(admitted_check(&mut object, NOW + 20 + hour).write_state);
+    assert_eq!(notices(&object).len(), 2);
+}
+
+#[test]
+fn with_events_off_no_notice_is_made() {
+    let mut key = record(&[]);
+    key.rate_limit = Quota::new(1, 1000).unwrap();
+    key.expires_at = Some(NOW + 3 * IDLE_MILLIS);
+    let mut object = KeyObject::default();
+    object.on_call(LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None }, NOW);
+    admitted_check(&mut object, NOW);
+    assert!(!admitted_check(&mut object, NOW + 10).write_state);
+    assert!(!object.on_alarm(NOW + 2 * IDLE_MILLIS + IDLE_MILLIS / 2).write_state);
+    assert!(notices(&object).is_empty());
+}
+
+#[test]
+fn expiry_is_noticed_a_week_and_a_day_before_by_the_alarm() {
+    let day = IDLE_MILLIS;
+    let mut key = record(&[]);
+    let expires_at = NOW + 30 * day;
+    key.expires_at = Some(expires_at);
+    let mut object = KeyObject::loaded(KeyState::default(), true);
+    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None };
+    assert_eq!(object.on_call(put, NOW).set_alarm_at, Some(expires_at - 7 * day), "the alarm waits for the week");
+    let week = object.on_alarm(expires_at - 7 * day);
+    assert!(week.write_state);
+    assert!(week.deliver.is_some(), "delivered at once");
+    let sent = notices(&object);
+    assert_eq!((sent.len(), sent[0].data["days_left"].clone()), (1, serde_json::json!(7)));
+    object.delivered(&week.deliver.unwrap(), true, expires_at - 7 * day);
+    assert!(!object.on_alarm(expires_at - 3 * day).write_state, "nothing between the two");
+    let last = object.on_alarm(expires_at - day);
+    assert!(last.write_state);
+    assert_eq!(notices(&object)[0].data["days_left"], 1);
+    object.delivered(&last.deliver.unwrap(), true, expires_at - day);
+    assert!(!object.on_alarm(expires_at - 1).write_state, "each notice once");
+}
+
+#[test]
+fn a_new_expiry_is_noticed_again_and_a_deleted_key_never() {
+    let day = IDLE_MILLIS;
+    let mut key = record(&[]);
+    key.expires_at = Some(NOW + 2 * day);
+    let mut object = notifying_object(key.clone());
+    assert!(object.on_alarm(NOW + day).write_state, "the day's notice");
+    key.expires_at = Some(NOW + 20 * day);
+    key.updated_at += 1;
+    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: Some(NOW), entry: None };
+    assert_eq!(object.on_call(put, NOW + day).answer, LimiterAnswer::Done);
+    assert!(object.on_alarm(NOW + 13 * day).write_state, "the new expiry's week");
+    object.on_call(LimiterCall::Delete { expected: None, entry: None }, NOW + 14 * day);
+    assert!(!object.on_alarm(NOW + 19 * day).write_state, "a deleted key hears nothing");
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::events::EventType;
 use crate::ids::KeyId;
 use crate::record::{rfc3339, KeyRecord, UnixMillis};
 
@@ -19,10 +20,14 @@ pub enum Action {
     KeyRotated,
     #[serde(rename = "key.deleted")]
     KeyDeleted,
+    /// A leak report (GitHub secret scanning) named the key.
+    #[serde(rename = "key.leaked")]
+    KeyLeaked,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [Action::KeyCreated, Action::KeyUpdated, Action::KeyRotated, Action::KeyDeleted];
+    pub const ALL: [Action; 5] =
+        [Action::KeyCreated, Action::KeyUpdated, Action::KeyRotated, Action::KeyDeleted, Action::KeyLeaked];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +35,18 @@ impl Action {
             Action::KeyUpdated => "key.updated",
             Action::KeyRotated => "key.rotated",
             Action::KeyDeleted => "key.deleted",
+            Action::KeyLeaked => "key.leaked",
+        }
+    }
+
+    /// The notification an event of this action sends.
+    pub fn event_type(self) -> EventType {
+        match self {
+            Action::KeyCreated => EventType::KeyCreated,
+            Action::KeyUpdated => EventType::KeyUpdated,
+            Action::KeyRotated => EventType::KeyRotated,
+            Action::KeyDeleted => EventType::KeyDeleted,
+            Action::KeyLeaked => EventType::KeyLeaked,
         }
     }
 
@@ -43,7 +60,14 @@ impl Action {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Actor {
     AdminToken,
-    Key { key_id: KeyId, name: String },
+    Key {
+        key_id: KeyId,
+        name: String,
+    },
+    /// A leak report from a secret-scanning provider (`github`).
+    SecretScanning {
+        provider: String,
+    },
 }
 
 /// Where a change came from, as the runtime saw the request.

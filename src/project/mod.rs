@@ -17,21 +17,25 @@ pub mod sql;
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::Notification;
 use crate::ids::{KeyId, ProjectId};
 use crate::record::{KeyRecord, UnixMillis};
 use crate::usage::{Counts, UsageQuery};
 pub use audit::{Action, Actor, AuditEvent};
-pub use query::{AuditQuery, ListQuery};
+pub use query::{AuditQuery, EventsQuery, ListQuery};
 
 /// One admin change as the project's object records it: the catalog's new
-/// row (or the key's removal) and, for changes an operator made, the audit event.
+/// row (or the key's removal) and, for changes an operator made, the audit
+/// event; or a notice a key's object sends (`key.rate_limited`, `key.expiring`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
-    /// Unique; the audit event's id when there is one.
+    /// Unique; the audit event's (or notice's) id when there is one.
     pub id: String,
     pub project: ProjectId,
     pub change: CatalogChange,
     pub event: Option<AuditEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Notification>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +47,8 @@ pub enum CatalogChange {
     Upsert { record: KeyRecord },
     /// The key is deleted, at `version`: its row never comes back.
     Remove { key_id: KeyId, version: UnixMillis },
+    /// The catalog stays as it is (the entry carries a notice only).
+    Unchanged,
 }
 
 /// A key's new counts since its last push, with its last use.
@@ -100,6 +106,27 @@ pub enum ProjectCall {
         project: ProjectId,
         query: UsageQuery,
     },
+    /// A notification whose every delivery failed (from the dead-letter queue): kept, listed, retried.
+    Failed {
+        project: ProjectId,
+        notice: Notification,
+    },
+    FailedEvents {
+        project: ProjectId,
+        query: EventsQuery,
+    },
+    /// A failed notification goes to the queue again.
+    Retry {
+        project: ProjectId,
+        id: String,
+    },
+}
+
+/// A notification whose delivery failed, and when it was given up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedEvent {
+    pub notice: Notification,
+    pub failed_at: UnixMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +155,14 @@ pub enum ProjectAnswer {
         series: Vec<(UnixMillis, Counts)>,
         top_keys: Vec<TopKey>,
     },
+    FailedEvents {
+        events: Vec<FailedEvent>,
+        cursor: Option<String>,
+    },
+    /// A change to one item (`found`: it was there to change).
+    Done {
+        found: bool,
+    },
 }
 
 impl ProjectAnswer {
@@ -142,10 +177,30 @@ impl ProjectAnswer {
 }
 
 impl ProjectCall {
+    /// The project whose object takes this call.
+    pub fn project(&self) -> &ProjectId {
+        match self {
+            ProjectCall::Apply { project, .. }
+            | ProjectCall::Import { project, .. }
+            | ProjectCall::List { project, .. }
+            | ProjectCall::Audit { project, .. }
+            | ProjectCall::Usage { project, .. }
+            | ProjectCall::Failed { project, .. }
+            | ProjectCall::FailedEvents { project, .. }
+            | ProjectCall::Retry { project, .. } => project,
+        }
+    }
+
     /// Whether this call may travel in a URL (which runtime traces may show):
     /// queries only; deliveries hold audit events and records.
     pub fn fits_in_url(&self) -> bool {
-        matches!(self, ProjectCall::List { .. } | ProjectCall::Audit { .. } | ProjectCall::Usage { .. })
+        matches!(
+            self,
+            ProjectCall::List { .. }
+                | ProjectCall::Audit { .. }
+                | ProjectCall::Usage { .. }
+                | ProjectCall::FailedEvents { .. }
+        )
     }
 }
 

@@ -6,11 +6,12 @@
 //! removed key stays removed; events older than the retention are pruned on
 //! every write, usage buckets older than kept likewise.
 
+use crate::events::Notification;
 use crate::ids::KeyId;
-use crate::project::query::{AuditQuery, ListQuery, Position};
+use crate::project::query::{AuditQuery, EventsQuery, ListQuery, Position};
 use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::{
-    AuditEvent, CatalogChange, CatalogItem, OutboxEntry, ProjectAnswer, ProjectCall, TopKey, UsagePush,
+    AuditEvent, CatalogChange, CatalogItem, FailedEvent, OutboxEntry, ProjectAnswer, ProjectCall, TopKey, UsagePush,
 };
 use crate::record::{KeyRecord, UnixMillis};
 use crate::usage::{Counts, Granularity, Outcome, UsageQuery, DAY_MILLIS};
@@ -31,20 +32,56 @@ CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, at INTEGER NOT NULL, key
 CREATE INDEX IF NOT EXISTS events_newest ON events (at, id);
 CREATE TABLE IF NOT EXISTS usage (granularity TEXT NOT NULL, start INTEGER NOT NULL, key_id TEXT NOT NULL,
   outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (granularity, start, key_id, outcome));
-CREATE TABLE IF NOT EXISTS pushes (key_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
+CREATE TABLE IF NOT EXISTS pushes (key_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS notices (id TEXT PRIMARY KEY, at INTEGER NOT NULL, failed_at INTEGER,
+  notice TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS notices_failed ON notices (failed_at, id);";
+
+/// Notifications handed to the queue per batch (the queue takes at most 100).
+pub const NOTICES_PER_BATCH: i64 = 100;
 
 pub struct ProjectDecisions<S: Sql> {
     sql: S,
     retention_millis: UnixMillis,
+    /// Whether events are sent (`EVENTS_URL` is set): else none is queued.
+    notify: bool,
 }
 
 impl<S: Sql> ProjectDecisions<S> {
     /// The object over `sql`, its tables created if missing.
-    pub fn open(sql: S, retention_days: i64) -> Result<ProjectDecisions<S>, SqlError> {
+    pub fn open(sql: S, retention_days: i64, notify: bool) -> Result<ProjectDecisions<S>, SqlError> {
         for statement in SCHEMA.split(';').filter(|statement| !statement.trim().is_empty()) {
             sql.exec(statement, &[])?;
         }
-        Ok(ProjectDecisions { sql, retention_millis: retention_days * DAY_MILLIS })
+        Ok(ProjectDecisions { sql, retention_millis: retention_days * DAY_MILLIS, notify })
+    }
+
+    /// Notifications waiting for the queue, oldest first (at most a batch).
+    pub fn pending_notices(&self) -> Result<Vec<Notification>, SqlError> {
+        let rows = self.sql.exec(
+            "SELECT notice FROM notices WHERE failed_at IS NULL ORDER BY at, id LIMIT ?",
+            &[NOTICES_PER_BATCH.into()],
+        )?;
+        rows.iter().map(|row| from_json(&row[0])).collect()
+    }
+
+    /// The queue took these: they are its to deliver now.
+    pub fn notices_sent(&self, sent: &[Notification]) -> Result<(), SqlError> {
+        for notice in sent {
+            self.sql.exec("DELETE FROM notices WHERE id = ? AND failed_at IS NULL", &[notice.id.as_str().into()])?;
+        }
+        Ok(())
+    }
+
+    /// Queues `notice` for the events queue, once (by id).
+    fn notify(&self, notice: &Notification) -> Result<(), SqlError> {
+        if self.notify {
+            self.sql.exec(
+                "INSERT OR IGNORE INTO notices (id, at, notice) VALUES (?, ?, ?)",
+                &[notice.id.as_str().into(), notice.at.into(), to_json(notice)?.into()],
+            )?;
+        }
+        Ok(())
     }
 
     pub fn on_call(&self, call: ProjectCall, now: UnixMillis) -> Result<ProjectAnswer, SqlError> {
@@ -93,7 +130,43 @@ impl<S: Sql> ProjectDecisions<S> {
             }
             ProjectCall::Audit { query, .. } => self.audit(&query),
             ProjectCall::Usage { query, .. } => self.usage(&query),
+            ProjectCall::Failed { notice, .. } => {
+                // Kept whether or not events are on now: it was sent when they were.
+                self.sql.exec(
+                    "INSERT INTO notices (id, at, failed_at, notice) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (id) DO UPDATE SET failed_at = ?3",
+                    &[notice.id.as_str().into(), notice.at.into(), now.into(), to_json(&notice)?.into()],
+                )?;
+                Ok(ProjectAnswer::Done { found: true })
+            }
+            ProjectCall::FailedEvents { query, .. } => self.failed_events(&query),
+            ProjectCall::Retry { id, .. } => {
+                let retried = self.sql.exec(
+                    "UPDATE notices SET failed_at = NULL WHERE id = ? AND failed_at IS NOT NULL RETURNING id",
+                    &[id.as_str().into()],
+                )?;
+                Ok(ProjectAnswer::Done { found: !retried.is_empty() })
+            }
         }
+    }
+
+    fn failed_events(&self, query: &EventsQuery) -> Result<ProjectAnswer, SqlError> {
+        let position = query.after.clone().unwrap_or(Position { at: UnixMillis::MAX, id: String::new() });
+        let rows = self.sql.exec(
+            "SELECT notice, failed_at FROM notices WHERE failed_at IS NOT NULL \
+             AND (failed_at < ?1 OR (failed_at = ?1 AND id < ?2)) ORDER BY failed_at DESC, id DESC LIMIT ?3",
+            &[position.at.into(), position.id.as_str().into(), (query.limit as i64 + 1).into()],
+        )?;
+        let mut events = rows
+            .iter()
+            .map(|row| Ok(FailedEvent { notice: from_json(&row[0])?, failed_at: row[1].int().unwrap_or(0) }))
+            .collect::<Result<Vec<_>, SqlError>>()?;
+        let cursor = (events.len() > query.limit).then(|| {
+            events.truncate(query.limit);
+            let last = &events[query.limit - 1];
+            Position { at: last.failed_at, id: last.notice.id.clone() }.to_cursor()
+        });
+        Ok(ProjectAnswer::FailedEvents { events, cursor })
     }
 
     fn apply_entry(&self, entry: &OutboxEntry, now: UnixMillis) -> Result<(), SqlError> {
@@ -124,8 +197,13 @@ impl<S: Sql> ProjectDecisions<S> {
                     &[key_id.as_str().into(), (*version).into()],
                 )?;
             }
+            CatalogChange::Unchanged => {}
+        }
+        if let Some(notice) = &entry.notice {
+            self.notify(notice)?;
         }
         if let Some(event) = &entry.event {
+            self.notify(&Notification::of_audit(&entry.project, event))?;
             self.sql.exec(
                 "INSERT OR IGNORE INTO events (id, at, key_id, action, event) VALUES (?, ?, ?, ?, ?)",
                 &[
@@ -181,6 +259,7 @@ impl<S: Sql> ProjectDecisions<S> {
         let cutoff = now - self.retention_millis;
         self.sql.exec("DELETE FROM events WHERE at < ?", &[cutoff.into()])?;
         self.sql.exec("DELETE FROM applied WHERE at < ?", &[cutoff.into()])?;
+        self.sql.exec("DELETE FROM notices WHERE at < ?", &[cutoff.into()])?;
         for granularity in [Granularity::Hour, Granularity::Day] {
             let oldest = granularity.bucket(now - granularity.kept_millis());
             self.sql.exec(

@@ -147,6 +147,27 @@ impl AuditQuery {
     }
 }
 
+/// `?status=failed&limit=&cursor=` of a project's event notifications: the
+/// ones whose delivery failed (kept until retried or past the retention).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsQuery {
+    pub limit: usize,
+    pub after: Option<Position>,
+}
+
+pub const EVENTS_PARAMETERS: &[&str] = &["status", "limit", "cursor"];
+
+impl EventsQuery {
+    pub fn parse<'q>(param: impl Fn(&str) -> Option<&'q str>) -> Result<EventsQuery, Error> {
+        if param("status").is_some_and(|status| status != "failed") {
+            return Err(Error::validation("status", "Must be `failed`."));
+        }
+        let after =
+            param("cursor").map(|cursor| Position::from_cursor(cursor, |id| id.starts_with("evt_"))).transpose()?;
+        Ok(EventsQuery { limit: page_size(&param)?, after })
+    }
+}
+
 /// `?limit=`: 1 to [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`].
 pub fn page_size<'q>(param: impl Fn(&str) -> Option<&'q str>) -> Result<usize, Error> {
     match param("limit") {

@@ -15,7 +15,7 @@ fn project() -> ProjectId {
 }
 
 fn open() -> ProjectDecisions<MemorySql> {
-    let object = ProjectDecisions::open(MemorySql::new(), 400).unwrap();
+    let object = ProjectDecisions::open(MemorySql::new(), 400, true).unwrap();
     let import = ProjectCall::Import { project: project(), records: vec![], next: None };
     assert_eq!(object.on_call(import, NOW).unwrap(), ProjectAnswer::Applied { keys_before: 0, keys: 0 });
     object
@@ -49,6 +49,7 @@ fn upsert(id: &str, record: &KeyRecord, action: Option<Action>) -> OutboxEntry {
         project: project(),
         change: CatalogChange::Upsert { record: record.clone() },
         event: action.map(|action| event(id, action, record, record.updated_at)),
+        notice: None,
     }
 }
 
@@ -101,6 +102,7 @@ fn rows_only_move_forward_and_a_removal_is_final() {
         project: project(),
         change: CatalogChange::Remove { key_id: v1.id.clone(), version: v2.updated_at + 1 },
         event: None,
+        notice: None,
     };
     assert_eq!(apply(&object, vec![removal], NOW), 0);
     let mut v3 = v2.clone();
@@ -242,7 +244,7 @@ fn usage_pushes_apply_once_and_roll_up_by_hour_day_and_key() {
 
 #[test]
 fn a_project_lists_nothing_until_its_kv_keys_are_imported_and_import_never_overrides() {
-    let object = ProjectDecisions::open(MemorySql::new(), 400).unwrap();
+    let object = ProjectDecisions::open(MemorySql::new(), 400, true).unwrap();
     let query = ListQuery::parse(|_| None).unwrap();
     let list_call = ProjectCall::List { project: project(), query };
     assert_eq!(object.on_call(list_call.clone(), NOW).unwrap(), ProjectAnswer::NeedImport { cursor: None });
@@ -317,4 +319,91 @@ fn only_queries_travel_in_urls() {
     assert!(!LimiterCall::Discard { entry: Some(entry.clone()) }.fits_in_url());
     let put = LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None };
     assert!(!put.fits_in_url());
+}
+
+fn failed(object: &ProjectDecisions<MemorySql>, query: &str) -> (Vec<FailedEvent>, Option<String>) {
+    let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|pair| pair.split_once('=')).collect();
+    let query = EventsQuery::parse(|name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)).unwrap();
+    match object.on_call(ProjectCall::FailedEvents { project: project(), query }, NOW).unwrap() {
+        ProjectAnswer::FailedEvents { events, cursor } => (events, cursor),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn each_audit_event_queues_one_notification_in_its_transaction() {
+    let object = open();
+    let created = key(1, NOW);
+    let entry = upsert("evt_1", &created, Some(Action::KeyCreated));
+    apply(&object, vec![entry.clone()], NOW);
+    // Delivered again (a retried outbox): still one.
+    apply(&object, vec![entry], NOW + 1);
+    apply(&object, vec![upsert("evt_2", &key(2, NOW), None)], NOW);
+    let pending = object.pending_notices().unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let notice = &pending[0];
+    assert_eq!((notice.id.as_str(), notice.kind), ("evt_1", crate::events::EventType::KeyCreated));
+    assert_eq!(notice.data["project"], "acme");
+    assert_eq!(notice.data["key_id"], json!(created.id));
+    assert_eq!(notice.data["action"], "key.created");
+    object.notices_sent(&pending).unwrap();
+    assert!(object.pending_notices().unwrap().is_empty());
+}
+
+#[test]
+fn no_notification_is_queued_while_events_are_off() {
+    let object = ProjectDecisions::open(MemorySql::new(), 400, false).unwrap();
+    apply(&object, vec![upsert("evt_1", &key(1, NOW), Some(Action::KeyCreated))], NOW);
+    assert!(object.pending_notices().unwrap().is_empty());
+}
+
+#[test]
+fn a_key_objects_notice_is_queued_without_touching_the_catalog() {
+    let object = open();
+    let record = key(1, NOW);
+    apply(&object, vec![upsert("evt_1", &record, Some(Action::KeyCreated))], NOW);
+    object.notices_sent(&object.pending_notices().unwrap()).unwrap();
+    let notice = crate::events::Notification::rate_limited("evt_9".into(), &record, "minute", NOW + 5);
+    let entry = OutboxEntry {
+        id: "evt_9".into(),
+        project: project(),
+        change: CatalogChange::Unchanged,
+        event: None,
+        notice: Some(notice.clone()),
+    };
+    assert_eq!(apply(&object, vec![entry], NOW + 5), 1);
+    assert_eq!(object.pending_notices().unwrap(), vec![notice]);
+}
+
+#[test]
+fn failed_notifications_are_listed_newest_first_and_retried_once() {
+    let object = open();
+    let record = key(1, NOW);
+    for n in 1..=3 {
+        let notice = crate::events::Notification::rate_limited(format!("evt_{n}"), &record, "minute", NOW);
+        let call = ProjectCall::Failed { project: project(), notice };
+        assert_eq!(object.on_call(call, NOW + n).unwrap(), ProjectAnswer::Done { found: true });
+    }
+    assert!(object.pending_notices().unwrap().is_empty(), "a failed notification waits for a retry");
+    let (page, cursor) = failed(&object, "status=failed&limit=2");
+    let ids: Vec<&str> = page.iter().map(|event| event.notice.id.as_str()).collect();
+    assert_eq!(ids, ["evt_3", "evt_2"]);
+    assert_eq!(page[0].failed_at, NOW + 3);
+    let (rest, end) = failed(&object, &format!("limit=2&cursor={}", cursor.unwrap()));
+    assert_eq!((rest.len(), rest[0].notice.id.as_str(), end), (1, "evt_1", None));
+
+    let retry = |id: &str| object.on_call(ProjectCall::Retry { project: project(), id: id.into() }, NOW).unwrap();
+    assert_eq!(retry("evt_2"), ProjectAnswer::Done { found: true });
+    assert_eq!(retry("evt_2"), ProjectAnswer::Done { found: false }, "already back in the queue");
+    assert_eq!(retry("evt_404"), ProjectAnswer::Done { found: false });
+    let pending = object.pending_notices().unwrap();
+    assert_eq!(pending.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["evt_2"]);
+    assert_eq!(failed(&object, "").0.len(), 2);
+}
+
+#[test]
+fn the_events_query_takes_only_failed() {
+    let parse = |status: &'static str| EventsQuery::parse(|name| (name == "status").then_some(status));
+    assert!(parse("failed").is_ok());
+    assert!(parse("pending").is_err());
 }

@@ -74,7 +74,7 @@ impl Author {
             new_key_id: None,
             origin: self.origin.clone(),
         });
-        Ok(OutboxEntry { id, project: project.clone(), change, event })
+        Ok(OutboxEntry { id, project: project.clone(), change, event, notice: None })
     }
 
     /// The entry of a write of `after` (an upsert), with its audit event.
@@ -365,6 +365,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             project: record.project.clone(),
             change,
             event: None,
+            notice: None,
         };
         self.limiter.call(&record.id, LimiterCall::Discard { entry: Some(entry.clone()) }).await?;
         self.keys.remove(Some(&key.digest().to_hex()), &record.project, &record.id).await?;
