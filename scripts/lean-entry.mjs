@@ -4,6 +4,7 @@
 // instance, and the proxy two more proxies, on every request. The fetch
 // handler keeps the shim's panic recovery (`checkReinitialize` before the call,
 // `handleMaybeCritical` on a throw) exactly as its proxy applied them.
+// The queue handler (the events queue's consumer) is wrapped the same way.
 // The Durable Object classes keep their proxies. Every anchor must match
 // exactly once, so a worker-build that changes its shim fails the build here.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ const anchors = [
   "function handleMaybeCritical(e) {",
   "var Entrypoint = class extends WorkerEntrypoint {\n};",
   "Entrypoint.prototype.fetch = function",
+  "Entrypoint.prototype.queue = function",
 ];
 const defaultExport = "var shim_default = new Proxy(Entrypoint, classProxyHooks);";
 for (const anchor of [...anchors, defaultExport]) {
@@ -33,6 +35,15 @@ source = source.replace(
     checkReinitialize();
     try {
       return Entrypoint.prototype.fetch.call({ env, ctx }, request);
+    } catch (e) {
+      handleMaybeCritical(e);
+      throw e;
+    }
+  },
+  async queue(batch, env, ctx) {
+    checkReinitialize();
+    try {
+      return await Entrypoint.prototype.queue.call({ env, ctx }, batch);
     } catch (e) {
       handleMaybeCritical(e);
       throw e;

@@ -37,6 +37,8 @@ pub enum Error {
     ProjectMismatch,
     NotFound,
     KeyNotFound,
+    /// No failed event notification with this id in this project.
+    EventNotFound,
     MethodNotAllowed {
         allow: &'static [&'static str],
     },
@@ -88,6 +90,7 @@ impl Error {
             Error::ProjectMismatch,
             Error::NotFound,
             Error::KeyNotFound,
+            Error::EventNotFound,
             Error::MethodNotAllowed { allow: &[] },
             Error::PayloadTooLarge { limit_bytes: 0 },
             Error::PreconditionFailed,
@@ -116,6 +119,7 @@ impl Error {
                 | Error::ProjectMismatch
                 | Error::NotFound
                 | Error::KeyNotFound
+                | Error::EventNotFound
                 | Error::MethodNotAllowed { .. }
                 | Error::PayloadTooLarge { .. }
                 | Error::PreconditionFailed
@@ -146,7 +150,7 @@ impl Error {
             | Error::Exceeds { .. }
             | Error::ProjectMismatch
             | Error::AdminTokenRequired => 403,
-            Error::NotFound | Error::KeyNotFound => 404,
+            Error::NotFound | Error::KeyNotFound | Error::EventNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::AlreadyRotated { .. } => 409,
             Error::PreconditionFailed => 412,
@@ -176,6 +180,7 @@ impl Error {
             Error::ProjectMismatch => "PROJECT_MISMATCH",
             Error::NotFound => "NOT_FOUND",
             Error::KeyNotFound => "KEY_NOT_FOUND",
+            Error::EventNotFound => "EVENT_NOT_FOUND",
             Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Error::PreconditionFailed => "PRECONDITION_FAILED",
@@ -208,6 +213,7 @@ impl Error {
             Error::ProjectMismatch => "The credential belongs to another project.".into(),
             Error::NotFound => "No such route.".into(),
             Error::KeyNotFound => "No such key in this project.".into(),
+            Error::EventNotFound => "No failed event with this id in this project.".into(),
             Error::MethodNotAllowed { allow } => format!("Method not allowed; this route takes {}.", allow.join(", ")),
             Error::PayloadTooLarge { limit_bytes } => {
                 format!("The request body is larger than {limit_bytes} bytes.")

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod bodies;
 pub mod credential;
 pub mod dashboard;
+pub mod events;
 pub mod gateway;
 pub mod http;
 pub mod json;

@@ -16,6 +16,8 @@ enum Kind {
     Projects,
     Audit,
     ProjectUsage,
+    Events,
+    RetryEvent,
     Webhook,
 }
 
@@ -56,6 +58,13 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
     spec("/v1/projects", &["GET"], None, Kind::Projects),
     spec("/v1/projects/{project}/audit", &["GET"], Some("/v1/projects/{project}/audit"), Kind::Audit),
     spec("/v1/projects/{project}/usage", &["GET"], Some("/v1/projects/{project}/usage"), Kind::ProjectUsage),
+    spec("/v1/projects/{project}/events", &["GET"], Some("/v1/projects/{project}/events"), Kind::Events),
+    spec(
+        "/v1/projects/{project}/events/{id}/retry",
+        &["POST"],
+        Some("/v1/projects/{project}/events"),
+        Kind::RetryEvent,
+    ),
     spec("/webhooks/{source}", &["POST"], Some("/webhooks"), Kind::Webhook),
 ];
 
@@ -77,6 +86,8 @@ pub enum Route<'p> {
     Projects,
     Audit { project: &'p str },
     ProjectUsage { project: &'p str },
+    Events { project: &'p str },
+    RetryEvent { project: &'p str, id: &'p str },
     Webhook { source: &'p str },
 }
 
@@ -113,6 +124,8 @@ impl<'p> Route<'p> {
                 (Kind::Projects, []) => Route::Projects,
                 (Kind::Audit, [project]) => Route::Audit { project },
                 (Kind::ProjectUsage, [project]) => Route::ProjectUsage { project },
+                (Kind::Events, [project]) => Route::Events { project },
+                (Kind::RetryEvent, [project, id]) => Route::RetryEvent { project, id },
                 (Kind::Webhook, [source]) => Route::Webhook { source },
                 _ => return None,
             })
@@ -140,6 +153,8 @@ impl<'p> Route<'p> {
             Route::Projects => Kind::Projects,
             Route::Audit { .. } => Kind::Audit,
             Route::ProjectUsage { .. } => Kind::ProjectUsage,
+            Route::Events { .. } => Kind::Events,
+            Route::RetryEvent { .. } => Kind::RetryEvent,
             Route::Webhook { .. } => Kind::Webhook,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
@@ -177,6 +192,9 @@ mod tests {
             ("/v1/projects", Some(Route::Projects)),
             ("/v1/projects/acme/audit", Some(Route::Audit { project: "acme" })),
             ("/v1/projects/acme/usage", Some(Route::ProjectUsage { project: "acme" })),
+            ("/v1/projects/acme/events", Some(Route::Events { project: "acme" })),
+            ("/v1/projects/acme/events/evt_1/retry", Some(Route::RetryEvent { project: "acme", id: "evt_1" })),
+            ("/v1/projects/acme/events/evt_1", None),
             ("/v1/projects/acme/keys/", Some(Route::Key { project: "acme", id: "" })),
             ("/webhooks/github", Some(Route::Webhook { source: "github" })),
             ("/webhooks/", Some(Route::Webhook { source: "" })),
@@ -203,6 +221,7 @@ mod tests {
             "/v1/projects",
             "/v1/projects/p/audit/x",
             "/v1/projects/p/usage",
+            "/v1/projects/p/events/evt_1",
             "/dashboard",
             "/dashboard/",
             "/dashboard/app.js",
@@ -227,6 +246,8 @@ mod tests {
             Route::Projects,
             Route::Audit { project: "p" },
             Route::ProjectUsage { project: "p" },
+            Route::Events { project: "p" },
+            Route::RetryEvent { project: "p", id: "i" },
             Route::Webhook { source: "s" },
         ];
         for route in routes {

@@ -8,6 +8,10 @@ use std::fmt;
 
 use serde_json::Value;
 
+mod events;
+
+pub use events::{events_on, EventsConfig};
+
 use crate::key::Environment;
 use crate::ratelimit::Quota;
 use crate::rules::{self, Rule};
@@ -34,6 +38,8 @@ pub struct Config {
     pub routes: Vec<Rule>,
     /// Whether `/dashboard/` serves the dashboard (`DASHBOARD`, `on` by default).
     pub dashboard: bool,
+    /// Where signed event notifications go; `None`: none are sent.
+    pub events: Option<EventsConfig>,
 }
 
 /// One entry of `WEBHOOKS` with its secrets.
@@ -63,6 +69,7 @@ impl fmt::Debug for Config {
             .field("origin", &self.origin)
             .field("routes", &self.routes)
             .field("dashboard", &self.dashboard)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -145,6 +152,8 @@ impl Config {
         );
 
         let dashboard = problems.check("DASHBOARD", parse_dashboard(var("DASHBOARD")));
+        let events = events::parse_events(var("EVENTS_URL"), var("EVENTS_SECRET"), var("EVENTS_RETRY_SECONDS"))
+            .unwrap_or_else(|(name, problem)| problems.fail(name, problem, None));
 
         match (environment, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard) {
             (
@@ -167,6 +176,7 @@ impl Config {
                 origin,
                 routes,
                 dashboard,
+                events,
             }),
             _ => Err(ConfigError { problems: problems.0 }),
         }

@@ -133,3 +133,26 @@ fn an_empty_admin_token_disables_admin_token_auth() {
     assert_eq!(config(&[("ADMIN_TOKEN", token)]).unwrap().admin_token.as_deref(), Some(token));
     assert!(!format!("{:?}", config(&[("ADMIN_TOKEN", token)]).unwrap()).contains(token));
 }
+
+#[test]
+fn events_need_an_http_url_and_a_standard_secret() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert!(config(&[]).unwrap().events.is_none());
+    assert!(config(&[("EVENTS_URL", " "), ("EVENTS_SECRET", SECRET)]).unwrap().events.is_none());
+    let events = config(&[("EVENTS_URL", "https://hooks.example/keygate?team=1"), ("EVENTS_SECRET", SECRET)])
+        .unwrap()
+        .events
+        .unwrap();
+    assert_eq!((events.url.as_str(), events.retry_seconds), ("https://hooks.example/keygate?team=1", 10));
+    assert!(!format!("{events:?}").contains("MfKQ"), "the secret is never shown");
+    let problem = |vars: &[(&str, &str)]| config(vars).unwrap_err().problems[0].clone();
+    assert!(problem(&[("EVENTS_URL", "https://hooks.example")]).starts_with("EVENTS_SECRET"));
+    assert!(problem(&[("EVENTS_URL", "https://h.example"), ("EVENTS_SECRET", "whsec_!!")]).starts_with("EVENTS_SECRET"));
+    for bad in ["hooks.example", "ftp://h.example", "https://", "https:///x", "https://h.example/#x"] {
+        assert!(problem(&[("EVENTS_URL", bad), ("EVENTS_SECRET", SECRET)]).starts_with("EVENTS_URL"), "{bad}");
+    }
+    let slow = [("EVENTS_URL", "http://h.example"), ("EVENTS_SECRET", SECRET), ("EVENTS_RETRY_SECONDS", "0")];
+    assert!(problem(&slow).starts_with("EVENTS_RETRY_SECONDS"));
+    assert!(events_on(Some("https://h.example".into())));
+    assert!(!events_on(Some("".into())) && !events_on(None));
+}

@@ -15,6 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::url;
 use worker::{durable_object, js_sys, wasm_bindgen_futures, web_sys, DurableObject, Env, State};
 
+use super::now;
 use crate::app::limiter::Limiter;
 use crate::app::projects::Projects;
 use crate::app::store::KeyStore;
@@ -39,6 +40,8 @@ pub struct LimiterObject {
     projects: Option<Namespace>,
     /// For the directory of projects, kept in step with what deliveries change.
     keys: Option<super::kv::KvStore>,
+    /// Whether events are sent (`EVENTS_URL` is set).
+    notify: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -170,10 +173,6 @@ impl LimiterObject {
     }
 }
 
-pub(super) fn now() -> i64 {
-    worker::Date::now().as_millis() as i64
-}
-
 pub(super) fn status(code: u16) -> worker::Result<worker::Response> {
     Ok(worker::Response::builder().with_status(code).empty())
 }
@@ -182,7 +181,8 @@ impl DurableObject for LimiterObject {
     fn new(state: State, env: Env) -> Self {
         let projects = Namespace::bind(&env, PROJECTS_BINDING).ok();
         let keys = super::kv::KvStore::bind(&env, super::KEYS_BINDING).ok();
-        let object = LimiterObject { state, loaded: RefCell::new(None), projects, keys };
+        let notify = crate::config::events_on(super::var(&env, "EVENTS_URL"));
+        let object = LimiterObject { state, loaded: RefCell::new(None), projects, keys, notify };
         // A failure resurfaces on the first query as a 500 to the worker (→ 503).
         let _ = object.create_tables();
         object
@@ -201,7 +201,13 @@ impl DurableObject for LimiterObject {
     /// in memory and fails the alarm, which the runtime retries.
     async fn alarm(&self) -> worker::Result<worker::Response> {
         let now = now();
-        let plan = self.with_object(|object| Ok(object.on_alarm(now)))?;
+        let plan = self.with_object(|object| {
+            let plan = object.on_alarm(now);
+            if plan.write_state {
+                self.write(&object.state, true)?;
+            }
+            Ok(plan)
+        })?;
         if plan.write_counters {
             let written = self.loaded.borrow().as_ref().map_or(Ok(()), |object| self.write(&object.state, false));
             if let Err(error) = written {

@@ -1,6 +1,7 @@
 //! The only code that touches `worker`: the fetch entry and its adapters.
 
 mod dashboard;
+mod events;
 mod kv;
 mod limiter;
 mod origin;
@@ -44,7 +45,7 @@ struct WorkerClock;
 
 impl Clock for WorkerClock {
     fn now(&self) -> i64 {
-        worker::Date::now().as_millis() as i64
+        now()
     }
 }
 
@@ -78,9 +79,23 @@ fn respond(answer: Result<web_sys::Response, JsValue>) -> JsValue {
     }
 }
 
+/// The isolate's configuration, parsed on first use.
+fn config(env: &worker::Env) -> Rc<Result<Config, ConfigError>> {
+    CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(env, name)))).clone())
+}
+
+/// The isolate's bindings, looked up on first use.
+fn bindings(env: &worker::Env) -> Rc<Bindings> {
+    BINDINGS.with(|cell| cell.get_or_init(|| Rc::new(bind(env))).clone())
+}
+
+fn now() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
 async fn fetch(web_request: web_sys::Request, env: worker::Env) -> Result<web_sys::Response, JsValue> {
-    let config = CONFIG.with(|cell| cell.get_or_init(|| Rc::new(Config::from_vars(|name| var(&env, name)))).clone());
-    let bindings = BINDINGS.with(|cell| cell.get_or_init(|| Rc::new(bind(&env))).clone());
+    let config = config(&env);
+    let bindings = bindings(&env);
     let answer = match read_request(&web_request, Result::as_ref(&config).ok()).await {
         Err(error) => http::Response::from(error),
         Ok(request) => match (config.as_ref(), bindings.as_ref()) {
@@ -115,7 +130,7 @@ fn bind(env: &worker::Env) -> Bindings {
 }
 
 /// A var or secret as text; a var given as a TOML table arrives as an object and is read as JSON.
-fn var(env: &worker::Env, name: &str) -> Option<String> {
+pub(crate) fn var(env: &worker::Env, name: &str) -> Option<String> {
     let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
     if value.is_undefined() || value.is_null() {
         return None;

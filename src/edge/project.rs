@@ -1,17 +1,31 @@
-//! A project's Durable Object: [`ProjectDecisions`] over the object's own SQLite.
+//! A project's Durable Object: [`ProjectDecisions`] over the object's own
+//! SQLite, and the sender of its event notifications to the events queue.
+
+use std::cell::Cell;
 
 use worker::{durable_object, DurableObject, Env, State};
 
-use super::limiter::{now, received_call, status};
+use super::events::{self, Producer};
+use super::limiter::{received_call, status};
+use super::now;
 use crate::project::object::ProjectDecisions;
 use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::ProjectCall;
 
+/// How soon a failed hand-over to the queue is tried again.
+const SEND_RETRY_MILLIS: i64 = 30_000;
+
 /// A project's catalog, audit log and usage rollups ([`ProjectDecisions`] over its SQLite).
 #[durable_object]
 pub struct ProjectObject {
+    state: State,
     /// Opened once per instance (the tables created if missing).
     decisions: Result<ProjectDecisions<ObjectSql>, SqlError>,
+    /// The events queue; `None` without the binding (notifications then wait in SQLite).
+    queue: Option<Producer>,
+    /// Whether this instance is handing notifications to the queue now, so
+    /// two calls do not send the same ones.
+    sending: Cell<bool>,
 }
 
 /// The Durable Object's SQLite, as [`Sql`].
@@ -54,19 +68,63 @@ impl DurableObject for ProjectObject {
         let var = env.var("AUDIT_RETENTION_DAYS").ok().map(|var| var.to_string());
         let retention_days =
             crate::config::audit_retention_days(var).unwrap_or(crate::project::object::DEFAULT_AUDIT_RETENTION_DAYS);
-        ProjectObject { decisions: ProjectDecisions::open(ObjectSql(state.storage().sql()), retention_days) }
+        let notify = crate::config::events_on(super::var(&env, "EVENTS_URL"));
+        let decisions = ProjectDecisions::open(ObjectSql(state.storage().sql()), retention_days, notify);
+        let queue = events::producer(&env);
+        ProjectObject { state, decisions, queue, sending: Cell::new(false) }
     }
 
     async fn fetch(&self, request: worker::Request) -> worker::Result<worker::Response> {
         let Some(call) = received_call::<ProjectCall>(request.inner()).await else { return status(400) };
+        let queues_notices = matches!(call, ProjectCall::Apply { .. } | ProjectCall::Retry { .. });
         // No `await` from here to the answer: the call's statements commit together.
         let answer = match &self.decisions {
             Ok(decisions) => decisions.on_call(call, now()),
             Err(error) => Err(error.clone()),
         };
         match answer {
-            Ok(answer) => worker::Response::from_json(&answer),
+            Ok(answer) => {
+                if queues_notices && self.has_pending() {
+                    // The alarm sends them, apart from this call and retried by the runtime.
+                    let _ = self.state.storage().set_alarm(1).await;
+                }
+                worker::Response::from_json(&answer)
+            }
             Err(error) => worker::Response::error(format!("project object: {}", error.0), 500),
+        }
+    }
+
+    /// Hands every pending notification to the events queue, a batch at a
+    /// time; a failure sets the alarm again (and fails this one, which the runtime retries).
+    async fn alarm(&self) -> worker::Result<worker::Response> {
+        let (Ok(decisions), Some(queue)) = (&self.decisions, &self.queue) else { return status(204) };
+        if self.sending.replace(true) {
+            return status(204);
+        }
+        let sent = self.send_pending(decisions, queue).await;
+        self.sending.set(false);
+        if let Err(detail) = sent {
+            let line = serde_json::json!({"object": "project", "events": "not queued", "detail": detail});
+            worker::console_log!("{line}");
+            self.state.storage().set_alarm(SEND_RETRY_MILLIS).await?;
+        }
+        status(204)
+    }
+}
+
+impl ProjectObject {
+    fn has_pending(&self) -> bool {
+        self.decisions.as_ref().is_ok_and(|decisions| decisions.has_pending_notices().unwrap_or(false))
+    }
+
+    async fn send_pending(&self, decisions: &ProjectDecisions<ObjectSql>, queue: &Producer) -> Result<(), String> {
+        loop {
+            let pending = decisions.pending_notices().map_err(|e| e.0)?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            events::send(queue, &pending).await?;
+            decisions.notices_sent(&pending).map_err(|e| e.0)?;
         }
     }
 }

@@ -65,6 +65,11 @@ impl<S: Sql> ProjectDecisions<S> {
         rows.iter().map(|row| from_json(&row[0])).collect()
     }
 
+    /// Whether any notification waits for the queue.
+    pub fn has_pending_notices(&self) -> Result<bool, SqlError> {
+        Ok(!self.sql.exec("SELECT 1 FROM notices WHERE failed_at IS NULL LIMIT 1", &[])?.is_empty())
+    }
+
     /// The queue took these: they are its to deliver now.
     pub fn notices_sent(&self, sent: &[Notification]) -> Result<(), SqlError> {
         for notice in sent {
@@ -151,11 +156,16 @@ impl<S: Sql> ProjectDecisions<S> {
     }
 
     fn failed_events(&self, query: &EventsQuery) -> Result<ProjectAnswer, SqlError> {
-        let position = query.after.clone().unwrap_or(Position { at: UnixMillis::MAX, id: String::new() });
+        let after = query.after.as_ref();
         let rows = self.sql.exec(
             "SELECT notice, failed_at FROM notices WHERE failed_at IS NOT NULL \
-             AND (failed_at < ?1 OR (failed_at = ?1 AND id < ?2)) ORDER BY failed_at DESC, id DESC LIMIT ?3",
-            &[position.at.into(), position.id.as_str().into(), (query.limit as i64 + 1).into()],
+             AND (?1 IS NULL OR failed_at < ?1 OR (failed_at = ?1 AND id < ?2)) \
+             ORDER BY failed_at DESC, id DESC LIMIT ?3",
+            &[
+                after.map(|position| position.at).into(),
+                after.map(|position| position.id.as_str()).into(),
+                (query.limit as i64 + 1).into(),
+            ],
         )?;
         let mut events = rows
             .iter()

@@ -346,8 +346,10 @@ fn each_audit_event_queues_one_notification_in_its_transaction() {
     assert_eq!(notice.data["project"], "acme");
     assert_eq!(notice.data["key_id"], json!(created.id));
     assert_eq!(notice.data["action"], "key.created");
+    assert!(object.has_pending_notices().unwrap());
     object.notices_sent(&pending).unwrap();
     assert!(object.pending_notices().unwrap().is_empty());
+    assert!(!object.has_pending_notices().unwrap());
 }
 
 #[test]

@@ -27,8 +27,26 @@ function assetOptions({ directory, binding, run_worker_first, html_handling, not
   };
 }
 
+/** wrangler.toml's queues as Miniflare takes them; `maxRetries` overrides each consumer's. */
+function queueOptions({ producers = [], consumers = [] } = {}, maxRetries) {
+  return {
+    queueProducers: Object.fromEntries(producers.map(({ binding, queue }) => [binding, { queueName: queue }])),
+    queueConsumers: Object.fromEntries(
+      consumers.map((consumer) => [
+        consumer.queue,
+        {
+          maxBatchSize: consumer.max_batch_size,
+          maxBatchTimeout: consumer.max_batch_timeout,
+          maxRetries: maxRetries ?? consumer.max_retries,
+          deadLetterQueue: consumer.dead_letter_queue,
+        },
+      ]),
+    ),
+  };
+}
+
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true } = {}) {
+function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true, queueRetries } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -44,6 +62,7 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
     compatibilityDate: wrangler.compatibility_date,
     kvNamespaces: wrangler.kv_namespaces.map((ns) => ns.binding),
     durableObjects,
+    ...queueOptions(wrangler.queues, queueRetries),
     bindings: { ...wrangler.vars, ADMIN_TOKEN, ...vars },
     // Every fetch the worker makes (origin, forward_to) goes here instead of the network.
     // (`outbound: null` lets them reach the network, which tests keep on loopback.)
@@ -73,10 +92,11 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
  * (0: any free port, see `url`); `direct` also serves it on `directUrl` as workerd alone
  * would, without Miniflare's entry worker; `quiet` drains its log lines unread;
  * `assets: false` leaves out the dashboard's assets and Miniflare's assets router
- * (a local hop in front of every request; on Cloudflare the platform routes).
+ * (a local hop in front of every request; on Cloudflare the platform routes);
+ * `queueRetries` overrides the events queues' `max_retries` (so a test sees the dead-letter queue soon).
  */
-export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets }));
+export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries }));
   const url = await mf.ready;
   const directUrl = direct ? await mf.unsafeGetDirectURL(wrangler.name) : undefined;
   const kv = await mf.getKVNamespace("KEYS");

@@ -7,6 +7,7 @@
 //! the admin token's alone. Secrets appear only in the answer that creates
 //! them. Reads are in [`reads`], writes (with their audit events) in [`writes`].
 
+mod events;
 mod reads;
 mod writes;
 
@@ -118,13 +119,21 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 self.authenticate_root(request)?;
                 return self.projects(request).await;
             }
+            Route::Events { project } => {
+                self.authenticate_root(request)?;
+                return self.failed_events(&parse_project(project)?, request).await;
+            }
+            Route::RetryEvent { project, id } => {
+                self.authenticate_root(request)?;
+                return self.retry_event(&parse_project(project)?, id, request).await;
+            }
             Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
             Route::Key { project, id } | Route::Rotate { project, id } | Route::Usage { project, id } => {
                 (project, Some(id))
             }
             _ => return Err(Error::NotFound),
         };
-        let project = &ProjectId::parse(project).map_err(|invalid| Error::validation("project", invalid.0))?;
+        let project = &parse_project(project)?;
         let access = if request.method == "GET" { Access::Read } else { Access::Write };
         let principal = self.authenticate(request, project, access, trace).await?;
         let Some(id) = id else {
@@ -215,6 +224,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             Decision::Deny(denial) => Err(denial),
         }
     }
+}
+
+fn parse_project(project: &str) -> Result<ProjectId, Error> {
+    ProjectId::parse(project).map_err(|invalid| Error::validation("project", invalid.0))
 }
 
 /// Compares secrets in constant time, hiding their lengths too.
