@@ -3,14 +3,16 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use keygate::key::{ApiKey, Environment};
+use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use keygate::ratelimit::{self, LimitState, Quota};
 use keygate::scope::{Scope, ScopeSet};
 use keygate::webhook::{self, Scheme, WebhookSecret};
 
 fn key_checks(c: &mut Criterion) {
-    let key = ApiKey::generate(Environment::Live).unwrap().expose().to_owned();
-    c.bench_function("key parse + checksum + digest", |b| b.iter(|| ApiKey::parse(black_box(&key)).unwrap().digest()));
+    let key = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap().expose().to_owned();
+    c.bench_function("key parse + checksum + digest", |b| {
+        b.iter(|| ApiKey::parse(black_box(&key), &KeyPrefixes::default()).unwrap().digest())
+    });
     let scopes = ScopeSet::from_stored(&(0..64).map(|i| format!("resource{i}:write")).collect::<Vec<_>>());
     let wanted = Scope::parse("resource63:read").unwrap();
     c.bench_function("scope check against 64 scopes", |b| b.iter(|| black_box(&scopes).grants(black_box(&wanted))));

@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod record;
 pub mod rules;
 pub mod scope;
+pub mod secret_scanning;
 pub mod slug;
 pub mod usage;
 pub mod webhook;

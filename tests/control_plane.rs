@@ -202,7 +202,8 @@ fn keys_from_before_the_catalog_are_imported_on_first_listing() {
     harness.with_limiter(|h| {
         let key = seed(&harness.store, &["bots:read"], |_| {});
         let id = h.verify(&key, None)["key_id"].as_str().unwrap().to_owned();
-        let digest = keygate::key::ApiKey::parse(&key).unwrap().digest().to_hex();
+        let digest =
+            keygate::key::ApiKey::parse(&key, &keygate::key::KeyPrefixes::default()).unwrap().digest().to_hex();
         harness.store.insert_raw(&format!("p:acme:{id}"), &digest);
         let listed = h.root("GET", "/v1/projects/acme/keys", Value::Null).json_body();
         assert_eq!(listed["keys"][0]["id"], json!(id));

@@ -11,7 +11,7 @@ use keygate::app::store::{KeyValueStore, ListPage};
 use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::error::Error;
 use keygate::ids::{KeyId, ProjectId};
-use keygate::key::{ApiKey, Environment};
+use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use keygate::keystate::delivery::RETRY_MILLIS;
 use keygate::keystate::{KeyObject, LimiterAnswer, LimiterCall};
 use keygate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectAnswer, ProjectCall};
@@ -24,7 +24,7 @@ use support::*;
 /// failed deliveries a second, feeding the outage.
 #[test]
 fn a_failed_usage_push_waits_for_its_retry_time() {
-    let key = ApiKey::generate(Environment::Live).unwrap();
+    let key = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap();
     let rec = record(&KeyId::generate().unwrap(), "acme", &key, &[]);
     let digest = key.digest().to_hex();
     let mut object = KeyObject::default();
@@ -73,7 +73,7 @@ fn a_deleted_key_imported_from_leftovers_goes_with_the_cleanup_delete() {
     harness.with_limiter(|h| {
         let key = seed(&harness.store, &[], |r| r.name = "ghost".into());
         let id = h.verify(&key, None)["key_id"].as_str().unwrap().to_owned();
-        let digest = ApiKey::parse(&key).unwrap().digest().to_hex();
+        let digest = ApiKey::parse(&key, &KeyPrefixes::default()).unwrap().digest().to_hex();
         harness.store.insert_raw(&format!("p:acme:{id}"), &digest);
         let key_id = KeyId::parse(&id).unwrap();
         let deleted =
@@ -148,7 +148,7 @@ fn a_rotation_whose_kv_index_write_fails_still_answers_the_new_secret() {
     };
     let created = root("POST", "/v1/projects/acme/keys", json!({"name": "prod"})).json_body();
     let (id, key) = (created["id"].as_str().unwrap().to_owned(), created["key"].as_str().unwrap().to_owned());
-    let digest = ApiKey::parse(&key).unwrap().digest().to_hex();
+    let digest = ApiKey::parse(&key, &KeyPrefixes::default()).unwrap().digest().to_hex();
     harness.clock.advance(1);
     *store.fail_put.borrow_mut() = Some(format!("k:{digest}"));
     let rotated = root("POST", &format!("/v1/projects/acme/keys/{id}/rotate"), Value::Null);
@@ -252,7 +252,7 @@ fn a_large_import_stays_within_a_request_budget_and_resumes() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
         for _ in 0..600 {
-            let key = ApiKey::generate(Environment::Live).unwrap();
+            let key = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap();
             let id = KeyId::generate().unwrap();
             let stored = record(&id, "acme", &key, &[]);
             harness.store.insert_raw(&format!("k:{}", key.digest().to_hex()), &serde_json::to_string(&stored).unwrap());

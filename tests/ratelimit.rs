@@ -4,7 +4,7 @@ mod support;
 
 use keygate::app::http::Request;
 use keygate::app::store::KeyValueStore;
-use keygate::key::{ApiKey, Environment};
+use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use serde_json::{json, Value};
 use support::*;
 
@@ -24,7 +24,7 @@ struct StaleCopy {
 impl StaleCopy {
     fn create(h: &Session<'_>, scopes: &[&str]) -> StaleCopy {
         let created = h.create("acme", json!({"name": "n", "scopes": scopes}));
-        let key = ApiKey::parse(created["key"].as_str().unwrap()).unwrap();
+        let key = ApiKey::parse(created["key"].as_str().unwrap(), &KeyPrefixes::default()).unwrap();
         let name = key.digest().storage_key();
         let (_, value, _) = h.harness.store.dump().into_iter().find(|(n, _, _)| *n == name).unwrap();
         let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
@@ -106,7 +106,7 @@ fn the_day_limit_reports_the_day_policy() {
 fn malformed_and_unknown_keys_never_reach_a_durable_object() {
     let harness = Harness::new();
     harness.with_limiter(|h| {
-        let unknown = ApiKey::generate(Environment::Live).unwrap();
+        let unknown = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap();
         for key in ["sk_live_nope", unknown.expose(), "sk_test_0000000000000000000000000000000000000000000"] {
             assert_eq!(h.verify(key, None)["valid"], false);
         }

@@ -3,7 +3,7 @@
 mod support;
 
 use keygate::app::http::Request;
-use keygate::key::{ApiKey, Environment};
+use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use keygate::record::KeyStatus;
 use keygate::testing::FakeClock;
 use keygate::testing::MemoryLimiter;
@@ -53,11 +53,11 @@ fn a_valid_key_is_valid_by_body_bearer_and_every_key_header() {
 #[test]
 fn malformed_and_bad_checksum_keys_cause_no_read() {
     let store = MemoryStore::default();
-    let good = ApiKey::generate(Environment::Live).unwrap().expose().to_owned();
+    let good = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap().expose().to_owned();
     let mut bad_checksum = good.clone();
     let last = if good.ends_with('A') { "B" } else { "A" };
     bad_checksum.replace_range(50..51, last);
-    let test_key = ApiKey::generate(Environment::Test).unwrap().expose().to_owned();
+    let test_key = ApiKey::generate(Environment::Test, &KeyPrefixes::default()).unwrap().expose().to_owned();
     // One character, at one place: `str::replace` would also hit the same letter in `sk_live_`.
     let mut bad_character = good.clone();
     bad_character.replace_range(20..21, "-");
@@ -82,7 +82,7 @@ fn malformed_and_bad_checksum_keys_cause_no_read() {
 #[test]
 fn an_unknown_well_formed_key_costs_one_read_and_looks_invalid() {
     let store = MemoryStore::default();
-    let unknown = ApiKey::generate(Environment::Live).unwrap();
+    let unknown = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap();
     let (_, body) = answer(&store, verify_body(json!({"key": unknown.expose()})));
     assert_eq!(body["code"], "INVALID_API_KEY");
     assert_eq!(body["message"], "Invalid API key.");
@@ -198,7 +198,7 @@ fn storage_failure_fails_closed() {
 #[test]
 fn a_corrupt_record_fails_closed() {
     let store = MemoryStore::default();
-    let key = ApiKey::parse(&seed(&store, &[], |_| {})).unwrap();
+    let key = ApiKey::parse(&seed(&store, &[], |_| {}), &KeyPrefixes::default()).unwrap();
     store.insert_raw(&key.digest().storage_key(), "{not json");
     assert_eq!(answer(&store, verify_body(json!({"key": key.expose()}))).0, 503);
 }
@@ -247,7 +247,7 @@ fn the_isolate_cache_spares_kv_reads_for_hot_and_made_up_keys() {
 
     let store = MemoryStore::default();
     let key = seed(&store, &["bots:read"], |_| {});
-    let unknown = ApiKey::generate(Environment::Live).unwrap();
+    let unknown = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap();
     let config = default_config();
     let clock = FakeClock::at(NOW);
     let limiter = MemoryLimiter::new(&clock);
@@ -270,4 +270,39 @@ fn the_isolate_cache_spares_kv_reads_for_hot_and_made_up_keys() {
     clock.advance(RecordCache::MISS_MILLIS);
     send(&app, verify_body(json!({"key": unknown.expose()})));
     assert_eq!(store.reads(), 3, "a miss is re-read soon");
+}
+
+/// After `KEY_PREFIX` changes from `sk` to `acme,sk`: new keys are `acme_`,
+/// keys issued before still verify, and a prefix not listed is refused unread.
+#[test]
+fn a_change_of_key_prefix_keeps_older_keys_working() {
+    let older = Harness::new();
+    let old_key =
+        older.with_limiter(|h| h.create("acme", json!({"name": "before"}))["key"].as_str().unwrap().to_owned());
+    assert!(old_key.starts_with("sk_live_"));
+    let vars = [("KEY_HEADERS", "X-API-Key"), ("ADMIN_TOKEN", ADMIN_TOKEN), ("KEY_PREFIX", "acme,sk")];
+    let harness = Harness { config: config(&vars), ..older };
+    harness.with_limiter(|h| {
+        let created = h.create("acme", json!({"name": "after"}));
+        let new_key = created["key"].as_str().unwrap();
+        assert!(new_key.starts_with("acme_live_"), "{new_key}");
+        assert_eq!(created["prefix"], &new_key[.."acme_live_".len() + 4]);
+        assert_eq!(h.verify(new_key, None)["valid"], true);
+        assert_eq!(h.verify(&old_key, None)["valid"], true);
+
+        let reads = h.harness.store.reads();
+        let other = ApiKey::generate(Environment::Live, &KeyPrefixes::parse("other").unwrap()).unwrap();
+        let refused = h.verify(other.expose(), None);
+        assert_eq!(refused["code"], "INVALID_API_KEY");
+        let message = refused["message"].as_str().unwrap();
+        assert!(message.contains("acme_live_, acme_test_, sk_live_ or sk_test_"), "{message}");
+        assert_eq!(h.harness.store.reads(), reads, "refused before any read");
+
+        // A bearer token with an accepted prefix is read as a key, any other as the admin token.
+        for (bearer, read_as) in [("acme_not_a_key", "Invalid API key: "), ("other_not_a_key", "Invalid admin token.")]
+        {
+            let refused = h.call("GET", "/v1/projects/acme/keys", bearer, Value::Null).json_body();
+            assert!(refused["error"]["message"].as_str().unwrap().starts_with(read_as), "{bearer}: {refused}");
+        }
+    })
 }

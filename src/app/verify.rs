@@ -71,14 +71,14 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// Durable Object, which judges its authoritative record and spends.
     pub async fn verify(&self, presented: &str, requirement: &Requirement) -> Result<Verdict, Error> {
         let deny = |error: Error| Ok(Verdict::of(Decision::Deny(error)));
-        let key = match ApiKey::parse(presented) {
+        let key = match ApiKey::parse(presented, &self.config.key_prefixes) {
             Ok(key) => key,
             Err(reason) => return deny(Error::InvalidApiKey(format!("Invalid API key: {reason}."))),
         };
-        let environment = self.config.environment.as_str();
         if key.environment() != self.config.environment {
+            let accepted = self.config.key_prefixes.heads(&[self.config.environment]);
             return deny(Error::InvalidApiKey(format!(
-                "Invalid API key: this deployment accepts only sk_{environment}_ keys."
+                "Invalid API key: this deployment accepts only {accepted} keys."
             )));
         }
         let digest = key.digest();

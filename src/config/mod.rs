@@ -12,7 +12,7 @@ mod events;
 
 pub use events::{events_on, EventsConfig};
 
-use crate::key::Environment;
+use crate::key::{Environment, KeyPrefixes};
 use crate::ratelimit::Quota;
 use crate::rules::{self, Rule};
 use crate::slug::{is_slug, First};
@@ -24,6 +24,8 @@ pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 #[derive(Clone)]
 pub struct Config {
     pub environment: Environment,
+    /// `KEY_PREFIX`: the prefix of new keys first, then older ones still accepted.
+    pub key_prefixes: KeyPrefixes,
     /// Lower-cased header names that may carry a key besides `Authorization`.
     pub key_headers: Vec<String>,
     pub plans: BTreeMap<String, Quota>,
@@ -60,6 +62,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("environment", &self.environment)
+            .field("key_prefixes", &self.key_prefixes)
             .field("key_headers", &self.key_headers)
             .field("plans", &self.plans)
             .field("default_plan", &self.default_plan)
@@ -119,6 +122,10 @@ impl Config {
                 Some(text) => Environment::parse(text.trim()).ok_or_else(|| "must be `live` or `test`".to_owned()),
             },
         );
+        let key_prefixes = problems.check(
+            "KEY_PREFIX",
+            var("KEY_PREFIX").map_or_else(|| Ok(KeyPrefixes::default()), |text| KeyPrefixes::parse(&text)),
+        );
         let key_headers = problems.check("KEY_HEADERS", parse_key_headers(var("KEY_HEADERS").as_deref()));
         let plans = problems.check("PLANS", parse_plans(var("PLANS").as_deref().unwrap_or(DEFAULT_PLANS)));
         let default_plan = var("DEFAULT_PLAN").map_or_else(|| "standard".to_owned(), |p| p.trim().to_owned());
@@ -155,9 +162,11 @@ impl Config {
         let events = events::parse_events(var("EVENTS_URL"), var("EVENTS_SECRET"), var("EVENTS_RETRY_SECONDS"))
             .unwrap_or_else(|(name, problem)| problems.fail(name, problem, None));
 
-        match (environment, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard) {
+        match (environment, key_prefixes, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard)
+        {
             (
                 Some(environment),
+                Some(key_prefixes),
                 Some(key_headers),
                 Some(plans),
                 Some(admin_token),
@@ -167,6 +176,7 @@ impl Config {
                 Some(dashboard),
             ) if problems.0.is_empty() => Ok(Config {
                 environment,
+                key_prefixes,
                 key_headers,
                 plans,
                 default_plan,

@@ -8,6 +8,8 @@ fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 fn defaults_follow_the_contract() {
     let config = config(&[]).unwrap();
     assert_eq!(config.environment, Environment::Live);
+    assert_eq!(config.key_prefixes, KeyPrefixes::default());
+    assert_eq!(config.key_prefixes.current(), "sk");
     assert_eq!(config.key_headers, vec!["x-api-key"]);
     assert_eq!(config.plans["standard"], Quota::new(100, 10_000).unwrap());
     assert_eq!(config.plans["professional"], Quota::new(300, 50_000).unwrap());
@@ -22,6 +24,23 @@ fn the_dashboard_is_on_or_off() {
     assert!(!config(&[("DASHBOARD", " off ")]).unwrap().dashboard);
     let problems = config(&[("DASHBOARD", "no")]).unwrap_err().problems;
     assert_eq!(problems, vec!["DASHBOARD: must be `on` or `off`"]);
+}
+
+#[test]
+fn key_prefix_is_a_list_whose_first_item_names_new_keys() {
+    let prefixes = config(&[("KEY_PREFIX", "acme, sk")]).unwrap().key_prefixes;
+    assert_eq!(prefixes.current(), "acme");
+    assert_eq!(prefixes.iter().collect::<Vec<_>>(), ["acme", "sk"]);
+    assert_eq!(config(&[("KEY_PREFIX", "a1b2c3d4e5f6")]).unwrap().key_prefixes.current(), "a1b2c3d4e5f6");
+}
+
+#[test]
+fn invalid_key_prefixes_are_config_errors() {
+    for bad in ["", "Acme", "SK", "abcdefghijklm", "a", "1acme", "acme,", "acme,,sk", ",sk", "ac-me", "sk,sk"] {
+        let problems = config(&[("KEY_PREFIX", bad)]).unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{bad:?}: {problems:?}");
+        assert!(problems[0].starts_with("KEY_PREFIX: "), "{bad:?}: {problems:?}");
+    }
 }
 
 #[test]

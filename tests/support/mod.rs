@@ -6,7 +6,7 @@ use keygate::app::store::KeyStore;
 use keygate::app::App;
 use keygate::config::Config;
 use keygate::ids::{KeyId, ProjectId};
-use keygate::key::{ApiKey, Environment};
+use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use keygate::ratelimit::Quota;
 use keygate::record::{KeyRecord, KeyStatus};
 use keygate::testing::FakeClock;
@@ -64,7 +64,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
 
 /// Stores a new live key with `scopes` (edited by `edit`) and returns its plaintext.
 pub fn seed(store: &MemoryStore, scopes: &[&str], edit: impl FnOnce(&mut KeyRecord)) -> String {
-    let key = ApiKey::generate(Environment::Live).unwrap();
+    let key = ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap();
     let mut stored = record(&KeyId::generate().unwrap(), "acme", &key, scopes);
     edit(&mut stored);
     futures_executor::block_on(KeyStore::new(store).save(&key.digest().to_hex(), &stored)).unwrap();

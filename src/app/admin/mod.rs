@@ -199,7 +199,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         if self.is_admin_token(&credential) {
             return Ok(());
         }
-        if ApiKey::is_key_shaped(credential.value) {
+        if ApiKey::is_key_shaped(credential.value, &self.config.key_prefixes) {
             return Err(Error::AdminTokenRequired);
         }
         Err(self.not_the_admin_token())
@@ -216,7 +216,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         if self.is_admin_token(&credential) {
             return Ok(Principal::Root);
         }
-        if credential.bearer && !ApiKey::is_key_shaped(credential.value) {
+        if credential.bearer && !ApiKey::is_key_shaped(credential.value, &self.config.key_prefixes) {
             return Err(self.not_the_admin_token());
         }
         match trace.saw(self.verify(credential.value, requirement).await?).decision {

@@ -190,7 +190,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         mut record: KeyRecord,
         entry_of: impl Fn(&KeyRecord) -> Result<OutboxEntry, Error>,
     ) -> Result<(ApiKey, KeyRecord, OutboxEntry), Error> {
-        let key = ApiKey::generate(record.environment).map_err(randomness)?;
+        let key = ApiKey::generate(record.environment, &self.config.key_prefixes).map_err(randomness)?;
         record.id = KeyId::generate().map_err(randomness)?;
         record.prefix = key.display_prefix();
         let entry = entry_of(&record)?;
