@@ -47,6 +47,17 @@ pub struct KeyRecord {
     /// Deactivated by the admin token: only the admin token re-activates it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disabled_by_admin: bool,
+    /// Reported leaked (GitHub secret scanning): when, and where it was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked: Option<Leak>,
+}
+
+/// Where and when a leak report found a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leak {
+    pub at: UnixMillis,
+    pub url: Option<String>,
+    pub source: Option<String>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -83,6 +94,7 @@ impl KeyRecord {
             "meta": Value::Object(self.meta.clone()),
             "rotated_from": self.rotated_from,
             "rotated_to": self.rotated_to,
+            "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
         })
     }
 }

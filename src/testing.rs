@@ -313,6 +313,14 @@ impl Origin for MemoryOrigin {
         self.received.borrow_mut().push(Sent { method, url, headers, body });
         Ok(self.answer.borrow().clone())
     }
+
+    async fn fetch_bytes(&self, request: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {
+        let answer = self.send(request).await?;
+        match answer.body {
+            Body::Bytes(bytes) if bytes.len() <= limit => Ok((answer.status, bytes)),
+            _ => Err(Error::Origin),
+        }
+    }
 }
 
 /// An in-memory SQLite, under the same statements as a Durable Object's.

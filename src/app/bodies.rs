@@ -301,6 +301,7 @@ pub fn new_record(config: &Config, project: ProjectId, body: CreateKey, now: Uni
         rotated_from: None,
         rotated_to: None,
         disabled_by_admin: false,
+        leaked: None,
     })
 }
 

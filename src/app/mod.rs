@@ -16,6 +16,7 @@ pub mod origin;
 pub mod principal;
 pub mod projects;
 pub mod routes;
+pub mod secret_scanning;
 pub mod store;
 pub mod verify;
 pub mod webhooks;
@@ -193,6 +194,7 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Contex
             Route::OpenApi => Ok(openapi()),
             Route::Verify => self.handle_verify(request, trace).await,
             Route::Webhook { source } => self.handle_webhook(source, request).await,
+            Route::SecretScanning => self.handle_secret_scanning(request).await,
             _ => self.handle_admin(route, request, trace).await,
         }
     }
@@ -209,6 +211,10 @@ pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, E
         Some(Route::Webhook { source }) => {
             webhooks::check_head(config, source, request)?;
             Some(config.max_webhook_bytes)
+        }
+        Some(Route::SecretScanning) => {
+            secret_scanning::check_head(request)?;
+            Some(crate::secret_scanning::MAX_REPORT_BYTES)
         }
         Some(_) => Some(MAX_JSON_BODY_BYTES),
         None if Route::is_reserved(path) => Some(MAX_JSON_BODY_BYTES),

@@ -34,6 +34,10 @@ pub enum OutgoingBody<'b> {
 #[allow(async_fn_in_trait)]
 pub trait Origin {
     async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error>;
+
+    /// Sends `request` and reads the whole answer: its status and at most
+    /// `limit` bytes of body (more is [`Error::Origin`]).
+    async fn fetch_bytes(&self, request: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error>;
 }
 
 /// Headers that only the hop they arrived on may read.
@@ -108,5 +112,9 @@ pub fn upstream_headers<'c>(
 impl<T: Origin> Origin for &T {
     async fn send(&self, request: Outgoing<'_>) -> Result<Response, Error> {
         (**self).send(request).await
+    }
+
+    async fn fetch_bytes(&self, request: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {
+        (**self).fetch_bytes(request, limit).await
     }
 }

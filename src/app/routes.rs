@@ -18,6 +18,7 @@ enum Kind {
     ProjectUsage,
     Events,
     RetryEvent,
+    SecretScanning,
     Webhook,
 }
 
@@ -65,6 +66,7 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
         Some("/v1/projects/{project}/events"),
         Kind::RetryEvent,
     ),
+    spec("/v1/secret-scanning/github", &["POST"], Some("/v1/secret-scanning"), Kind::SecretScanning),
     spec("/webhooks/{source}", &["POST"], Some("/webhooks"), Kind::Webhook),
 ];
 
@@ -79,16 +81,40 @@ pub enum Route<'p> {
     Health,
     OpenApi,
     Verify,
-    Keys { project: &'p str },
-    Key { project: &'p str, id: &'p str },
-    Rotate { project: &'p str, id: &'p str },
-    Usage { project: &'p str, id: &'p str },
+    Keys {
+        project: &'p str,
+    },
+    Key {
+        project: &'p str,
+        id: &'p str,
+    },
+    Rotate {
+        project: &'p str,
+        id: &'p str,
+    },
+    Usage {
+        project: &'p str,
+        id: &'p str,
+    },
     Projects,
-    Audit { project: &'p str },
-    ProjectUsage { project: &'p str },
-    Events { project: &'p str },
-    RetryEvent { project: &'p str, id: &'p str },
-    Webhook { source: &'p str },
+    Audit {
+        project: &'p str,
+    },
+    ProjectUsage {
+        project: &'p str,
+    },
+    Events {
+        project: &'p str,
+    },
+    RetryEvent {
+        project: &'p str,
+        id: &'p str,
+    },
+    /// GitHub's secret scanning partner endpoint.
+    SecretScanning,
+    Webhook {
+        source: &'p str,
+    },
 }
 
 /// The parameters of `path` when its segments match `template`'s (all of
@@ -126,6 +152,7 @@ impl<'p> Route<'p> {
                 (Kind::ProjectUsage, [project]) => Route::ProjectUsage { project },
                 (Kind::Events, [project]) => Route::Events { project },
                 (Kind::RetryEvent, [project, id]) => Route::RetryEvent { project, id },
+                (Kind::SecretScanning, []) => Route::SecretScanning,
                 (Kind::Webhook, [source]) => Route::Webhook { source },
                 _ => return None,
             })
@@ -155,6 +182,7 @@ impl<'p> Route<'p> {
             Route::ProjectUsage { .. } => Kind::ProjectUsage,
             Route::Events { .. } => Kind::Events,
             Route::RetryEvent { .. } => Kind::RetryEvent,
+            Route::SecretScanning => Kind::SecretScanning,
             Route::Webhook { .. } => Kind::Webhook,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
@@ -167,7 +195,9 @@ impl<'p> Route<'p> {
     /// Whether answers of `template`'s route may hold secrets or key state, so
     /// no cache may keep them (`Cache-Control: no-store`): verify and admin.
     pub fn is_private_template(template: &str) -> bool {
-        template == "/v1/keys/verify" || template.starts_with("/v1/projects")
+        template == "/v1/keys/verify"
+            || template.starts_with("/v1/projects")
+            || template.starts_with("/v1/secret-scanning")
     }
 
     pub fn methods(&self) -> &'static [&'static str] {
@@ -195,6 +225,8 @@ mod tests {
             ("/v1/projects/acme/events", Some(Route::Events { project: "acme" })),
             ("/v1/projects/acme/events/evt_1/retry", Some(Route::RetryEvent { project: "acme", id: "evt_1" })),
             ("/v1/projects/acme/events/evt_1", None),
+            ("/v1/secret-scanning/github", Some(Route::SecretScanning)),
+            ("/v1/secret-scanning/gitlab", None),
             ("/v1/projects/acme/keys/", Some(Route::Key { project: "acme", id: "" })),
             ("/webhooks/github", Some(Route::Webhook { source: "github" })),
             ("/webhooks/", Some(Route::Webhook { source: "" })),
@@ -222,6 +254,7 @@ mod tests {
             "/v1/projects/p/audit/x",
             "/v1/projects/p/usage",
             "/v1/projects/p/events/evt_1",
+            "/v1/secret-scanning/gitlab",
             "/dashboard",
             "/dashboard/",
             "/dashboard/app.js",
@@ -248,6 +281,7 @@ mod tests {
             Route::ProjectUsage { project: "p" },
             Route::Events { project: "p" },
             Route::RetryEvent { project: "p", id: "i" },
+            Route::SecretScanning,
             Route::Webhook { source: "s" },
         ];
         for route in routes {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::whole_number;
+use super::{is_http_url, whole_number};
 use crate::webhook::{Scheme, WebhookSecret};
 
 /// The default wait before the first retry, doubled for each next one.
@@ -44,10 +44,7 @@ pub fn parse_events(
     }
     let url = url.unwrap_or_default();
     let url = url.trim();
-    let valid = url.split_once("://").is_some_and(|(scheme, rest)| {
-        matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.starts_with(['/', '?'])
-    }) && !url.contains(['#', ' ']);
-    if !valid {
+    if !is_http_url(url) {
         return Err(("EVENTS_URL", "must be an http(s) URL such as https://hooks.example.com/keygate".into()));
     }
     let secret = secret.filter(|secret| !secret.trim().is_empty()).ok_or((

@@ -9,8 +9,10 @@ use std::fmt;
 use serde_json::Value;
 
 mod events;
+mod scanning;
 
 pub use events::{events_on, EventsConfig};
+pub use scanning::LeakAction;
 
 use crate::key::{Environment, KeyPrefixes};
 use crate::ratelimit::Quota;
@@ -42,6 +44,10 @@ pub struct Config {
     pub dashboard: bool,
     /// Where signed event notifications go; `None`: none are sent.
     pub events: Option<EventsConfig>,
+    /// What a leak report does to a key (`LEAKED_KEY_ACTION`).
+    pub leaked_key_action: LeakAction,
+    /// GitHub's secret-scanning public keys (`SECRET_SCANNING_KEYS_URL`).
+    pub secret_scanning_keys_url: String,
 }
 
 /// One entry of `WEBHOOKS` with its secrets.
@@ -73,6 +79,8 @@ impl fmt::Debug for Config {
             .field("routes", &self.routes)
             .field("dashboard", &self.dashboard)
             .field("events", &self.events)
+            .field("leaked_key_action", &self.leaked_key_action)
+            .field("secret_scanning_keys_url", &self.secret_scanning_keys_url)
             .finish()
     }
 }
@@ -161,6 +169,12 @@ impl Config {
         let dashboard = problems.check("DASHBOARD", parse_dashboard(var("DASHBOARD")));
         let events = events::parse_events(var("EVENTS_URL"), var("EVENTS_SECRET"), var("EVENTS_RETRY_SECONDS"))
             .unwrap_or_else(|(name, problem)| problems.fail(name, problem, None));
+        let leaked_key_action = problems
+            .check("LEAKED_KEY_ACTION", scanning::parse_leak_action(var("LEAKED_KEY_ACTION")))
+            .unwrap_or(LeakAction::Disable);
+        let secret_scanning_keys_url = problems
+            .check("SECRET_SCANNING_KEYS_URL", scanning::parse_keys_url(var("SECRET_SCANNING_KEYS_URL")))
+            .unwrap_or_default();
 
         match (environment, key_prefixes, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard)
         {
@@ -187,6 +201,8 @@ impl Config {
                 routes,
                 dashboard,
                 events,
+                leaked_key_action,
+                secret_scanning_keys_url,
             }),
             _ => Err(ConfigError { problems: problems.0 }),
         }
@@ -346,6 +362,14 @@ pub fn quota_from_json(value: &Value) -> Option<Quota> {
 
 pub fn is_plan_name(name: &str) -> bool {
     is_slug(name, 32, First::Any)
+}
+
+/// Whether `url` is an absolute http(s) URL with a host and no fragment
+/// (a path and a query are allowed).
+fn is_http_url(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.starts_with(['/', '?'])
+    }) && !url.contains(['#', ' '])
 }
 
 /// An http(s) base URL without query or fragment; empty means none.

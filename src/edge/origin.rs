@@ -49,6 +49,22 @@ impl Origin for FetchOrigin {
         };
         Ok(http::Response { status: response.status(), headers: super::header_pairs(&response.headers()), body })
     }
+
+    async fn fetch_bytes(&self, outgoing: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {
+        let init = web_sys::RequestInit::new();
+        init.set_method(&outgoing.method);
+        init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
+        let promise = fetch_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
+        let response: web_sys::Response =
+            JsFuture::from(promise).await.map_err(|_| Error::Origin)?.dyn_into().map_err(|_| Error::Origin)?;
+        let buffer =
+            JsFuture::from(response.array_buffer().map_err(|_| Error::Origin)?).await.map_err(|_| Error::Origin)?;
+        let bytes = js_sys::Uint8Array::new(&buffer);
+        if bytes.length() as usize > limit {
+            return Err(Error::Origin);
+        }
+        Ok((response.status(), bytes.to_vec()))
+    }
 }
 
 /// The runtime's headers for `pairs`, built in one crossing (a JSON array);

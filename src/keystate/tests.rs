@@ -22,6 +22,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         rotated_from: None,
         rotated_to: None,
         disabled_by_admin: false,
+        leaked: None,
     }
 }
 

@@ -114,8 +114,8 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 9] =
-    ["name", "scopes", "status", "environment", "plan", "rate_limit", "expires_at", "meta", "rotated_to"];
+const AUDITED: [&str; 10] =
+    ["name", "scopes", "status", "environment", "plan", "rate_limit", "expires_at", "meta", "rotated_to", "leaked"];
 
 /// `{"<field>": {"from", "to"}}` for each audited field that differs between
 /// `before` and `after` (`None`: the key did not exist), as the API shows them.

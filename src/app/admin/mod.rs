@@ -8,6 +8,7 @@
 //! them. Reads are in [`reads`], writes (with their audit events) in [`writes`].
 
 mod events;
+mod leaks;
 mod reads;
 mod writes;
 

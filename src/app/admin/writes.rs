@@ -28,7 +28,7 @@ use crate::record::{KeyRecord, UnixMillis};
 /// How many times a write without `If-Match` reads and applies itself again
 /// when another write got in first. Each retry means another write to the
 /// same key succeeded, so this bounds the concurrent writers a write outlasts.
-const WRITE_ATTEMPTS: usize = 32;
+pub(super) const WRITE_ATTEMPTS: usize = 32;
 /// The longest `User-Agent` an audit event keeps.
 const MAX_USER_AGENT_CHARS: usize = 256;
 
@@ -44,6 +44,11 @@ impl Author {
             Principal::Root => Actor::AdminToken,
             Principal::Key(own) => Actor::Key { key_id: own.id.clone(), name: own.name.clone() },
         };
+        Author::acting(actor, request)
+    }
+
+    /// `actor`, making its change through `request`.
+    pub(super) fn acting(actor: Actor, request: &Request) -> Result<Author, Error> {
         let request_id = match request.header("cf-ray").filter(|ray| !ray.is_empty()) {
             Some(ray) => ray.chars().take(64).collect(),
             None => new_request_id().map_err(randomness)?,
@@ -78,7 +83,7 @@ impl Author {
     }
 
     /// The entry of a write of `after` (an upsert), with its audit event.
-    fn upsert(
+    pub(super) fn upsert(
         &self,
         action: Option<Action>,
         before: Option<&KeyRecord>,
@@ -96,7 +101,7 @@ impl Author {
 }
 
 /// A write that lost the race [`WRITE_ATTEMPTS`] times in a row.
-fn kept_changing(id: &KeyId) -> Error {
+pub(super) fn kept_changing(id: &KeyId) -> Error {
     Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts"))
 }
 
@@ -123,7 +128,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
 
     /// The version a write of `record` gets: strictly increasing, since the
     /// key's object tells stale copies and stale writers apart by it.
-    fn next_version(&self, record: &KeyRecord) -> UnixMillis {
+    pub(super) fn next_version(&self, record: &KeyRecord) -> UnixMillis {
         self.now.max(record.updated_at + 1)
     }
 
@@ -133,7 +138,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     /// found. Once the object took a change to an existing key, KV is only
     /// the index: the object judges every use on its own record, so a KV
     /// failure then is no reason to tell the writer its change failed.
-    async fn put(
+    pub(super) async fn put(
         &self,
         digest_hex: &str,
         record: &KeyRecord,
@@ -160,7 +165,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
 
     /// Hands `entries` to the project's object now, so the next listing shows
     /// them. A failure is not the writer's: the keys' outboxes deliver later.
-    async fn deliver(&self, project: &ProjectId, entries: Vec<OutboxEntry>) {
+    pub(super) async fn deliver(&self, project: &ProjectId, entries: Vec<OutboxEntry>) {
         let call = ProjectCall::Apply { project: project.clone(), entries, usage: None };
         if let Ok(answer) = self.limiter.project(project, call).await {
             // The directory of projects catches up on the next write if this fails.
@@ -237,7 +242,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
 
     /// A pointer an older version wrote goes once the key's object holds the
     /// key (it may have adopted it earlier, on a verification, unseen here).
-    async fn forget_pointer(&self, found: &LiveKey) {
+    pub(super) async fn forget_pointer(&self, found: &LiveKey) {
         // Harmless if it fails: the object answers first from now on.
         let _ = self.keys.drop_pointer(&found.record.project, &found.record.id).await;
     }
@@ -256,6 +261,18 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         request: &Request,
     ) -> Result<Response, Error> {
         let author = Author::of(principal, request)?;
+        self.delete_by(project, id, principal, precondition, &author).await
+    }
+
+    /// [`delete`](Self::delete), its audit event naming `author`.
+    pub(super) async fn delete_by(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        precondition: Option<Precondition>,
+        author: &Author,
+    ) -> Result<Response, Error> {
         for _ in 0..WRITE_ATTEMPTS {
             let found = match self.find(project, id).await? {
                 // What a half-failed deletion left in KV is cleaned up (and any
@@ -326,6 +343,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             }
             let mut new = old.clone();
             new.rotated_from = Some(old.id.clone());
+            // The successor's secret is new: whatever leaked was the old one's.
+            new.leaked = None;
             new.created_at = self.now;
             new.updated_at = self.now;
             principal.may_touch(&new)?;

@@ -1,0 +1,73 @@
+//! What a leak report does to a key: marks it `leaked` and applies
+//! `LEAKED_KEY_ACTION`, through the same compare-and-set path as an admin
+//! change, so it is in force on the key's next request.
+//!
+//! Guarantees: only a key whose digest KV and the key's object both hold is
+//! touched; a key already marked leaked is not changed again (a replayed
+//! report adds no event), unless a deletion it asked for is unfinished; the
+//! audit events name the secret-scanning provider as their actor.
+
+use super::writes::{kept_changing, Author, WRITE_ATTEMPTS};
+use crate::app::http::Request;
+use crate::app::limiter::Limiter;
+use crate::app::principal::Principal;
+use crate::app::projects::Projects;
+use crate::app::store::KeyValueStore;
+use crate::app::Context;
+use crate::config::LeakAction;
+use crate::error::Error;
+use crate::key::ApiKey;
+use crate::project::{Action, Actor};
+use crate::record::{KeyStatus, Leak};
+
+impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
+    /// Neutralises the key whose secret is `key`, reported by `provider` in
+    /// `request`; whether it is a key of this deployment that exists (GitHub's
+    /// `true_positive`).
+    pub async fn report_leak(
+        &self,
+        key: &ApiKey,
+        leak: Leak,
+        provider: &str,
+        request: &Request,
+    ) -> Result<bool, Error> {
+        let digest_hex = key.digest().to_hex();
+        let Some(stored) = self.keys.record_at(&digest_hex).await? else { return Ok(false) };
+        let (project, id) = (&stored.project, &stored.id);
+        let author = Author::acting(Actor::SecretScanning { provider: provider.to_owned() }, request)?;
+        let action = self.config.leaked_key_action;
+        for _ in 0..WRITE_ATTEMPTS {
+            let found = match self.find_live(project, id).await {
+                Err(Error::KeyNotFound) => return Ok(false),
+                found => found?,
+            };
+            // A KV record left under another digest (never this key's) changes nothing.
+            if found.digest_hex != digest_hex {
+                return Ok(false);
+            }
+            let before = &found.record;
+            if before.leaked.is_none() {
+                let mut after = before.clone();
+                after.leaked = Some(leak.clone());
+                if action == LeakAction::Disable {
+                    Principal::Root.set_status(&mut after, KeyStatus::Inactive);
+                }
+                after.updated_at = self.next_version(before);
+                let entry = author.upsert(Some(Action::KeyLeaked), Some(before), &after)?;
+                if !self.put(&found.digest_hex, &after, Some(before.updated_at), &entry).await? {
+                    continue;
+                }
+                self.forget_pointer(&found).await;
+                self.deliver(project, vec![entry]).await;
+            }
+            if action == LeakAction::Delete {
+                match self.delete_by(project, id, &Principal::Root, None, &author).await {
+                    Ok(_) | Err(Error::KeyNotFound) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            return Ok(true);
+        }
+        Err(kept_changing(id))
+    }
+}
