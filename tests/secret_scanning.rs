@@ -234,3 +234,14 @@ fn malformed_reports_get_the_contracts_errors() {
         assert_eq!((answer.status, answer.json_body()), (200, json!([])));
     });
 }
+
+#[test]
+fn a_key_only_kv_knows_is_neutralised_too() {
+    let harness = harness("disable");
+    let key = support::seed(&harness.store, &[], |_| {});
+    harness.with_limiter(|session| {
+        let answer = session.send(report("current", &signing_key(1), &found(&[&key])));
+        assert_eq!(answer.json_body()[0]["label"], "true_positive");
+        assert_eq!(session.verify(&key, None)["code"], "API_KEY_DISABLED", "its first use finds it disabled");
+    });
+}

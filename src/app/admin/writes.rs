@@ -101,7 +101,7 @@ impl Author {
 }
 
 /// A write that lost the race [`WRITE_ATTEMPTS`] times in a row.
-pub(super) fn kept_changing(id: &KeyId) -> Error {
+fn kept_changing(id: &KeyId) -> Error {
     Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts"))
 }
 
