@@ -8,7 +8,8 @@
 //! report adds no event), unless a deletion it asked for is unfinished; the
 //! audit events name the secret-scanning provider as their actor.
 
-use super::writes::{Author, WRITE_ATTEMPTS};
+use super::author::Author;
+use super::writes::WRITE_ATTEMPTS;
 use crate::app::http::Request;
 use crate::app::limiter::Limiter;
 use crate::app::principal::Principal;
