@@ -43,12 +43,26 @@ test-e2e: npm chromium
 build: tools
 	$(MAKE) --no-print-directory wasm assets
 
+# Binaryen's wasm-opt (npm `binaryen`; worker-build's own download needs GitHub)
+# on worker-build's output, which keeps function names (Cargo.toml: strip = false)
+# so they can be sorted: gzip then finds the copies of one generic side by side.
+# One-caller inlining is capped and local-cse skipped: both shrink the raw module
+# but grow it gzipped. The names are stripped last. The features are those rustc
+# enables plus exception handling, which wasm-bindgen's catch wrappers use.
+WASM_FEATURES := --enable-bulk-memory --enable-bulk-memory-opt --enable-call-indirect-overlong \
+  --enable-multivalue --enable-mutable-globals --enable-nontrapping-float-to-int \
+  --enable-reference-types --enable-sign-ext --enable-exception-handling
+WASM_OPT_FLAGS := -Oz --one-caller-inline-max-function-size=10 --skip-pass=local-cse \
+  --reorder-functions-by-name --strip-debug --strip-producers
+
 # The bare builds, also wrangler.toml's [build] command; `tools` must have run.
 # The wasm is built unminified, so scripts/lean-entry.mjs can find the shim's
 # names: it swaps the per-request WorkerEntrypoint + proxies for a plain handler object.
+# worker-build writes build/index_bg.wasm anew each time, so wasm-opt never sees its own output.
 wasm:
 	NO_MINIFY=1 worker-build --release
 	node scripts/lean-entry.mjs build/index.js
+	node_modules/.bin/wasm-opt $(WASM_FEATURES) $(WASM_OPT_FLAGS) build/index_bg.wasm -o build/index_bg.wasm
 
 # The dashboard's static assets (TypeScript + Preact, bundled by esbuild).
 assets:

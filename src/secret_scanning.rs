@@ -121,7 +121,7 @@ impl PublicKeys {
                 keys.retired.push(entry.key_identifier);
                 continue;
             }
-            let key = VerifyingKey::from_public_key_pem(entry.key.trim()).map_err(|_| {
+            let key = public_key_of_pem(&entry.key).ok_or_else(|| {
                 SignatureError::KeyDocument(format!("key `{}` is not a P-256 public key in PEM", entry.key_identifier))
             })?;
             keys.current.push((entry.key_identifier, key));
@@ -151,6 +151,14 @@ impl PublicKeys {
         key.verify(body, &signature).map_err(|_| SignatureError::Mismatch)?;
         Ok(SignedBody(body))
     }
+}
+
+/// The key of a PEM `PUBLIC KEY` block (RFC 7468: base64 of a DER SPKI, in
+/// lines of any length), if it is a P-256 key.
+fn public_key_of_pem(pem: &str) -> Option<VerifyingKey> {
+    let armored = pem.trim().strip_prefix("-----BEGIN PUBLIC KEY-----")?.strip_suffix("-----END PUBLIC KEY-----")?;
+    let der = STANDARD.decode(armored.split_ascii_whitespace().collect::<String>()).ok()?;
+    VerifyingKey::from_public_key_der(&der).ok()
 }
 
 /// A report body whose signature holds; only [`PublicKeys::verify`] makes one.
@@ -454,6 +462,10 @@ mod tests {
         assert!(PublicKeys::parse(&retired_garbage).is_ok(), "a retired key is not parsed");
         let crlf = pem_a.replace('\n', "\r\n");
         assert!(PublicKeys::parse(&document(&[("a", &crlf, true)])).is_ok());
+        let (begin, rest) = pem_a.split_once('\n').unwrap();
+        let (base64, end) = rest.trim_end().rsplit_once('\n').unwrap();
+        let one_line = format!("{begin}\n{}\n{end}", base64.replace('\n', ""));
+        assert!(PublicKeys::parse(&document(&[("a", &one_line, true)])).is_ok(), "{one_line}");
 
         for (what, bad) in [
             ("not JSON", b"<html>".to_vec()),
@@ -467,6 +479,9 @@ mod tests {
             ("a current key that is no PEM", document(&[("a", "not a key", true)])),
             ("a current Ed25519 key", document(&[("a", ED25519_KEY, true)])),
             ("a current key cut short", document(&[("a", &pem_a[..pem_a.len() - 40], true)])),
+            ("another PEM label", document(&[("a", &pem_a.replace("PUBLIC KEY", "EC PUBLIC KEY"), true)])),
+            ("text after the block", document(&[("a", &format!("{pem_a}x"), true)])),
+            ("bare base64", document(&[("a", base64, true)])),
         ] {
             assert!(matches!(PublicKeys::parse(&bad), Err(SignatureError::KeyDocument(_))), "{what}");
         }
