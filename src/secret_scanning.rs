@@ -141,13 +141,15 @@ impl PublicKeys {
     ) -> Result<SignedBody<'b>, SignatureError> {
         let identifier = identifier.ok_or(SignatureError::MissingHeader(IDENTIFIER_HEADER))?;
         let signature = signature.ok_or(SignatureError::MissingHeader(SIGNATURE_HEADER))?;
+        // Decoded first: a malformed signature is refused before its
+        // identifier can ask for the document to be fetched again.
+        let der = STANDARD.decode(signature).map_err(|_| SignatureError::MalformedSignature)?;
+        let signature = Signature::from_der(&der).map_err(|_| SignatureError::MalformedSignature)?;
         let key = match self.current.iter().find(|(id, _)| id == identifier) {
             Some((_, key)) => key,
             None if self.retired.iter().any(|id| id == identifier) => return Err(SignatureError::RetiredKey),
             None => return Err(SignatureError::UnknownKey),
         };
-        let der = STANDARD.decode(signature).map_err(|_| SignatureError::MalformedSignature)?;
-        let signature = Signature::from_der(&der).map_err(|_| SignatureError::MalformedSignature)?;
         key.verify(body, &signature).map_err(|_| SignatureError::Mismatch)?;
         Ok(SignedBody(body))
     }

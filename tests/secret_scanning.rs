@@ -196,27 +196,45 @@ fn nothing_is_acted_on_before_the_signature_holds() {
     });
 }
 
+/// The document is fetched at most once in five minutes per isolate, and a
+/// copy over an hour old is fetched again (attacker review: forged
+/// identifiers drove a fetch a minute; a retired key verified for ever).
 #[test]
-fn an_unreachable_key_document_refuses_and_is_not_fetched_again_within_a_minute() {
+fn the_key_document_is_fetched_rarely_and_kept_at_most_an_hour() {
+    const MINUTE: i64 = 60_000;
     let harness = harness("disable");
     harness.origin.go_down(true);
     harness.with_limiter(|session| {
         let leaky = session.create("acme", json!({"name": "leaky"}));
         let body = found(&[leaky["key"].as_str().unwrap()]);
+        let fetches = || harness.origin.received().iter().filter(|sent| sent.url.starts_with("https://keys.")).count();
         assert_eq!(session.send(report("current", &signing_key(1), &body)).status, 401);
         harness.origin.go_down(false);
-        let fetches = || harness.origin.received().iter().filter(|sent| sent.url.starts_with("https://keys.")).count();
-        let before = fetches();
-        assert_eq!(session.send(report("current", &signing_key(1), &body)).status, 401, "within the minute");
-        assert_eq!(fetches(), before, "no new fetch");
-        harness.clock.advance(60_000);
+        assert_eq!(session.send(report("current", &signing_key(1), &body)).status, 401, "within the interval");
+        assert_eq!(fetches(), 0, "the failed fetch never reached the document");
+        harness.clock.advance(5 * MINUTE);
         assert_eq!(session.send(report("current", &signing_key(1), &body)).status, 200);
-        // Cached now: forged identifiers do not make it fetch again.
-        let cached = fetches();
+        assert_eq!(fetches(), 1);
+        // Forged identifiers: one more fetch at most per interval; malformed signatures none.
         for _ in 0..5 {
             assert_eq!(session.send(report("forged", &signing_key(1), &body)).status, 401);
+            let garbage = report("forged", &signing_key(1), &body);
+            let mut garbage = garbage.clone();
+            garbage.headers.retain(|(name, _)| name != "github-public-key-signature");
+            assert_eq!(session.send(garbage.with_header("Github-Public-Key-Signature", "AAAA")).status, 401);
         }
-        assert_eq!(fetches(), cached);
+        assert_eq!(fetches(), 1, "the copy was fetched less than five minutes ago");
+        // GitHub retires the key: within the hour the isolate's copy says so.
+        let retired = json!({"public_keys": [{"key_identifier": "current", "key":
+            signing_key(1).verifying_key().to_public_key_pem(LineEnding::LF).unwrap(), "is_current": false}]});
+        harness.origin.answer_with(Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Bytes(retired.to_string().into_bytes()),
+        });
+        harness.clock.advance(61 * MINUTE);
+        assert_eq!(session.send(report("current", &signing_key(1), &body)).status, 401);
+        assert_eq!(fetches(), 2);
     });
 }
 
@@ -243,5 +261,68 @@ fn a_key_only_kv_knows_is_neutralised_too() {
         let answer = session.send(report("current", &signing_key(1), &found(&[&key])));
         assert_eq!(answer.json_body()[0]["label"], "true_positive");
         assert_eq!(session.verify(&key, None)["code"], "API_KEY_DISABLED", "its first use finds it disabled");
+    });
+}
+
+/// Attacker review: a key flagged under `report` (or re-activated by the
+/// admin token) was never disabled again, though labelled true_positive.
+#[test]
+fn every_report_leaves_the_key_as_the_action_says() {
+    let reporting = harness("report");
+    let flagged = reporting.with_limiter(|session| {
+        let leaky = session.create("acme", json!({"name": "leaky"}));
+        session.send(report("current", &signing_key(1), &found(&[leaky["key"].as_str().unwrap()])));
+        leaky
+    });
+    let key = flagged["key"].as_str().unwrap();
+    // The same deployment, now under `disable`, with the same stores.
+    let disabling = Harness {
+        config: config(&[
+            ("ADMIN_TOKEN", ADMIN_TOKEN),
+            ("LEAKED_KEY_ACTION", "disable"),
+            ("SECRET_SCANNING_KEYS_URL", "https://keys.example/secret_scanning"),
+        ]),
+        ..reporting
+    };
+    disabling.with_limiter(|session| {
+        // A fresh limiter knows nothing: the key stands as KV holds it, flagged and active.
+        assert_eq!(session.verify(key, None)["valid"], true);
+        session.send(report("current", &signing_key(1), &found(&[key])));
+        assert_eq!(session.verify(key, None)["code"], "API_KEY_DISABLED");
+        let path = format!("/v1/projects/acme/keys/{}", flagged["id"].as_str().unwrap());
+        assert_eq!(session.root("PATCH", &path, json!({"status": "active"})).status, 200);
+        // Leaked again elsewhere: disabled again, the new place recorded.
+        let elsewhere = found(&[key]).replace("blob/1/.env", "blob/2/config.js");
+        session.send(report("current", &signing_key(1), &elsewhere));
+        assert_eq!(session.verify(key, None)["code"], "API_KEY_DISABLED");
+        let shown = session.root("GET", &path, Value::Null).json_body();
+        assert_eq!(shown["leaked"]["url"], "https://github.com/o/r/blob/2/config.js");
+    });
+}
+
+/// Attacker review: 999 made-up keys with valid checksums beside a real one
+/// cost a KV read each, past a request's budget; a report is now bounded.
+#[test]
+fn a_report_padded_with_made_up_keys_is_bounded() {
+    use keygate::key::{ApiKey, Environment, KeyPrefixes};
+    let harness = harness("disable");
+    harness.with_limiter(|session| {
+        let leaky = session.create("acme", json!({"name": "leaky"}));
+        let fake = || ApiKey::generate(Environment::Live, &KeyPrefixes::default()).unwrap().expose().to_owned();
+        let mut tokens: Vec<String> = (0..300).map(|_| fake()).collect();
+        tokens.push(leaky["key"].as_str().unwrap().to_owned());
+        let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let answer = session.send(report("current", &signing_key(1), &found(&refs)));
+        assert_eq!((answer.status, code(&answer)), (400, "VALIDATION_ERROR".to_owned()));
+        assert_eq!(session.verify(leaky["key"].as_str().unwrap(), None)["valid"], true, "nothing was done");
+        // Within the bound, and the same key named many times, is one lookup each.
+        let mut within: Vec<&str> = refs[1..].to_vec();
+        within.extend(std::iter::repeat_n(refs[300], 500));
+        let answer = session.send(report("current", &signing_key(1), &found(&within)));
+        assert_eq!(answer.status, 200, "{}", answer.json_body());
+        let labels = answer.json_body();
+        assert_eq!(labels.as_array().unwrap().len(), within.len());
+        assert_eq!(labels[299]["label"], "true_positive");
+        assert_eq!(labels[0]["label"], "false_positive");
     });
 }

@@ -69,6 +69,11 @@ pub async fn keep_failed(projects: &impl Projects, body: &str) -> (QueueVerdict,
         return (QueueVerdict::Ack, json!({"queue": "events-dead-letter", "dropped": "not a notification"}));
     };
     let mut line = json!({"queue": "events-dead-letter", "event_id": notice.id, "type": notice.kind});
+    // Only a project object queues notifications, each about its own project.
+    if notice.data["project"] != json!(notice.project) {
+        line["dropped"] = json!("the event's project is not its data's");
+        return (QueueVerdict::Ack, line);
+    }
     let project = notice.project.clone();
     match projects.project(&project, ProjectCall::Failed { project: project.clone(), notice }).await {
         Ok(ProjectAnswer::Done { .. }) => (QueueVerdict::Ack, line),
@@ -174,5 +179,18 @@ mod tests {
         let Ok(ProjectAnswer::FailedEvents { events, .. }) = answer else { panic!("{answer:?}") };
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].notice, notice());
+        // A message naming one project with another's data is nobody's to keep.
+        let mut forged = notice();
+        forged.project = keygate_project("victim");
+        let body = serde_json::to_string(&forged).unwrap();
+        assert_eq!(block_on(keep_failed(&limiter, &body)).0, QueueVerdict::Ack);
+        let victim = keygate_project("victim");
+        let query = crate::project::EventsQuery { limit: 10, after: None };
+        let answer = block_on(limiter.project(&victim, ProjectCall::FailedEvents { project: victim.clone(), query }));
+        assert!(matches!(answer, Ok(ProjectAnswer::FailedEvents { events, .. }) if events.is_empty()));
+    }
+
+    fn keygate_project(id: &str) -> crate::ids::ProjectId {
+        crate::ids::ProjectId::parse(id).unwrap()
     }
 }

@@ -6,11 +6,13 @@
 //! Guarantees: nothing in the body is read before its signature holds under
 //! a current key of the document at `SECRET_SCANNING_KEYS_URL`; every
 //! signature failure is 401 `INVALID_SIGNATURE`; the answer names tokens by
-//! their SHA-256 only; the document is fetched once per isolate and again at
-//! most once a minute (for an identifier it does not know), so forged
+//! their SHA-256 only; the document is fetched at most once in
+//! [`FETCH_INTERVAL_MILLIS`] per isolate (on first use, for an identifier
+//! the copy does not know, and when the copy is over an hour old), so forged
 //! identifiers cannot make keygate hammer it.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::app::http::{Request, Response};
@@ -29,15 +31,31 @@ use crate::secret_scanning::{
 
 /// The provider named in audit events.
 const PROVIDER: &str = "github";
-/// The shortest wait between two fetches of the public-key document.
-const REFETCH_MILLIS: UnixMillis = 60_000;
+/// The shortest wait between two fetches of the public-key document: what
+/// unsigned requests with made-up identifiers can make keygate fetch.
+const FETCH_INTERVAL_MILLIS: UnixMillis = 5 * 60_000;
+/// How long a copy of the document is trusted: a key GitHub retired stops
+/// verifying within this.
+const MAX_AGE_MILLIS: UnixMillis = 3600_000;
+/// The most distinct keys of this deployment one report may name: each
+/// costs a KV read, a real one a few more calls, within a request's budget
+/// of about 1000.
+const MAX_KEYS_PER_REPORT: usize = 300;
 /// The largest public-key document read.
 const MAX_KEYS_DOCUMENT_BYTES: usize = 64 * 1024;
 const INVALID: &str = "Invalid secret scanning signature.";
 
+/// The isolate's copy of GitHub's public keys.
+#[derive(Clone, Default)]
+struct KeyCache {
+    /// The document's keys, and when they were fetched.
+    keys: Option<(Rc<PublicKeys>, UnixMillis)>,
+    /// When a fetch was last tried (whether it worked or not).
+    tried_at: Option<UnixMillis>,
+}
+
 thread_local! {
-    /// The isolate's copy of GitHub's public keys, and when a fetch was last tried.
-    static KEYS: RefCell<(Option<Rc<PublicKeys>>, Option<UnixMillis>)> = const { RefCell::new((None, None)) };
+    static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::default());
 }
 
 /// A report without both signature headers is refused before its body is read.
@@ -56,18 +74,39 @@ impl<S: KeyValueStore, L: Limiter + Projects, O: Origin> Context<'_, S, L, O> {
             ReportError::TooLarge => Error::PayloadTooLarge { limit_bytes: crate::secret_scanning::MAX_REPORT_BYTES },
             problem => Error::validation("body", problem.to_string()),
         })?;
-        let mut feedback = Vec::with_capacity(reported.len());
-        for item in &reported {
-            let real = match ApiKey::parse(&item.token, &self.config.key_prefixes) {
-                Err(_) => false,
-                Ok(key) => {
-                    let leak = Leak { at: self.now, url: non_empty(&item.url), source: non_empty(&item.source) };
-                    self.report_leak(&key, leak, PROVIDER, request).await?
-                }
-            };
-            let label = if real { Label::TruePositive } else { Label::FalsePositive };
-            feedback.push(Feedback::new(item, label));
+        // Each distinct key of this deployment costs storage calls: bounded,
+        // so a report padded with made-up keys cannot exhaust the request's budget.
+        let mut candidates: Vec<&str> = reported
+            .iter()
+            .map(|item| item.token.as_str())
+            .filter(|token| ApiKey::parse(token, &self.config.key_prefixes).is_ok())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.len() > MAX_KEYS_PER_REPORT {
+            let message = format!("A report may name at most {MAX_KEYS_PER_REPORT} distinct keys of this deployment.");
+            return Err(Error::validation("body", message));
         }
+        let mut real: HashMap<&str, bool> = HashMap::with_capacity(candidates.len());
+        for item in &reported {
+            let Ok(key) = ApiKey::parse(&item.token, &self.config.key_prefixes) else { continue };
+            if real.contains_key(item.token.as_str()) {
+                continue;
+            }
+            let leak = Leak { at: self.now, url: non_empty(&item.url), source: non_empty(&item.source) };
+            real.insert(&item.token, self.report_leak(&key, leak, PROVIDER, request).await?);
+        }
+        let feedback: Vec<Feedback> = reported
+            .iter()
+            .map(|item| {
+                let label = if real.get(item.token.as_str()) == Some(&true) {
+                    Label::TruePositive
+                } else {
+                    Label::FalsePositive
+                };
+                Feedback::new(item, label)
+            })
+            .collect();
         Ok(Response::json(200, &serde_json::json!(feedback)))
     }
 
@@ -77,23 +116,27 @@ impl<S: KeyValueStore, L: Limiter + Projects, O: Origin> Context<'_, S, L, O> {
             keys.verify(request.header(IDENTIFIER_HEADER), request.header(SIGNATURE_HEADER), &request.body)
         };
         let invalid = |_| Error::InvalidSignature(INVALID);
-        let (cached, last_fetch) = KEYS.with(|cell| cell.borrow().clone());
-        let may_fetch = last_fetch.is_none_or(|at| self.now - at >= REFETCH_MILLIS);
-        match cached {
-            Some(keys) => match check(&keys) {
+        let cache = KEYS.with(|cell| cell.borrow().clone());
+        let may_fetch = cache.tried_at.is_none_or(|at| self.now - at >= FETCH_INTERVAL_MILLIS);
+        let fresh = cache.keys.as_ref().filter(|(_, fetched_at)| self.now - fetched_at < MAX_AGE_MILLIS);
+        match (fresh, cache.keys.as_ref()) {
+            (Some((keys, _)), _) => match check(keys) {
+                // GitHub may have published a new key since: look once more.
                 Err(error) if error.is_unknown_key() && may_fetch => check(&*self.fetch_keys().await?).map_err(invalid),
                 verified => verified.map_err(invalid),
             },
-            None if may_fetch => check(&*self.fetch_keys().await?).map_err(invalid),
-            None => Err(Error::InvalidSignature(INVALID)),
+            (None, _) if may_fetch => check(&*self.fetch_keys().await?).map_err(invalid),
+            // Stale, and fetched (or tried) within the interval: the copy serves until the next fetch.
+            (None, Some((keys, _))) => check(keys).map_err(invalid),
+            (None, None) => Err(Error::InvalidSignature(INVALID)),
         }
     }
 
     /// GitHub's public keys, fetched now and kept for the isolate. A failure
     /// (unreachable, not the documented shape) is a refusal like any other,
-    /// and counts as a fetch: the next waits a minute too.
+    /// and counts as a fetch: the next waits the interval too.
     async fn fetch_keys(&self) -> Result<Rc<PublicKeys>, Error> {
-        KEYS.with(|cell| cell.borrow_mut().1 = Some(self.now));
+        KEYS.with(|cell| cell.borrow_mut().tried_at = Some(self.now));
         let outgoing = Outgoing {
             method: "GET".into(),
             url: self.config.secret_scanning_keys_url.clone(),
@@ -106,7 +149,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O: Origin> Context<'_, S, L, O> {
             Err(_) => Err(SignatureError::KeyDocument("unreachable".into())),
         };
         let keys = Rc::new(keys.map_err(|_| Error::InvalidSignature(INVALID))?);
-        KEYS.with(|cell| cell.borrow_mut().0 = Some(keys.clone()));
+        KEYS.with(|cell| cell.borrow_mut().keys = Some((keys.clone(), self.now)));
         Ok(keys)
     }
 }

@@ -3,9 +3,14 @@
 
 use std::fmt;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
 use super::{is_http_url, whole_number};
 use crate::webhook::{Scheme, WebhookSecret};
 
+/// The shortest `EVENTS_SECRET` key: Standard Webhooks secrets are 24 to 64 random bytes.
+const MIN_SECRET_BYTES: usize = 16;
 /// The default wait before the first retry, doubled for each next one.
 pub const DEFAULT_RETRY_SECONDS: u64 = 10;
 
@@ -51,6 +56,10 @@ pub fn parse_events(
         "EVENTS_SECRET",
         "must be set (a Standard Webhooks secret, whsec_ + base64) when EVENTS_URL is".to_owned(),
     ))?;
+    let decoded = STANDARD.decode(secret.trim().strip_prefix("whsec_").unwrap_or(secret.trim())).unwrap_or_default();
+    if decoded.len() < MIN_SECRET_BYTES {
+        return Err(("EVENTS_SECRET", format!("must be whsec_ + base64 of at least {MIN_SECRET_BYTES} random bytes")));
+    }
     let secret = WebhookSecret::parse(&Scheme::Standard, secret.trim())
         .map_err(|problem| ("EVENTS_SECRET", problem.to_owned()))?;
     let retry_seconds = whole_number(retry_seconds, DEFAULT_RETRY_SECONDS, 3600, "seconds")

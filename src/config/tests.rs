@@ -167,6 +167,8 @@ fn events_need_an_http_url_and_a_standard_secret() {
     let problem = |vars: &[(&str, &str)]| config(vars).unwrap_err().problems[0].clone();
     assert!(problem(&[("EVENTS_URL", "https://hooks.example")]).starts_with("EVENTS_SECRET"));
     assert!(problem(&[("EVENTS_URL", "https://h.example"), ("EVENTS_SECRET", "whsec_!!")]).starts_with("EVENTS_SECRET"));
+    let short = [("EVENTS_URL", "https://h.example"), ("EVENTS_SECRET", "whsec_c2hvcnQ=")];
+    assert!(problem(&short).starts_with("EVENTS_SECRET"), "a 5-byte key is guessable");
     for bad in ["hooks.example", "ftp://h.example", "https://", "https:///x", "https://h.example/#x"] {
         assert!(problem(&[("EVENTS_URL", bad), ("EVENTS_SECRET", SECRET)]).starts_with("EVENTS_URL"), "{bad}");
     }

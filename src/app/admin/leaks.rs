@@ -4,9 +4,11 @@
 //!
 //! Guarantees: only the key whose secret was reported is touched (its object
 //! holds that digest, or only KV knows the key, as a first use would find
-//! it); a key already marked leaked is not changed again (a replayed
-//! report adds no event), unless a deletion it asked for is unfinished; the
-//! audit events name the secret-scanning provider as their actor.
+//! it); every report leaves the key as `LEAKED_KEY_ACTION` says (a key
+//! re-activated, or flagged under `report`, is disabled by the next report
+//! under `disable`); `leaked` names the latest place; a replayed report (the
+//! same place, nothing left to do) adds no event; the audit events name the
+//! secret-scanning provider as their actor.
 
 use super::author::Author;
 use super::writes::WRITE_ATTEMPTS;
@@ -40,10 +42,13 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let Some(found) = self.find_by_digest(&digest_hex).await? else { return Ok(false) };
             let before = &found.record;
             let (project, id) = (&before.project, &before.id);
-            if before.leaked.is_none() {
+            let disables = action == LeakAction::Disable && before.status == KeyStatus::Active;
+            let known = before.leaked.as_ref().is_some_and(|held| held.url == leak.url && held.source == leak.source);
+            // A new place, or a key still active that `disable` must stop: a replay changes nothing.
+            if !known || disables {
                 let mut after = before.clone();
                 after.leaked = Some(leak.clone());
-                if action == LeakAction::Disable {
+                if disables {
                     Principal::Root.set_status(&mut after, KeyStatus::Inactive);
                 }
                 after.updated_at = self.next_version(before);
