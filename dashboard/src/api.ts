@@ -87,7 +87,16 @@ export interface KeyObject {
   last_used_at: string | null;
   rotated_from: string | null;
   rotated_to: string | null;
+  /** Set once a leak report (GitHub secret scanning) named the key. */
+  leaked: Leak | null;
   key?: string;
+}
+
+/** Where and when a leak report found a key; `url` and `source` may be unknown. */
+export interface Leak {
+  at: string;
+  url: string | null;
+  source: string | null;
 }
 
 export interface AuditEvent {
@@ -95,7 +104,7 @@ export interface AuditEvent {
   at: string;
   action: string;
   key_id: string;
-  actor: { type: string; key_id?: string; name?: string };
+  actor: { type: string; key_id?: string; name?: string; provider?: string };
   changes: Record<string, { from: unknown; to: unknown }> | null;
   request_id: string;
   ip: string | null;
