@@ -99,6 +99,16 @@ export interface Leak {
   source: string | null;
 }
 
+/** An event notification whose delivery failed every retry (admin token only). */
+export interface FailedEvent {
+  id: string;
+  type: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+  status: "failed";
+  failed_at: string;
+}
+
 export interface AuditEvent {
   id: string;
   at: string;
