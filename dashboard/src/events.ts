@@ -102,7 +102,7 @@ function FailedList({ project }: { project: string }) {
       <h1 ref=${heading} tabindex="-1">Failed events <span class="muted">of ${project}</span></h1>
       <button type="button" onClick=${refresh}>Refresh</button>
     </div>
-    <p class="hint">
+    <p class="hint lead">
       Event notifications that failed every retry to EVENTS_URL, newest failure first. Retry sends one again
       with its original id.
     </p>
@@ -111,7 +111,9 @@ function FailedList({ project }: { project: string }) {
     <${ErrorBox} error=${error} />
     ${page === null && !error ? html`<${Loading} what="failed events" />` : null}
     ${page && events.length === 0
-      ? html`<p class="empty">No failed events${pages.length > 1 ? " on this page" : ""}.</p>`
+      ? html`<p class="empty">
+          No failed events${pages.length > 1 ? " on this page" : ""}. Every notification was delivered or is still being retried.
+        </p>`
       : null}
     ${events.length > 0
       ? html`<table class="events" ref=${table}>
@@ -128,7 +130,7 @@ function FailedList({ project }: { project: string }) {
                 <td data-label="Type"><code>${e.type}</code></td>
                 <td data-label="Failed">${when(e.failed_at)}</td>
                 <td data-label="Key">${keyId
-                  ? html`<a href=${`${keysHash(project)}/keys/${keyId}`}>${keyId}</a>`
+                  ? html`<a href=${`${keysHash(project)}/keys/${keyId}`}><code>${keyId}</code></a>`
                   : html`<span class="muted">—</span>`}</td>
                 <td data-label="Event id"><code>${e.id}</code></td>
                 <td data-label="Action">
