@@ -128,6 +128,8 @@ export type Principal =
   | { kind: "key"; project: string; scopes: string[]; canWrite: boolean; environment: string };
 
 const WRITE_SCOPES = ["admin", "keys:write", "keys:*"];
+/** A key of any deployment's prefix (KEY_PREFIX), not only the default `sk`. */
+const KEY_SHAPE = /^[a-z][a-z0-9]{1,11}_(live|test)_/;
 const READ_SCOPES = [...WRITE_SCOPES, "keys:read"];
 
 /** Finds out what `token` is, or throws the API's own refusal. */
@@ -139,7 +141,7 @@ export async function identify(token: string): Promise<Principal> {
     await api("GET", "/v1/projects?limit=1", { token });
     return { kind: "admin", environment };
   } catch (error) {
-    if (!(error instanceof ApiError) || !token.startsWith("sk_")) throw error;
+    if (!(error instanceof ApiError) || !KEY_SHAPE.test(token)) throw error;
     const verdict = await api<any>("POST", "/v1/keys/verify", { token: null, body: { key: token } });
     if (!verdict.data.valid) throw new ApiError(401, verdict.data.code, verdict.data.message);
     const scopes: string[] = verdict.data.scopes;
