@@ -36,6 +36,7 @@ function FailedList({ project }: { project: string }) {
   const [refocus, setRefocus] = useState<number | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const table = useRef<HTMLTableElement>(null);
+  const inFlight = useRef(new Set<string>());
   const cursor = pages[pages.length - 1];
   useEffect(() => {
     let live = true;
@@ -65,7 +66,8 @@ function FailedList({ project }: { project: string }) {
   }, [refocus]);
 
   const retry = async (event: FailedEvent, index: number) => {
-    if (pending.includes(event.id)) return;
+    if (inFlight.current.has(event.id)) return;
+    inFlight.current.add(event.id);
     setPending((ids) => [...ids, event.id]);
     setRetryError(null);
     setMessage(`Retrying ${event.type} ${event.id}…`);
@@ -86,6 +88,7 @@ function FailedList({ project }: { project: string }) {
         setRetryError(e);
       }
     } finally {
+      inFlight.current.delete(event.id);
       setPending((ids) => ids.filter((id) => id !== event.id));
     }
   };
@@ -112,7 +115,9 @@ function FailedList({ project }: { project: string }) {
     ${page === null && !error ? html`<${Loading} what="failed events" />` : null}
     ${page && events.length === 0
       ? html`<p class="empty">
-          No failed events${pages.length > 1 ? " on this page" : ""}. Every notification was delivered or is still being retried.
+          ${pages.length > 1 || page.cursor
+            ? "No failed events left on this page."
+            : "No failed events. Every notification was delivered or is still being retried."}
         </p>`
       : null}
     ${events.length > 0
