@@ -1,6 +1,6 @@
 // The project's failed event notifications: those that failed every retry and
 // sit in the dead-letter list, each with Retry. The admin token's alone.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, projectPath, type FailedEvent, type Principal } from "./api";
 import { KEY_ID, when } from "./format";
 import { keysHash } from "./pages";
@@ -55,8 +55,9 @@ function FailedList({ project }: { project: string }) {
       live = false;
     };
   }, [project, cursor, reload]);
-  // A row whose Retry had the focus is gone: the focus goes to the next row's Retry, or the heading.
-  useEffect(() => {
+  // A row whose Retry had the focus is gone: the focus goes to the next row's Retry, or the heading,
+  // in the same commit that removed the row.
+  useLayoutEffect(() => {
     if (refocus === null) return;
     setRefocus(null);
     const active = document.activeElement;

@@ -231,7 +231,7 @@ test("failed events are listed with their key, and Retry delivers one and takes 
   await row.waitFor({ state: "detached" });
   await page.getByRole("status").getByText(`Queued key.created ${one.id} for delivery again.`).waitFor();
   // The focus moves on to the next row's Retry, not to the page's top.
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), `Retry key.created ${two.id}`);
+  await page.waitForFunction((label) => document.activeElement?.getAttribute("aria-label") === label, `Retry key.created ${two.id}`);
   const delivered = await eventually(() => {
     const hit = received.find((r) => r.headers["webhook-id"] === one.id && r.status === 200);
     assert.ok(hit, "the retried event has not arrived");
@@ -249,7 +249,7 @@ test("failed events are listed with their key, and Retry delivers one and takes 
   await page.getByRole("button", { name: `Retry key.created ${two.id}` }).click();
   await page.getByRole("status").getByText(`${two.id} is no longer failed: it was retried already.`).waitFor();
   await page.getByText("No failed events.").waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement?.tagName), "H1");
+  await page.waitForFunction(() => document.activeElement?.tagName === "H1");
   await assertAccessible(page, "failed events, empty");
   await shoot(page, "failed-events-empty");
   await page.context().close();
