@@ -23,10 +23,22 @@ use support::*;
 struct Racing<'c> {
     inner: support::Limiter<'c>,
     before_next_write: RefCell<Option<(String, LimiterCall)>>,
+    /// The next `Put` to this key id fails; `true`: after its object took it
+    /// (the answer is lost), `false`: before.
+    fail_next_put_to: RefCell<Option<(String, bool)>>,
 }
 
 impl Limiter for Racing<'_> {
     async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
+        let failing = matches!(call, LimiterCall::Put { .. })
+            && self.fail_next_put_to.borrow().as_ref().is_some_and(|(id, _)| id == key_id.as_str());
+        if failing {
+            let (_, applied) = self.fail_next_put_to.borrow_mut().take().unwrap();
+            if applied {
+                self.inner.call(key_id, call).await?;
+            }
+            return Err(Error::Unavailable("the object's answer was lost".into()));
+        }
         if matches!(call, LimiterCall::Put { .. } | LimiterCall::Delete { .. }) {
             let slipped_in = self.before_next_write.borrow_mut().take();
             if let Some((id, other)) = slipped_in {
@@ -51,7 +63,11 @@ impl Deliveries for Racing<'_> {
 
 fn with_race<T>(f: impl FnOnce(&dyn Fn(Request) -> Response, &Racing<'_>) -> T) -> T {
     let harness = Harness::new();
-    let racing = Racing { inner: MemoryLimiter::new(&harness.clock), before_next_write: RefCell::new(None) };
+    let racing = Racing {
+        inner: MemoryLimiter::new(&harness.clock),
+        before_next_write: RefCell::new(None),
+        fail_next_put_to: RefCell::new(None),
+    };
     let app = app(&harness.config, &harness.store, &racing, &harness.origin, &harness.clock);
     let send = |request: Request| send(&app, request);
     f(&send, &racing)
@@ -251,4 +267,34 @@ fn a_keys_delete_applies_only_to_the_version_it_judged() {
         assert!(!racing.inner.state(&id).unwrap().deleted);
         assert_eq!(verify(send, target["key"].as_str().unwrap())["valid"], true);
     })
+}
+
+/// The retire step of a rotation failing: if the old key's object took it,
+/// the successor is handed over; if not, it is discarded, so no key lives
+/// whose secret nobody has.
+#[test]
+fn a_rotation_whose_retire_step_failed_hands_over_or_discards_the_successor() {
+    for applied in [true, false] {
+        with_race(|send, racing| {
+            let created = send(root("POST", "/v1/projects/acme/keys", json!({"name": "n"}))).json_body();
+            let id = created["id"].as_str().unwrap().to_owned();
+            *racing.fail_next_put_to.borrow_mut() = Some((id.clone(), applied));
+            let rotated = send(root("POST", &format!("/v1/projects/acme/keys/{id}/rotate"), Value::Null));
+            let old = send(root("GET", &format!("/v1/projects/acme/keys/{id}"), Value::Null)).json_body();
+            let listed = send(root("GET", "/v1/projects/acme/keys", Value::Null)).json_body();
+            let listed = listed["keys"].as_array().unwrap().len();
+            if applied {
+                assert_eq!(rotated.status, 201, "{}", rotated.json_body());
+                let new = rotated.json_body();
+                assert_eq!(old["rotated_to"], new["id"]);
+                assert_eq!(verify(send, new["key"].as_str().unwrap())["valid"], true);
+                assert_eq!(listed, 2);
+            } else {
+                assert_eq!(rotated.status, 503);
+                assert_eq!(old["rotated_to"], Value::Null);
+                assert_eq!(listed, 1, "the successor nobody holds is gone");
+                assert_eq!(verify(send, created["key"].as_str().unwrap())["valid"], true);
+            }
+        });
+    }
 }

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS notices (id TEXT PRIMARY KEY, at INTEGER NOT NULL, fa
   notice TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS notices_failed ON notices (failed_at, id);";
 
+/// Later than any time stored, and exact as a JavaScript number (the
+/// object's SQLite binds its parameters through JavaScript).
+const LATEST: UnixMillis = (1 << 53) - 1;
 /// Notifications handed to the queue per batch (the queue takes at most 100).
 pub const NOTICES_PER_BATCH: i64 = 100;
 
@@ -288,7 +291,7 @@ impl<S: Sql> ProjectDecisions<S> {
     /// Newest first from the cursor, filtered in Rust (scope implication
     /// does not fit SQL), read in batches until a page and one more are found.
     fn list(&self, query: &ListQuery) -> Result<ProjectAnswer, SqlError> {
-        let mut position = query.after.clone().unwrap_or(Position { at: UnixMillis::MAX, id: String::new() });
+        let mut position = query.after.clone().unwrap_or(Position { at: LATEST, id: String::new() });
         let mut page: Vec<CatalogItem> = Vec::new();
         loop {
             let rows = self.sql.exec(
@@ -319,15 +322,15 @@ impl<S: Sql> ProjectDecisions<S> {
     }
 
     fn audit(&self, query: &AuditQuery) -> Result<ProjectAnswer, SqlError> {
-        let position = query.after.clone().unwrap_or(Position { at: UnixMillis::MAX, id: String::new() });
+        let after = query.after.as_ref();
         let rows = self.sql.exec(
-            "SELECT event FROM events WHERE (at < ?1 OR (at = ?1 AND id < ?2)) \
+            "SELECT event FROM events WHERE (?1 IS NULL OR at < ?1 OR (at = ?1 AND id < ?2)) \
              AND (?3 IS NULL OR key_id = ?3) AND (?4 IS NULL OR action = ?4) \
              AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at <= ?6) \
              ORDER BY at DESC, id DESC LIMIT ?7",
             &[
-                position.at.into(),
-                position.id.as_str().into(),
+                after.map(|position| position.at).into(),
+                after.map(|position| position.id.as_str()).into(),
                 query.key_id.as_ref().map(KeyId::as_str).into(),
                 query.action.map(|action| action.as_str()).into(),
                 query.since.into(),

@@ -3,7 +3,7 @@
 // the project list, as a dashboard or an auditor would use them.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, digestOf, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker, digestOf, ADMIN_TOKEN, eventually } from "./fixture.mjs";
 
 let worker;
 before(async () => {
@@ -40,18 +40,6 @@ async function collect(path, field, params = {}, headers = root) {
   assert.fail(`${path}: the cursor never came to an end`);
 }
 
-/** Retries `check` until it passes or `ms` have gone by (then its last failure). */
-async function eventually(check, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    await sleep(250);
-  }
-}
 
 const outcomesOf = (entry) => Object.fromEntries(OUTCOMES.map((o) => [o, entry[o]]));
 const sumOf = (series) => Object.fromEntries(OUTCOMES.map((o) => [o, series.reduce((n, entry) => n + entry[o], 0)]));

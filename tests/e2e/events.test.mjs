@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
 import { Response } from "miniflare";
-import { startWorker, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker, ADMIN_TOKEN, eventually } from "./fixture.mjs";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const RECEIVER = "https://hooks.example/keygate";
@@ -40,18 +40,6 @@ before(async () => {
 });
 after(() => worker?.stop());
 
-/** Retries `check` until it passes or `ms` have gone by (then its last failure). */
-async function eventually(check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    await sleep(200);
-  }
-}
 
 /** The verified events about `keyId`, in order of arrival. */
 const eventsOf = (keyId) =>

@@ -127,6 +127,19 @@ export async function startWorker({ vars, persistTo, outbound, port, direct, qui
   return { mf, url, directUrl, kv, call, createKey, stop: () => mf.dispose() };
 }
 
+/** Retries `check` (which throws, e.g. an assertion, until it holds) until it passes or `ms` have gone by; then its last failure. */
+export async function eventually(check, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** A temporary directory for persisted storage, removed by the returned function. */
 export function temporaryDirectory() {
   const dir = mkdtempSync(join(tmpdir(), "keygate-e2e-"));

@@ -2,12 +2,14 @@
 //! `LEAKED_KEY_ACTION`, through the same compare-and-set path as an admin
 //! change, so it is in force on the key's next request.
 //!
-//! Guarantees: only a key whose digest KV and the key's object both hold is
-//! touched; a key already marked leaked is not changed again (a replayed
+//! Guarantees: only the key whose secret was reported is touched (its object
+//! holds that digest, or only KV knows the key, as a first use would find
+//! it); a key already marked leaked is not changed again (a replayed
 //! report adds no event), unless a deletion it asked for is unfinished; the
 //! audit events name the secret-scanning provider as their actor.
 
-use super::writes::{kept_changing, Author, WRITE_ATTEMPTS};
+use super::author::Author;
+use super::writes::WRITE_ATTEMPTS;
 use crate::app::http::Request;
 use crate::app::limiter::Limiter;
 use crate::app::principal::Principal;
@@ -32,20 +34,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         request: &Request,
     ) -> Result<bool, Error> {
         let digest_hex = key.digest().to_hex();
-        let Some(stored) = self.keys.record_at(&digest_hex).await? else { return Ok(false) };
-        let (project, id) = (&stored.project, &stored.id);
         let author = Author::acting(Actor::SecretScanning { provider: provider.to_owned() }, request)?;
         let action = self.config.leaked_key_action;
         for _ in 0..WRITE_ATTEMPTS {
-            let found = match self.find_live(project, id).await {
-                Err(Error::KeyNotFound) => return Ok(false),
-                found => found?,
-            };
-            // A KV record left under another digest (never this key's) changes nothing.
-            if found.digest_hex != digest_hex {
-                return Ok(false);
-            }
+            let Some(found) = self.find_by_digest(&digest_hex).await? else { return Ok(false) };
             let before = &found.record;
+            let (project, id) = (&before.project, &before.id);
             if before.leaked.is_none() {
                 let mut after = before.clone();
                 after.leaked = Some(leak.clone());
@@ -68,6 +62,6 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             }
             return Ok(true);
         }
-        Err(kept_changing(id))
+        Err(Error::Unavailable(format!("a reported key kept changing during {WRITE_ATTEMPTS} attempts")))
     }
 }

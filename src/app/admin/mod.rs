@@ -7,6 +7,7 @@
 //! the admin token's alone. Secrets appear only in the answer that creates
 //! them. Reads are in [`reads`], writes (with their audit events) in [`writes`].
 
+mod author;
 mod events;
 mod leaks;
 mod reads;

@@ -69,6 +69,27 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         }
     }
 
+    /// The live key whose secret has `digest_hex`, if any: its object has the
+    /// last word, and a key only KV knows (never used since) stands as KV
+    /// holds it, as its first use would adopt it.
+    pub(super) async fn find_by_digest(&self, digest_hex: &str) -> Result<Option<LiveKey>, Error> {
+        let Some(stored) = self.keys.record_at(digest_hex).await? else { return Ok(None) };
+        let LimiterAnswer::Record { record, deleted, digest, last_used_at } =
+            self.limiter.call(&stored.id, LimiterCall::Get).await?
+        else {
+            return Err(out_of_protocol());
+        };
+        Ok(match (record, digest) {
+            _ if deleted => None,
+            (Some(record), Some(held)) if held == digest_hex => {
+                Some(LiveKey { digest_hex: held, record, last_used_at })
+            }
+            // The object holds another key under this id: the KV record is no key's.
+            (Some(_), _) => None,
+            (None, _) => Some(LiveKey { digest_hex: digest_hex.to_owned(), record: stored, last_used_at }),
+        })
+    }
+
     pub(super) async fn find_live(&self, project: &ProjectId, id: &KeyId) -> Result<LiveKey, Error> {
         match self.find(project, id).await? {
             Found::Live(live) => Ok(live),

@@ -8,6 +8,7 @@
 //! stays deleted; a 2xx answer means the change is enforced and its audit
 //! event recorded or durably queued.
 
+use super::author::{randomness, Author};
 use super::reads::{Found, LiveKey};
 use super::{key_answer, Precondition};
 use crate::app::bodies::{apply_patch, new_record, parse_body, PatchKey, RotateKey};
@@ -21,92 +22,17 @@ use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
 use crate::keystate::{LimiterAnswer, LimiterCall};
-use crate::project::audit::{changes, new_event_id, new_request_id, RequestOrigin};
-use crate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectCall};
+use crate::project::audit::new_event_id;
+use crate::project::{Action, CatalogChange, OutboxEntry, ProjectCall};
 use crate::record::{KeyRecord, UnixMillis};
 
 /// How many times a write without `If-Match` reads and applies itself again
 /// when another write got in first. Each retry means another write to the
 /// same key succeeded, so this bounds the concurrent writers a write outlasts.
 pub(super) const WRITE_ATTEMPTS: usize = 32;
-/// The longest `User-Agent` an audit event keeps.
-const MAX_USER_AGENT_CHARS: usize = 256;
-
-/// Who makes a write and where from: what its audit events say.
-pub(super) struct Author {
-    actor: Actor,
-    origin: RequestOrigin,
-}
-
-impl Author {
-    fn of(principal: &Principal, request: &Request) -> Result<Author, Error> {
-        let actor = match principal {
-            Principal::Root => Actor::AdminToken,
-            Principal::Key(own) => Actor::Key { key_id: own.id.clone(), name: own.name.clone() },
-        };
-        Author::acting(actor, request)
-    }
-
-    /// `actor`, making its change through `request`.
-    pub(super) fn acting(actor: Actor, request: &Request) -> Result<Author, Error> {
-        let request_id = match request.header("cf-ray").filter(|ray| !ray.is_empty()) {
-            Some(ray) => ray.chars().take(64).collect(),
-            None => new_request_id().map_err(randomness)?,
-        };
-        let origin = RequestOrigin {
-            request_id,
-            ip: request.header("cf-connecting-ip").map(|ip| ip.chars().take(64).collect()),
-            user_agent: request.header("user-agent").map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
-        };
-        Ok(Author { actor, origin })
-    }
-
-    /// The entry recording `change`, with an audit event when `action` says one happened.
-    fn entry(
-        &self,
-        project: &ProjectId,
-        change: CatalogChange,
-        action: Option<(Action, &KeyId, UnixMillis)>,
-    ) -> Result<OutboxEntry, Error> {
-        let id = new_event_id().map_err(randomness)?;
-        let event = action.map(|(action, key_id, at)| AuditEvent {
-            id: id.clone(),
-            at,
-            action,
-            key_id: key_id.clone(),
-            actor: self.actor.clone(),
-            changes: None,
-            new_key_id: None,
-            origin: self.origin.clone(),
-        });
-        Ok(OutboxEntry { id, project: project.clone(), change, event, notice: None })
-    }
-
-    /// The entry of a write of `after` (an upsert), with its audit event.
-    pub(super) fn upsert(
-        &self,
-        action: Option<Action>,
-        before: Option<&KeyRecord>,
-        after: &KeyRecord,
-    ) -> Result<OutboxEntry, Error> {
-        let change = CatalogChange::Upsert { record: after.clone() };
-        let mut entry =
-            self.entry(&after.project, change, action.map(|action| (action, &after.id, after.updated_at)))?;
-        if let Some(event) = &mut entry.event {
-            event.changes = Some(changes(before, after));
-            event.new_key_id = after.rotated_to.clone();
-        }
-        Ok(entry)
-    }
-}
-
 /// A write that lost the race [`WRITE_ATTEMPTS`] times in a row.
-pub(super) fn kept_changing(id: &KeyId) -> Error {
+fn kept_changing(id: &KeyId) -> Error {
     Error::Unavailable(format!("key {id} kept changing during {WRITE_ATTEMPTS} attempts"))
-}
-
-fn randomness(error: getrandom::Error) -> Error {
-    Error::Unavailable(format!("no randomness: {error}"))
 }
 
 impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
@@ -357,8 +283,19 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             retired.updated_at = self.next_version(old);
             let entry = author.upsert(Some(Action::KeyRotated), Some(old), &retired)?;
             let retired_now = match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry).await {
+                Ok(written) => Some(written),
                 Err(Error::KeyNotFound) => None,
-                written => Some(written?),
+                // The old key's object may have taken the change and failed to
+                // answer: asked again, it says whether the successor is in force.
+                Err(error) => match self.find_live(project, id).await {
+                    Ok(now) if now.record.rotated_to.as_ref() == Some(&new.id) => Some(true),
+                    Ok(_) | Err(Error::KeyNotFound) => {
+                        self.discard(&key, &new).await?;
+                        return Err(error);
+                    }
+                    // Unknown twice over: the successor may stay, its secret in no answer.
+                    Err(_) => return Err(error),
+                },
             };
             if retired_now == Some(true) {
                 self.forget_pointer(&found).await;
