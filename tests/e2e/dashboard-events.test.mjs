@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 import { Webhook } from "standardwebhooks";
-import { startWorker, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker, eventually, ADMIN_TOKEN } from "./fixture.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -24,7 +24,6 @@ const PHONE = { width: 375, height: 812 };
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const LEAK_URL = "https://github.com/o/r/blob/x";
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // GitHub's side: a P-256 key pair whose public half the local server publishes.
 const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -117,19 +116,6 @@ async function shoot(page, name) {
   assert.ok(overflow <= 0, `${name}: ${overflow}px wider than 375`);
 }
 
-/** Retries `check` until it passes or `ms` have gone by (then its last failure). */
-async function eventually(check, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    await sleep(250);
-  }
-}
-
 /** A leak report as GitHub sends it: the raw body signed with ECDSA P-256 / SHA-256 (DER, base64). */
 async function reportLeak(tokens) {
   const body = JSON.stringify(
@@ -154,7 +140,7 @@ function failedEvent(project, keyId, type = "key.created") {
     const event = answer.body.events.find((e) => e.type === type && e.data.key_id === keyId);
     assert.ok(event, `no failed ${type} of ${keyId} yet`);
     return event;
-  });
+  }, 30_000);
 }
 
 test("a key that a leak report named shows Leaked in the list and on its page, with where it was found", async () => {
@@ -236,7 +222,7 @@ test("failed events are listed with their key, and Retry delivers one and takes 
     const hit = received.find((r) => r.headers["webhook-id"] === one.id && r.status === 200);
     assert.ok(hit, "the retried event has not arrived");
     return hit;
-  });
+  }, 30_000);
   const event = new Webhook(SECRET).verify(delivered.body, delivered.headers);
   assert.equal(event.type, "key.created");
   assert.equal(event.data.key_id, first.id);
