@@ -87,7 +87,26 @@ export interface KeyObject {
   last_used_at: string | null;
   rotated_from: string | null;
   rotated_to: string | null;
+  /** Set once a leak report (GitHub secret scanning) named the key. */
+  leaked: Leak | null;
   key?: string;
+}
+
+/** Where and when a leak report found a key; `url` and `source` may be unknown. */
+export interface Leak {
+  at: string;
+  url: string | null;
+  source: string | null;
+}
+
+/** An event notification whose delivery failed every retry (admin token only). */
+export interface FailedEvent {
+  id: string;
+  type: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+  status: "failed";
+  failed_at: string;
 }
 
 export interface AuditEvent {
@@ -95,7 +114,7 @@ export interface AuditEvent {
   at: string;
   action: string;
   key_id: string;
-  actor: { type: string; key_id?: string; name?: string };
+  actor: { type: string; key_id?: string; name?: string; provider?: string };
   changes: Record<string, { from: unknown; to: unknown }> | null;
   request_id: string;
   ip: string | null;
@@ -109,6 +128,8 @@ export type Principal =
   | { kind: "key"; project: string; scopes: string[]; canWrite: boolean; environment: string };
 
 const WRITE_SCOPES = ["admin", "keys:write", "keys:*"];
+/** A key of any deployment's prefix (KEY_PREFIX), not only the default `sk`. */
+const KEY_SHAPE = /^[a-z][a-z0-9]{1,11}_(live|test)_/;
 const READ_SCOPES = [...WRITE_SCOPES, "keys:read"];
 
 /** Finds out what `token` is, or throws the API's own refusal. */
@@ -120,7 +141,7 @@ export async function identify(token: string): Promise<Principal> {
     await api("GET", "/v1/projects?limit=1", { token });
     return { kind: "admin", environment };
   } catch (error) {
-    if (!(error instanceof ApiError) || !token.startsWith("sk_")) throw error;
+    if (!(error instanceof ApiError) || !KEY_SHAPE.test(token)) throw error;
     const verdict = await api<any>("POST", "/v1/keys/verify", { token: null, body: { key: token } });
     if (!verdict.data.valid) throw new ApiError(401, verdict.data.code, verdict.data.message);
     const scopes: string[] = verdict.data.scopes;

@@ -5,7 +5,7 @@ const SCOPE = new RegExp(`^(admin|${NAME}:(${NAME}|\\*))$`);
 export const PROJECT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const KEY_ID = /^key_[0-9A-Za-z]{22}$/;
 
-/** `sk_live_Np8J` → `sk_live_Np8J••••••••`: the display prefix, never more. */
+/** `sk_live_Np8J` → `sk_live_Np8J••••••••`: the display prefix (any KEY_PREFIX), never more. */
 export function masked(prefix: string): string {
   return `${prefix}••••••••`;
 }

@@ -1,9 +1,11 @@
 // The dashboard's shell: who is signed in, which page the URL's hash names.
-// Pages: #/ (projects or sign-in), #/p/{project}, #/p/{project}/keys/{id}, #/p/{project}/audit.
+// Pages: #/ (projects or sign-in), #/p/{project}, #/p/{project}/keys/{id}, #/p/{project}/audit,
+// #/p/{project}/events (failed event notifications, admin token only).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { forgetToken, identify, storedToken, type Principal } from "./api";
 import { Audit, go, KeyDetail, Keys, keysHash, Projects, SignIn } from "./pages";
+import { FailedEvents } from "./events";
 import { KEY_ID, PROJECT_ID } from "./format";
 import { ErrorBox, html, Loading } from "./ui";
 
@@ -11,7 +13,8 @@ type Place =
   | { page: "home" }
   | { page: "keys"; project: string }
   | { page: "key"; project: string; keyId: string }
-  | { page: "audit"; project: string };
+  | { page: "audit"; project: string }
+  | { page: "events"; project: string };
 
 /** The page a hash names. Ids are taken only in their exact shapes (a crafted
  * link must not steer the signed-in user's credential to another API path),
@@ -28,12 +31,13 @@ function place(hash: string): Place {
       return KEY_ID.test(parts[3]) ? { page: "key", project: parts[1], keyId: parts[3] } : { page: "home" };
     }
     if (parts[2] === "audit") return { page: "audit", project: parts[1] };
+    if (parts[2] === "events") return { page: "events", project: parts[1] };
     return { page: "keys", project: parts[1] };
   }
   return { page: "home" };
 }
 
-const TITLES = { home: "Projects", keys: "Keys", key: "Key", audit: "Audit log" };
+const TITLES = { home: "Projects", keys: "Keys", key: "Key", audit: "Audit log", events: "Failed events" };
 
 function App() {
   const [principal, setPrincipal] = useState<Principal | null>(null);
@@ -79,7 +83,10 @@ function App() {
               ${principal.kind === "admin" ? html`<li><a href="#/" aria-current=${shown.page === "home" ? "page" : null}>Projects</a></li>` : null}
               ${project
                 ? html`<li><a href=${keysHash(project)} aria-current=${shown.page === "keys" ? "page" : null}>Keys</a></li>
-                    <li><a href=${keysHash(project) + "/audit"} aria-current=${shown.page === "audit" ? "page" : null}>Audit log</a></li>`
+                    <li><a href=${keysHash(project) + "/audit"} aria-current=${shown.page === "audit" ? "page" : null}>Audit log</a></li>
+                    ${principal.kind === "admin"
+                      ? html`<li><a href=${keysHash(project) + "/events"} aria-current=${shown.page === "events" ? "page" : null}>Failed events</a></li>`
+                      : null}`
                 : null}
             </ul>
           </nav>
@@ -98,7 +105,9 @@ function App() {
               ? html`<${Keys} key=${shown.project} project=${shown.project} principal=${principal} />`
               : shown.page === "key"
                 ? html`<${KeyDetail} key=${shown.keyId} project=${shown.project} keyId=${shown.keyId} principal=${principal} />`
-                : html`<${Audit} key=${shown.project} project=${shown.project} />`}
+                : shown.page === "audit"
+                  ? html`<${Audit} key=${shown.project} project=${shown.project} />`
+                  : html`<${FailedEvents} key=${shown.project} project=${shown.project} principal=${principal} />`}
     </main>`;
 }
 

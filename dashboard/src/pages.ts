@@ -1,6 +1,6 @@
 // The pages: sign-in, projects, keys, one key, the audit log.
 import { useEffect, useState } from "preact/hooks";
-import { api, identify, projectPath, storeToken, type AuditEvent, type KeyObject, type Principal } from "./api";
+import { api, identify, projectPath, storeToken, type AuditEvent, type KeyObject, type Leak, type Principal } from "./api";
 import { UsageChart, type Bucket } from "./chart";
 import { CreateDialog, DeleteDialog, EditDialog, RotateDialog } from "./dialogs";
 import { masked, PROJECT_ID, when } from "./format";
@@ -118,6 +118,38 @@ function StatusBadge({ status }: { status: string }) {
   return html`<span class=${"status status-" + status}>${status}</span>`;
 }
 
+/** The key's status, and "Leaked" (a word, not only a colour) once a leak report named it. */
+function KeyStatus({ keyObject }: { keyObject: KeyObject }) {
+  return html`<span class="statuses"><${StatusBadge} status=${keyObject.status} />${keyObject.leaked
+    ? html`<span class="status status-leaked">Leaked</span>`
+    : null}</span>`;
+}
+
+/** A leak report's URL as a link when it is a web address, else as text (never a `javascript:` link). */
+function LeakUrl({ url }: { url: string | null }) {
+  if (!url) return html`<span class="muted">not given</span>`;
+  return /^https?:\/\//i.test(url)
+    ? html`<a href=${url} target="_blank" rel="noopener noreferrer">${url}</a>`
+    : html`<code>${url}</code>`;
+}
+
+/** When and where a leak report found the key, and what that means for it now. */
+function LeakNotice({ leak, status }: { leak: Leak; status: string }) {
+  const id = useId("leak");
+  return html`<section class="leak" aria-labelledby=${id}>
+    <h2 id=${id}><span class="status status-leaked">Leaked</span> This key was found in public</h2>
+    <p>
+      GitHub secret scanning reported it. Treat it as compromised: give its owner a new key and delete this one.
+      ${status === "active" ? " It is still active." : " keygate has deactivated it."}
+    </p>
+    <dl class="leak-facts">
+      <div><dt>Found</dt><dd>${when(leak.at)}</dd></div>
+      <div><dt>Where</dt><dd><${LeakUrl} url=${leak.url} /></dd></div>
+      <div><dt>Source</dt><dd>${leak.source ?? html`<span class="muted">not given</span>`}</dd></div>
+    </dl>
+  </section>`;
+}
+
 function ReadOnlyNote({ principal }: { principal: Principal }) {
   return principal.kind === "key" && !principal.canWrite
     ? html`<p class="note">Read-only: you signed in with a key that holds keys:read, not keys:write, so you cannot create or change keys.</p>`
@@ -200,7 +232,7 @@ export function Keys({ project, principal }: { project: string; principal: Princ
                 <td data-label="Name"><a href=${`${keysHash(project)}/keys/${k.id}`}>${k.name}</a></td>
                 <td data-label="Key"><code>${masked(k.prefix)}</code></td>
                 <td data-label="Scopes"><${ScopeBadges} scopes=${k.scopes} /></td>
-                <td data-label="Status"><${StatusBadge} status=${k.status} /></td>
+                <td data-label="Status"><${KeyStatus} keyObject=${k} /></td>
                 <td data-label="Environment">${k.environment}</td>
                 <td data-label="Created">${when(k.created_at)}</td>
                 <td data-label="Last used">${when(k.last_used_at, "never")}</td>
@@ -233,7 +265,7 @@ function AuditTable({ events, project, showKey }: { events: AuditEvent[]; projec
           <td data-label="When">${when(e.at)}</td>
           <td data-label="Action"><code>${e.action}</code></td>
           ${showKey ? html`<td data-label="Key"><a href=${`${keysHash(project)}/keys/${e.key_id}`}>${e.key_id}</a></td>` : null}
-          <td data-label="By">${e.actor.type === "key" ? `key ${e.actor.name ?? ""} (${e.actor.key_id})` : "admin token"}</td>
+          <td data-label="By">${actorText(e.actor)}</td>
           <td data-label="Changes">${describeChanges(e)}</td>
         </tr>`,
       )}
@@ -241,10 +273,21 @@ function AuditTable({ events, project, showKey }: { events: AuditEvent[]; projec
   </table>`;
 }
 
+function actorText(actor: AuditEvent["actor"]): string {
+  if (actor.type === "key") return `key ${actor.name ?? ""} (${actor.key_id})`;
+  if (actor.type === "admin_token") return "admin token";
+  if (actor.type === "secret_scanning") return `${actor.provider === "github" ? "GitHub" : actor.provider ?? "a"} secret scanning`;
+  return actor.type;
+}
+
 function describeChanges(event: AuditEvent): string {
   if (event.action === "key.deleted") return "deleted";
   const parts = Object.entries(event.changes ?? {}).map(([field, change]) =>
-    event.action === "key.created" ? field : `${field}: ${short(change.from)} → ${short(change.to)}`,
+    event.action === "key.created"
+      ? field
+      : field === "leaked" && change.to && typeof change.to === "object"
+        ? `leaked: found at ${short((change.to as Leak).url ?? "an unknown place")}`
+        : `${field}: ${short(change.from)} → ${short(change.to)}`,
   );
   if (event.new_key_id) parts.push(`new key ${event.new_key_id}`);
   return event.action === "key.created" ? `created with ${parts.join(", ")}` : parts.join("; ");
@@ -295,7 +338,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     ["Key", html`<code>${masked(k.prefix)}</code>`],
     ["Project", k.project],
     ["Scopes", html`<${ScopeBadges} scopes=${k.scopes} />`],
-    ["Status", html`<${StatusBadge} status=${k.status} />`],
+    ["Status", html`<${KeyStatus} keyObject=${k} />`],
     ["Environment", k.environment],
     ["Limits", `${k.rate_limit.per_minute} per minute, ${k.rate_limit.per_day} per day${k.plan ? ` (plan ${k.plan})` : " (custom)"}`],
     ["Created", when(k.created_at)],
@@ -320,6 +363,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     </div>
     <${ReadOnlyNote} principal=${principal} />
     ${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
+    ${k.leaked ? html`<${LeakNotice} leak=${k.leaked} status=${k.status} />` : null}
     <dl class="fields">${fields.map(([name, value]) => html`<div><dt>${name}</dt><dd>${value}</dd></div>`)}</dl>
     <h2>Usage</h2>
     <${ErrorBox} error=${usageError} />
@@ -346,7 +390,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   </section>`;
 }
 
-const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted"];
+const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted", "key.leaked"];
 
 export function Audit({ project }: { project: string }) {
   const [action, setAction] = useState("");

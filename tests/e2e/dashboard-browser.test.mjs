@@ -316,3 +316,18 @@ test("a keys:read key sees its own project read-only and cannot create", async (
   await page.context().close();
   assert.deepEqual(csp, [], "no CSP violation or page error");
 });
+
+test("a key of a deployment's own KEY_PREFIX signs in too", async () => {
+  const own = await startWorker({ port: 0, quiet: true, vars: { KEY_PREFIX: "kg" } });
+  try {
+    const reader = await own.createKey("acme", { name: "reader", scopes: ["keys:read"] });
+    assert.match(reader.key, /^kg_live_/);
+    const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    await page.goto(new URL("/dashboard/", own.url).href);
+    await signIn(page, reader.key);
+    await page.getByRole("row", { name: /reader/ }).getByText(`${reader.key.slice(0, 12)}••••••••`).waitFor();
+    await page.context().close();
+  } finally {
+    await own.stop();
+  }
+});
