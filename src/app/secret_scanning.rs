@@ -36,7 +36,7 @@ const PROVIDER: &str = "github";
 const FETCH_INTERVAL_MILLIS: UnixMillis = 5 * 60_000;
 /// How long a copy of the document is trusted: a key GitHub retired stops
 /// verifying within this.
-const MAX_AGE_MILLIS: UnixMillis = 3600_000;
+const MAX_AGE_MILLIS: UnixMillis = 60 * 60_000;
 /// The most distinct keys of this deployment one report may name: each
 /// costs a KV read, a real one a few more calls, within a request's budget
 /// of about 1000.
