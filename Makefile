@@ -63,6 +63,7 @@ wasm:
 	NO_MINIFY=1 worker-build --release
 	node scripts/lean-entry.mjs build/index.js
 	node_modules/.bin/wasm-opt $(WASM_FEATURES) $(WASM_OPT_FLAGS) build/index_bg.wasm -o build/index_bg.wasm
+	node scripts/wasm-budget.mjs build/index_bg.wasm
 
 # The dashboard's static assets (TypeScript + Preact, bundled by esbuild).
 assets:
