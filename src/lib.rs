@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod credits;
 pub mod error;
 pub mod events;
 pub mod ids;
