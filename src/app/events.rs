@@ -22,6 +22,8 @@ pub enum QueueVerdict {
     RetryAfter { seconds: u64 },
 }
 
+/// How long a receiver may take to answer before the attempt counts as failed.
+const DELIVERY_TIMEOUT_MS: u32 = 15_000;
 /// A dead-letter message whose project's object could not keep it is tried again this soon.
 const KEEP_RETRY_SECONDS: u64 = 30;
 
@@ -50,6 +52,7 @@ pub async fn deliver(
         url: events.url.clone(),
         headers: headers.into_iter().map(|(name, value)| (name.to_owned(), value)).collect(),
         body: OutgoingBody::Bytes(payload.as_bytes()),
+        timeout_ms: Some(DELIVERY_TIMEOUT_MS),
     };
     let status = origin.send(outgoing).await.map(|response| response.status);
     line["status"] = status.as_ref().map_or(Value::Null, |status| json!(status));

@@ -62,6 +62,7 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
             url,
             headers,
             body: OutgoingBody::Stream(request.body_stream.clone()),
+            timeout_ms: None,
         };
         self.origin.send(outgoing).await
     }

@@ -19,6 +19,9 @@ pub struct Outgoing<'b> {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: OutgoingBody<'b>,
+    /// Give up (as unreachable) after this many milliseconds; `None`: wait
+    /// as long as the runtime lets the request run (the gateway's origin).
+    pub timeout_ms: Option<u32>,
 }
 
 /// What goes upstream as the body: bytes keygate holds (lent, never copied

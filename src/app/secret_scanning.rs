@@ -41,6 +41,8 @@ const MAX_AGE_MILLIS: UnixMillis = 60 * 60_000;
 /// costs a KV read, a real one a few more calls, within a request's budget
 /// of about 1000.
 const MAX_KEYS_PER_REPORT: usize = 300;
+/// How long GitHub's key document may take to arrive.
+const KEYS_FETCH_TIMEOUT_MS: u32 = 10_000;
 /// The largest public-key document read.
 const MAX_KEYS_DOCUMENT_BYTES: usize = 64 * 1024;
 const INVALID: &str = "Invalid secret scanning signature.";
@@ -142,6 +144,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O: Origin> Context<'_, S, L, O> {
             url: self.config.secret_scanning_keys_url.clone(),
             headers: vec![("accept".into(), "application/json".into()), ("user-agent".into(), "keygate".into())],
             body: OutgoingBody::Bytes(&[]),
+            timeout_ms: Some(KEYS_FETCH_TIMEOUT_MS),
         };
         let keys = match self.origin.fetch_bytes(outgoing, MAX_KEYS_DOCUMENT_BYTES).await {
             Ok((200, document)) => PublicKeys::parse(&document),

@@ -112,6 +112,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries, O: Origin> Context<'_, S, L, O> 
             url: forward_to.clone(),
             headers,
             body: OutgoingBody::Bytes(&request.body),
+            timeout_ms: None,
         };
         let answer = self.origin.send(outgoing).await;
         // Unreachable, failing or busy: the sender will retry, and the retry must go through.

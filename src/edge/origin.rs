@@ -26,10 +26,7 @@ impl Origin for FetchOrigin {
     /// build a `Request` first, and its `Response` reads `cf` and `webSocket` and,
     /// to reach the body, copies the whole answer into another `Response`.
     async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
-        let init = web_sys::RequestInit::new();
-        // Exactly the method judged (the gateway forwards only the rules' methods).
-        init.set_method(&outgoing.method);
-        init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
+        let init = request_init(&outgoing)?;
         init.set_redirect(web_sys::RequestRedirect::Manual);
         match outgoing.body {
             OutgoingBody::Bytes(bytes) if !bytes.is_empty() => init.set_body(&js_sys::Uint8Array::from(bytes)),
@@ -40,9 +37,7 @@ impl Origin for FetchOrigin {
                 }
             }
         }
-        let promise = fetch_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
-        let response: web_sys::Response =
-            JsFuture::from(promise).await.map_err(|_| Error::Origin)?.dyn_into().map_err(|_| Error::Origin)?;
+        let response = fetch(&outgoing.url, &init).await?;
         let body = match response.body() {
             Some(stream) => Body::Stream(Stream::new(stream)),
             None => Body::Bytes(Vec::new()),
@@ -51,12 +46,7 @@ impl Origin for FetchOrigin {
     }
 
     async fn fetch_bytes(&self, outgoing: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {
-        let init = web_sys::RequestInit::new();
-        init.set_method(&outgoing.method);
-        init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
-        let promise = fetch_with_init(&outgoing.url, &init).map_err(|_| Error::Origin)?;
-        let response: web_sys::Response =
-            JsFuture::from(promise).await.map_err(|_| Error::Origin)?.dyn_into().map_err(|_| Error::Origin)?;
+        let response = fetch(&outgoing.url, &request_init(&outgoing)?).await?;
         let buffer =
             JsFuture::from(response.array_buffer().map_err(|_| Error::Origin)?).await.map_err(|_| Error::Origin)?;
         let bytes = js_sys::Uint8Array::new(&buffer);
@@ -65,6 +55,23 @@ impl Origin for FetchOrigin {
         }
         Ok((response.status(), bytes.to_vec()))
     }
+}
+
+/// The method (exactly the one judged: the gateway forwards only the rules'
+/// methods), the headers and the deadline of `outgoing`.
+fn request_init(outgoing: &Outgoing<'_>) -> Result<web_sys::RequestInit, Error> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(&outgoing.method);
+    init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
+    if let Some(ms) = outgoing.timeout_ms {
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(ms)));
+    }
+    Ok(init)
+}
+
+async fn fetch(url: &str, init: &web_sys::RequestInit) -> Result<web_sys::Response, Error> {
+    let promise = fetch_with_init(url, init).map_err(|_| Error::Origin)?;
+    JsFuture::from(promise).await.map_err(|_| Error::Origin)?.dyn_into().map_err(|_| Error::Origin)
 }
 
 /// The runtime's headers for `pairs`, built in one crossing (a JSON array);

@@ -85,8 +85,11 @@ impl DurableObject for ProjectObject {
         match answer {
             Ok(answer) => {
                 if queues_notices && self.has_pending() {
-                    // The alarm sends them, apart from this call and retried by the runtime.
-                    let _ = self.state.storage().set_alarm(1).await;
+                    // The alarm sends them, apart from this call and retried by
+                    // the runtime; without an alarm, this call sends them itself.
+                    if self.state.storage().set_alarm(1).await.is_err() {
+                        let _ = self.hand_over().await;
+                    }
                 }
                 worker::Response::from_json(&answer)
             }
@@ -94,12 +97,20 @@ impl DurableObject for ProjectObject {
         }
     }
 
-    /// Hands every pending notification to the events queue, a batch at a
-    /// time; a failure sets the alarm again (and fails this one, which the runtime retries).
+    /// Hands every pending notification to the events queue, a batch at a time.
     async fn alarm(&self) -> worker::Result<worker::Response> {
-        let (Ok(decisions), Some(queue)) = (&self.decisions, &self.queue) else { return status(204) };
+        self.hand_over().await?;
+        status(204)
+    }
+}
+
+impl ProjectObject {
+    /// Hands the pending notifications to the queue; on failure, sets the
+    /// alarm to try again (and fails if even that fails).
+    async fn hand_over(&self) -> worker::Result<()> {
+        let (Ok(decisions), Some(queue)) = (&self.decisions, &self.queue) else { return Ok(()) };
         if self.sending.replace(true) {
-            return status(204);
+            return Ok(());
         }
         let sent = self.send_pending(decisions, queue).await;
         self.sending.set(false);
@@ -108,11 +119,9 @@ impl DurableObject for ProjectObject {
             worker::console_log!("{line}");
             self.state.storage().set_alarm(SEND_RETRY_MILLIS).await?;
         }
-        status(204)
+        Ok(())
     }
-}
 
-impl ProjectObject {
     fn has_pending(&self) -> bool {
         self.decisions.as_ref().is_ok_and(|decisions| decisions.has_pending_notices().unwrap_or(false))
     }
