@@ -123,6 +123,11 @@ async fn fetch(web_request: web_sys::Request, env: worker::Env) -> Result<web_sy
 }
 
 fn bind(env: &worker::Env) -> Bindings {
+    // Events configured but no queue to hand them to would lose every one, unseen.
+    if crate::config::events_on(var(env, "EVENTS_URL")) && events::producer(env).is_none() {
+        let binding = events::EVENTS_QUEUE_BINDING;
+        return Err(Error::Config(format!("EVENTS_URL is set, but the queue binding `{binding}` is missing")));
+    }
     Ok((
         kv::KvStore::bind(env, KEYS_BINDING)?,
         limiter::DurableObjects::bind(env, LIMITER_BINDING, DELIVERIES_BINDING)?,

@@ -155,3 +155,14 @@ test("failed events are the admin token's alone, and bad input gets the contract
   });
   assert.equal(withBody.status, 400);
 });
+
+test("events configured without the queue binding are a CONFIG_ERROR, not silently lost", async () => {
+  const unqueued = await startWorker({ vars: { EVENTS_URL: RECEIVER, EVENTS_SECRET: SECRET }, queues: false });
+  try {
+    const answer = await unqueued.call("GET", "/v1/projects/events/keys", { headers: root });
+    assert.equal(answer.status, 500);
+    assert.equal(answer.body.error.code, "CONFIG_ERROR");
+  } finally {
+    await unqueued.stop();
+  }
+});

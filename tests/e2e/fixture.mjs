@@ -46,7 +46,7 @@ function queueOptions({ producers = [], consumers = [] } = {}, maxRetries) {
 }
 
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true, queueRetries } = {}) {
+function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true, queueRetries, queues = true } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -62,7 +62,7 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
     compatibilityDate: wrangler.compatibility_date,
     kvNamespaces: wrangler.kv_namespaces.map((ns) => ns.binding),
     durableObjects,
-    ...queueOptions(wrangler.queues, queueRetries),
+    ...(queues ? queueOptions(wrangler.queues, queueRetries) : {}),
     bindings: { ...wrangler.vars, ADMIN_TOKEN, ...vars },
     // Every fetch the worker makes (origin, forward_to) goes here instead of the network.
     // (`outbound: null` lets them reach the network, which tests keep on loopback.)
@@ -93,10 +93,11 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
  * would, without Miniflare's entry worker; `quiet` drains its log lines unread;
  * `assets: false` leaves out the dashboard's assets and Miniflare's assets router
  * (a local hop in front of every request; on Cloudflare the platform routes);
- * `queueRetries` overrides the events queues' `max_retries` (so a test sees the dead-letter queue soon).
+ * `queueRetries` overrides the events queues' `max_retries` (so a test sees the dead-letter queue soon);
+ * `queues: false` leaves wrangler.toml's queues out.
  */
-export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries }));
+export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries, queues } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries, queues }));
   const url = await mf.ready;
   const directUrl = direct ? await mf.unsafeGetDirectURL(wrangler.name) : undefined;
   const kv = await mf.getKVNamespace("KEYS");
