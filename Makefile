@@ -65,8 +65,17 @@ wasm:
 	node_modules/.bin/wasm-opt $(WASM_FEATURES) $(WASM_OPT_FLAGS) build/index_bg.wasm -o build/index_bg.wasm
 	node scripts/wasm-budget.mjs build/index_bg.wasm
 
+# The dashboard's request and response types, generated from the document and
+# never committed, so they cannot be stale: when openapi.json changes in a way
+# the dashboard does not follow, `make typecheck` fails (README: "Dashboard").
+# --empty-objects-unknown: a bare `type: object` (meta) holds any JSON.
+API_TYPES := dashboard/src/openapi.d.ts
+
+$(API_TYPES): openapi.json node_modules/.package-lock.json
+	node_modules/.bin/openapi-typescript openapi.json --empty-objects-unknown --output $@
+
 # The dashboard's static assets (TypeScript + Preact, bundled by esbuild).
-assets:
+assets: $(API_TYPES)
 	node dashboard/build.mjs
 
 # The browser the dashboard's tests drive, from Debian's packages.
@@ -100,7 +109,7 @@ lint: rust-target rust-components typecheck
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
-typecheck: npm
+typecheck: npm $(API_TYPES)
 	npx tsc -p dashboard
 
 tools: rust-target worker-build wasm-bindgen node npm
