@@ -65,14 +65,14 @@ wasm:
 	node_modules/.bin/wasm-opt $(WASM_FEATURES) $(WASM_OPT_FLAGS) build/index_bg.wasm -o build/index_bg.wasm
 	node scripts/wasm-budget.mjs build/index_bg.wasm
 
-# The dashboard's request and response types, generated from the document and
-# never committed, so they cannot be stale: when openapi.json changes in a way
-# the dashboard does not follow, `make typecheck` fails (README: "Dashboard").
-# --empty-objects-unknown: a bare `type: object` (meta) holds any JSON.
+# The dashboard's request and response types, generated from the document
+# (openapi-typescript) and never committed, so they cannot be stale: when
+# openapi.json changes in a way the dashboard does not follow, `make typecheck`
+# fails (README: "Dashboard").
 API_TYPES := dashboard/src/openapi.d.ts
 
-$(API_TYPES): openapi.json node_modules/.package-lock.json
-	node_modules/.bin/openapi-typescript openapi.json --empty-objects-unknown --output $@
+$(API_TYPES): openapi.json scripts/api-types.mjs node_modules/.package-lock.json
+	node scripts/api-types.mjs openapi.json $@
 
 # The dashboard's static assets (TypeScript + Preact, bundled by esbuild).
 assets: $(API_TYPES)
