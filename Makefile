@@ -6,8 +6,12 @@
 #   make bench  one table: criterion microbenchmarks, wrk load through workerd, wasm size
 #   make fuzz   every cargo fuzz target for FUZZ_SECONDS (nightly and cargo-fuzz installed if missing)
 
+# --norc: bash reads the system and user bashrc even without a terminal when
+# its stdin is a socket and SHLVL is unset or 0, as under `wrangler dev`'s
+# [build] in a container or CI; Debian's /etc/bash.bashrc then fails on -u
+# with "PS1: unbound variable". Recipes are scripts: no rc file is theirs.
 SHELL := bash
-.SHELLFLAGS := -eu -o pipefail -c
+.SHELLFLAGS := --norc -eu -o pipefail -c
 .DEFAULT_GOAL := test
 
 TOOLS := $(CURDIR)/.tools
