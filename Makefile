@@ -32,9 +32,11 @@ DEV_PORT ?= 8787
 
 .PHONY: assets chromium typecheck dev test build bench fuzz fuzz-tools wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
 
+# The banner (scripts/dev-banner.mjs) waits for the server to answer, then ends
+# wrangler's output with the URLs; it watches this shell's pid, which exec
+# hands to wrangler, and stops with it (started from a subshell, so init reaps it).
 dev: tools dev-vars
-	@echo "Dashboard: http://127.0.0.1:$(DEV_PORT)/dashboard/ (sign in with ADMIN_TOKEN from .dev.vars)"
-	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
+	@(node scripts/dev-banner.mjs $(DEV_PORT) $$$$ &); exec npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
 test: test-native build lint test-e2e
 
@@ -147,9 +149,20 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # A random admin token for local serving, added to .dev.vars when it has none
-# and printed this once.
+# and printed this once. An ADMIN_TOKEN line in any form dotenv reads counts
+# (an empty one turns admin-token auth off on purpose). wrangler reads the .env
+# files only when there is no .dev.vars, so a project that uses them gets no
+# .dev.vars, only a word when they lack the token. The file holds secrets: 0600.
+ADMIN_TOKEN_LINE := ^[[:space:]]*(export[[:space:]]+)?ADMIN_TOKEN[[:space:]]*[=:]
+
 dev-vars:
-	@grep -qs '^ADMIN_TOKEN=' .dev.vars || { \
+	@if [ ! -e .dev.vars ] && [ -e .env -o -e .env.local ]; then \
+	  grep -Eqs '$(ADMIN_TOKEN_LINE)' .env .env.local \
+	    || echo "No ADMIN_TOKEN in .env or .env.local: add one (at least 16 characters) to sign in to the dashboard."; \
+	elif ! grep -Eqs '$(ADMIN_TOKEN_LINE)' .dev.vars; then \
 	  token=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n'); \
-	  echo "ADMIN_TOKEN=$$token" >> .dev.vars; \
-	  echo "Added ADMIN_TOKEN to .dev.vars (shown once): $$token"; }
+	  if [ -s .dev.vars ] && [ -n "$$(tail -c1 .dev.vars)" ]; then echo >> .dev.vars; fi; \
+	  (umask 077; echo "ADMIN_TOKEN=$$token" >> .dev.vars); \
+	  chmod 600 .dev.vars; \
+	  echo "Added ADMIN_TOKEN to .dev.vars (shown once): $$token"; \
+	fi
