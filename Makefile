@@ -6,8 +6,12 @@
 #   make bench  one table: criterion microbenchmarks, wrk load through workerd, wasm size
 #   make fuzz   every cargo fuzz target for FUZZ_SECONDS (nightly and cargo-fuzz installed if missing)
 
+# --norc: bash reads the system and user bashrc even without a terminal when
+# its stdin is a socket and SHLVL is unset or 0, as under `wrangler dev`'s
+# [build] in a container or CI; Debian's /etc/bash.bashrc then fails on -u
+# with "PS1: unbound variable". Recipes are scripts: no rc file is theirs.
 SHELL := bash
-.SHELLFLAGS := -eu -o pipefail -c
+.SHELLFLAGS := --norc -eu -o pipefail -c
 .DEFAULT_GOAL := test
 
 TOOLS := $(CURDIR)/.tools
@@ -28,9 +32,11 @@ DEV_PORT ?= 8787
 
 .PHONY: assets chromium typecheck dev test build bench fuzz fuzz-tools wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
 
+# The banner (scripts/dev-banner.mjs) waits for the server to answer, then ends
+# wrangler's output with the URLs; it watches this shell's pid, which exec
+# hands to wrangler, and stops with it (started from a subshell, so init reaps it).
 dev: tools dev-vars
-	@echo "Dashboard: http://127.0.0.1:$(DEV_PORT)/dashboard/ (sign in with ADMIN_TOKEN from .dev.vars)"
-	npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
+	@(node scripts/dev-banner.mjs $(DEV_PORT) $$$$ &); exec npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
 test: test-native build lint test-e2e
 
@@ -65,8 +71,17 @@ wasm:
 	node_modules/.bin/wasm-opt $(WASM_FEATURES) $(WASM_OPT_FLAGS) build/index_bg.wasm -o build/index_bg.wasm
 	node scripts/wasm-budget.mjs build/index_bg.wasm
 
+# The dashboard's request and response types, generated from the document
+# (openapi-typescript) and never committed, so they cannot be stale: when
+# openapi.json changes in a way the dashboard does not follow, `make typecheck`
+# fails (README: "Dashboard").
+API_TYPES := dashboard/src/openapi.d.ts
+
+$(API_TYPES): openapi.json scripts/api-types.mjs node_modules/.package-lock.json
+	node scripts/api-types.mjs openapi.json $@
+
 # The dashboard's static assets (TypeScript + Preact, bundled by esbuild).
-assets:
+assets: $(API_TYPES)
 	node dashboard/build.mjs
 
 # The browser the dashboard's tests drive, from Debian's packages.
@@ -100,7 +115,7 @@ lint: rust-target rust-components typecheck
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
-typecheck: npm
+typecheck: npm $(API_TYPES)
 	npx tsc -p dashboard
 
 tools: rust-target worker-build wasm-bindgen node npm
@@ -134,9 +149,20 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # A random admin token for local serving, added to .dev.vars when it has none
-# and printed this once.
+# and printed this once. An ADMIN_TOKEN line in any form dotenv reads counts
+# (an empty one turns admin-token auth off on purpose). wrangler reads the .env
+# files only when there is no .dev.vars, so a project that uses them gets no
+# .dev.vars, only a word when they lack the token. The file holds secrets: 0600.
+ADMIN_TOKEN_LINE := ^[[:space:]]*(export[[:space:]]+)?ADMIN_TOKEN[[:space:]]*[=:]
+
 dev-vars:
-	@grep -qs '^ADMIN_TOKEN=' .dev.vars || { \
+	@if [ ! -e .dev.vars ] && [ -e .env -o -e .env.local ]; then \
+	  grep -Eqs '$(ADMIN_TOKEN_LINE)' .env .env.local \
+	    || echo "No ADMIN_TOKEN in .env or .env.local: add one (at least 16 characters) to sign in to the dashboard."; \
+	elif ! grep -Eqs '$(ADMIN_TOKEN_LINE)' .dev.vars; then \
 	  token=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n'); \
-	  echo "ADMIN_TOKEN=$$token" >> .dev.vars; \
-	  echo "Added ADMIN_TOKEN to .dev.vars (shown once): $$token"; }
+	  if [ -s .dev.vars ] && [ -n "$$(tail -c1 .dev.vars)" ]; then echo >> .dev.vars; fi; \
+	  (umask 077; echo "ADMIN_TOKEN=$$token" >> .dev.vars); \
+	  chmod 600 .dev.vars; \
+	  echo "Added ADMIN_TOKEN to .dev.vars (shown once): $$token"; \
+	fi

@@ -1,5 +1,58 @@
 // The admin API as the dashboard uses it. The credential lives in
 // sessionStorage only and travels only as `Authorization: Bearer`.
+//
+// Every request and response type comes from openapi.json, through
+// ./openapi.d.ts, which `make typecheck` and `make assets` generate with
+// openapi-typescript (never committed, so never stale).
+import type { components, operations, paths } from "./openapi";
+
+type Schemas = components["schemas"];
+/** A key as the API shows it. */
+export type KeyObject = Schemas["Key"];
+/** A key with its plaintext `key`: the answer of create and rotate, shown once. */
+export type NewKey = Schemas["NewKey"];
+/** Where and when a leak report found a key (GitHub secret scanning). */
+export type Leak = NonNullable<KeyObject["leaked"]>;
+export type AuditEvent = Schemas["AuditEvent"];
+/** An event notification whose delivery failed every retry (admin token only). */
+export type FailedEvent = Schemas["FailedEvent"];
+/** One bucket of a usage series: a count per outcome. */
+export type SeriesEntry = Schemas["SeriesEntry"];
+export type Outcome = keyof Schemas["OutcomeCounts"];
+export type Environment = KeyObject["environment"];
+export type AuditAction = AuditEvent["action"];
+/** The contract's error codes, and the dashboard's own two for no answer and an answer without one. */
+export type ErrorCode = Schemas["ErrorCode"] | "NETWORK_ERROR" | `HTTP_${number}`;
+
+/**
+ * `true` when `Listed` has every member of `U`: `type _ = Assert<Covers<U, (typeof LIST)[number]>>`
+ * fails tsc once the document adds a member the dashboard does not list.
+ */
+export type Covers<U, Listed> = [U] extends [Listed] ? true : false;
+export type Assert<T extends true> = T;
+
+type Method = "GET" | "PUT" | "POST" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS";
+/** The operation the document puts at `method` `path` (never: none). */
+type OperationAt<P extends keyof paths, M extends Method> = NonNullable<paths[P][Lowercase<M> & keyof paths[P]]>;
+/** The methods the document gives `path`. */
+type MethodOf<P extends keyof paths> = { [M in Method]: [OperationAt<P, M>] extends [never] ? never : M }[Method];
+type JsonOf<T> = T extends { content: { "application/json": infer J } } ? J : null;
+type SuccessOf<O> = O extends { responses: infer R } ? JsonOf<R[Extract<keyof R, 200 | 201 | 202 | 204>]> : never;
+type BodyOf<O> = O extends { requestBody?: infer B } ? JsonOf<NonNullable<B>> : never;
+type ParametersOf<O> = O extends { parameters: infer X } ? X : never;
+/** Path parameters are required when the path has any, absent when not. */
+type PathOption<O> = ParametersOf<O> extends { path: infer X } ? { path: X } : { path?: undefined };
+type Options<O> = PathOption<O> & {
+  token?: string | null;
+  query?: NonNullable<ParametersOf<O> extends { query?: infer Q } ? Q : never>;
+  body?: BodyOf<O>;
+  ifMatch?: string | null;
+};
+
+/** What a success (2xx) of the operation `Id` (its operationId) carries: its JSON, or null when it has none. */
+export type Success<Id extends keyof operations> = SuccessOf<operations[Id]>;
+/** The JSON body the operation `Id` takes. */
+export type RequestBody<Id extends keyof operations> = BodyOf<operations[Id]>;
 
 const TOKEN = "keygate.credential";
 
@@ -19,9 +72,9 @@ export function forgetToken(): void {
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
-    readonly body: Record<string, unknown> = {},
+    readonly body: Partial<Schemas["ErrorFields"]> = {},
   ) {
     super(message);
   }
@@ -33,11 +86,17 @@ export interface Answer<T> {
   data: T;
 }
 
-export async function api<T>(
-  method: string,
-  path: string,
-  options: { token?: string | null; body?: unknown; ifMatch?: string | null } = {},
-): Promise<Answer<T>> {
+/**
+ * Calls `method` `path`, a path of openapi.json as it is written there
+ * (`/v1/projects/{project}/keys/{id}`) with its parameters in `options.path`:
+ * the method, the path, its parameters, the query, the body and the answer
+ * are all checked against the document, so the dashboard cannot drift from it.
+ */
+export async function api<P extends keyof paths, M extends MethodOf<P>>(
+  method: M,
+  path: P,
+  options: Options<OperationAt<P, M>>,
+): Promise<Answer<SuccessOf<OperationAt<P, M>>>> {
   const headers: Record<string, string> = {};
   const token = options.token === undefined ? storedToken() : options.token;
   if (token) headers.authorization = `Bearer ${token}`;
@@ -47,9 +106,19 @@ export async function api<T>(
     headers["content-type"] = "application/json";
     body = JSON.stringify(options.body);
   }
+  const values = (options.path ?? {}) as Record<string, string>;
+  let url = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name]));
+  if (options.query) {
+    const search = new URLSearchParams();
+    for (const [name, value] of Object.entries(options.query)) {
+      if (value !== undefined && value !== null && value !== "") search.set(name, String(value));
+    }
+    const text = String(search);
+    if (text) url += "?" + text;
+  }
   let response: Response;
   try {
-    response = await fetch(path, { method, headers, body, credentials: "omit", cache: "no-store" });
+    response = await fetch(url, { method, headers, body, credentials: "omit", cache: "no-store" });
   } catch {
     throw new ApiError(0, "NETWORK_ERROR", "keygate could not be reached. Check your connection and try again.");
   }
@@ -63,69 +132,17 @@ export async function api<T>(
   if (!response.ok) {
     const error = data?.error;
     if (error && typeof error.message === "string") {
-      throw new ApiError(response.status, String(error.code), error.message, error);
+      throw new ApiError(response.status, String(error.code) as ErrorCode, error.message, error);
     }
-    throw new ApiError(response.status, "HTTP_" + response.status, `keygate answered ${response.status}.`);
+    throw new ApiError(response.status, `HTTP_${response.status}`, `keygate answered ${response.status}.`);
   }
-  return { status: response.status, etag: response.headers.get("etag"), data: data as T };
-}
-
-export interface KeyObject {
-  id: string;
-  project: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  environment: "live" | "test";
-  status: "active" | "inactive";
-  rate_limit: { per_minute: number; per_day: number };
-  plan: string | null;
-  meta: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  rotated_from: string | null;
-  rotated_to: string | null;
-  /** Set once a leak report (GitHub secret scanning) named the key. */
-  leaked: Leak | null;
-  key?: string;
-}
-
-/** Where and when a leak report found a key; `url` and `source` may be unknown. */
-export interface Leak {
-  at: string;
-  url: string | null;
-  source: string | null;
-}
-
-/** An event notification whose delivery failed every retry (admin token only). */
-export interface FailedEvent {
-  id: string;
-  type: string;
-  timestamp: string;
-  data: Record<string, unknown>;
-  status: "failed";
-  failed_at: string;
-}
-
-export interface AuditEvent {
-  id: string;
-  at: string;
-  action: string;
-  key_id: string;
-  actor: { type: string; key_id?: string; name?: string; provider?: string };
-  changes: Record<string, { from: unknown; to: unknown }> | null;
-  request_id: string;
-  ip: string | null;
-  user_agent: string | null;
-  new_key_id?: string;
+  return { status: response.status, etag: response.headers.get("etag"), data };
 }
 
 /** Who is signed in: the admin token (every project) or a key (its own project). */
 export type Principal =
-  | { kind: "admin"; environment: string }
-  | { kind: "key"; project: string; scopes: string[]; canWrite: boolean; environment: string };
+  | { kind: "admin"; environment: Environment }
+  | { kind: "key"; project: string; scopes: string[]; canWrite: boolean; environment: Environment };
 
 const WRITE_SCOPES = ["admin", "keys:write", "keys:*"];
 /** A key of any deployment's prefix (KEY_PREFIX), not only the default `sk`. */
@@ -134,17 +151,17 @@ const READ_SCOPES = [...WRITE_SCOPES, "keys:read"];
 
 /** Finds out what `token` is, or throws the API's own refusal. */
 export async function identify(token: string): Promise<Principal> {
-  const environment = await api<{ environment: string }>("GET", "/healthz", { token: null })
+  const environment = await api("GET", "/healthz", { token: null })
     .then((a) => a.data.environment)
-    .catch(() => "live");
+    .catch((): Environment => "live");
   try {
-    await api("GET", "/v1/projects?limit=1", { token });
+    await api("GET", "/v1/projects", { token, query: { limit: 1 } });
     return { kind: "admin", environment };
   } catch (error) {
     if (!(error instanceof ApiError) || !KEY_SHAPE.test(token)) throw error;
-    const verdict = await api<any>("POST", "/v1/keys/verify", { token: null, body: { key: token } });
-    if (!verdict.data.valid) throw new ApiError(401, verdict.data.code, verdict.data.message);
-    const scopes: string[] = verdict.data.scopes;
+    const { data: verdict } = await api("POST", "/v1/keys/verify", { token: null, body: { key: token } });
+    if (!verdict.valid) throw new ApiError(401, verdict.code, verdict.message);
+    const scopes: string[] = verdict.scopes;
     if (!scopes.some((s) => READ_SCOPES.includes(s))) {
       throw new ApiError(
         403,
@@ -154,14 +171,10 @@ export async function identify(token: string): Promise<Principal> {
     }
     return {
       kind: "key",
-      project: verdict.data.project,
+      project: verdict.project,
       scopes,
       canWrite: scopes.some((s) => WRITE_SCOPES.includes(s)),
       environment,
     };
   }
-}
-
-export function projectPath(project: string, rest = ""): string {
-  return `/v1/projects/${encodeURIComponent(project)}${rest}`;
 }

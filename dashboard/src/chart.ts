@@ -1,17 +1,13 @@
 // The hourly usage of one key over 7 days as an inline SVG, stacked by outcome.
+import type { SeriesEntry } from "./api";
 import { OUTCOMES } from "./format";
 import { html } from "./ui";
-
-export interface Bucket {
-  start: string;
-  [outcome: string]: number | string;
-}
 
 const HOURS = 168;
 const WIDTH = 672;
 const HEIGHT = 160;
 
-export function UsageChart({ series, from }: { series: Bucket[]; from: number }) {
+export function UsageChart({ series, from }: { series: SeriesEntry[]; from: number }) {
   const hours: Record<string, number>[] = Array.from({ length: HOURS }, () => ({}));
   let total = 0;
   for (const bucket of series) {

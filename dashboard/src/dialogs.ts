@@ -1,14 +1,14 @@
 // Create, edit, rotate and delete: each a modal dialog over the admin API.
 import { useState } from "preact/hooks";
-import { api, ApiError, projectPath, type KeyObject, type Principal } from "./api";
+import { api, ApiError, type Environment, type KeyObject, type NewKey, type Principal, type RequestBody } from "./api";
 import { isoToLocal, localToIso, parseMeta, parseScopes } from "./format";
 import { ErrorBox, html, Modal, SecretPanel, useId } from "./ui";
 
 interface FormState {
   name: string;
   scopes: string;
-  status: "active" | "inactive";
-  environment: string;
+  status: KeyObject["status"];
+  environment: Environment;
   limits: "plan" | "custom";
   plan: string;
   perMinute: string;
@@ -17,7 +17,7 @@ interface FormState {
   meta: string;
 }
 
-function initialForm(key: KeyObject | null, environment: string): FormState {
+function initialForm(key: KeyObject | null, environment: Environment): FormState {
   return {
     name: key?.name ?? "",
     scopes: key ? key.scopes.join(" ") : "",
@@ -104,7 +104,7 @@ function KeyFields({ form, set, editing }: { form: FormState; set: (f: Partial<F
     </div>`;
 }
 
-function limitsOf(form: FormState): Record<string, unknown> {
+function limitsOf(form: FormState): Pick<RequestBody<"updateKey">, "plan" | "rate_limit"> {
   return form.limits === "plan"
     ? { plan: form.plan.trim() }
     : { rate_limit: { per_minute: Number(form.perMinute), per_day: Number(form.perDay) } };
@@ -121,14 +121,14 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
   const [form, setForm] = useState(initialForm(null, principal.environment));
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState<KeyObject | null>(null);
+  const [created, setCreated] = useState<NewKey | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
   const set = (change: Partial<FormState>) => setForm({ ...form, ...change });
   const submit = async (event: Event) => {
     event.preventDefault();
     const problem = formProblem(form);
     if (problem) return setError(new Error(problem));
-    const body: Record<string, unknown> = {
+    const body: RequestBody<"createKey"> = {
       name: form.name.trim(),
       scopes: parseScopes(form.scopes).scopes,
       environment: form.environment,
@@ -140,7 +140,7 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
     setBusy(true);
     setError(null);
     try {
-      const answer = await api<KeyObject>("POST", projectPath(project, "/keys"), { body });
+      const answer = await api("POST", "/v1/projects/{project}/keys", { path: { project }, body });
       setCreated(answer.data);
     } catch (e) {
       setError(e);
@@ -183,7 +183,7 @@ export function EditDialog({ keyObject, etag, principal, onClose, onReload }: {
     const problem = formProblem(form);
     if (problem) return setError(new Error(problem));
     const before = initialForm(keyObject, principal.environment);
-    const body: Record<string, unknown> = {};
+    const body: RequestBody<"updateKey"> = {};
     if (form.name.trim() !== keyObject.name) body.name = form.name.trim();
     const scopes = parseScopes(form.scopes).scopes;
     if (scopes.join(" ") !== keyObject.scopes.join(" ")) body.scopes = scopes;
@@ -197,7 +197,7 @@ export function EditDialog({ keyObject, etag, principal, onClose, onReload }: {
     setBusy(true);
     setError(null);
     try {
-      await api("PATCH", projectPath(keyObject.project, `/keys/${keyObject.id}`), { body, ifMatch: etag });
+      await api("PATCH", "/v1/projects/{project}/keys/{id}", { path: { project: keyObject.project, id: keyObject.id }, body, ifMatch: etag });
       onClose(true);
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) setStale(true);
@@ -235,14 +235,15 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
   const [grace, setGrace] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const [rotated, setRotated] = useState<KeyObject | null>(null);
+  const [rotated, setRotated] = useState<NewKey | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const answer = await api<KeyObject>("POST", projectPath(keyObject.project, `/keys/${keyObject.id}/rotate`), {
+      const answer = await api("POST", "/v1/projects/{project}/keys/{id}/rotate", {
+        path: { project: keyObject.project, id: keyObject.id },
         body: { grace_seconds: grace },
         ifMatch: etag,
       });
@@ -294,7 +295,7 @@ export function DeleteDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
     setBusy(true);
     setError(null);
     try {
-      await api("DELETE", projectPath(keyObject.project, `/keys/${keyObject.id}`), { ifMatch: etag });
+      await api("DELETE", "/v1/projects/{project}/keys/{id}", { path: { project: keyObject.project, id: keyObject.id }, ifMatch: etag });
       onClose(true);
     } catch (e) {
       setError(e);

@@ -1,7 +1,7 @@
 // The project's failed event notifications: those that failed every retry and
 // sit in the dead-letter list, each with Retry. The admin token's alone.
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, projectPath, type FailedEvent, type Principal } from "./api";
+import { api, ApiError, type FailedEvent, type Principal, type Success } from "./api";
 import { KEY_ID, when } from "./format";
 import { keysHash } from "./pages";
 import { ErrorBox, html, Loading } from "./ui";
@@ -27,7 +27,7 @@ export function FailedEvents({ project, principal }: { project: string; principa
 
 function FailedList({ project }: { project: string }) {
   const [pages, setPages] = useState<(string | null)[]>([null]);
-  const [page, setPage] = useState<{ events: FailedEvent[]; cursor: string | null } | null>(null);
+  const [page, setPage] = useState<Success<"listFailedEvents"> | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [reload, setReload] = useState(0);
   const [pending, setPending] = useState<string[]>([]);
@@ -42,9 +42,10 @@ function FailedList({ project }: { project: string }) {
     let live = true;
     setPage(null);
     setError(null);
-    const params = new URLSearchParams({ status: "failed", limit: "25" });
-    if (cursor) params.set("cursor", cursor);
-    api<{ events: FailedEvent[]; cursor: string | null }>("GET", projectPath(project, `/events?${params}`))
+    api("GET", "/v1/projects/{project}/events", {
+      path: { project },
+      query: { status: "failed", limit: 25, cursor: cursor ?? undefined },
+    })
       .then((answer) => live && setPage(answer.data))
       .catch((e) => {
         if (!live) return;
@@ -77,7 +78,7 @@ function FailedList({ project }: { project: string }) {
       setRefocus(index);
     };
     try {
-      await api("POST", projectPath(project, `/events/${encodeURIComponent(event.id)}/retry`));
+      await api("POST", "/v1/projects/{project}/events/{id}/retry", { path: { project, id: event.id } });
       drop();
       setMessage(`Queued ${event.type} ${event.id} for delivery again.`);
     } catch (e) {

@@ -1,4 +1,5 @@
 // Pure helpers: masking, the scope grammar, times.
+import type { Assert, Covers, Outcome } from "./api";
 
 const NAME = "[a-z][a-z0-9_-]{0,31}";
 const SCOPE = new RegExp(`^(admin|${NAME}:(${NAME}|\\*))$`);
@@ -63,4 +64,5 @@ export const OUTCOMES = [
   ["project_mismatch", "Project mismatch", "#0e7490"],
   ["disabled", "Disabled", "#6b7280"],
   ["expired", "Expired", "#b91c1c"],
-] as const;
+] as const satisfies readonly (readonly [Outcome, string, string])[];
+type _EveryOutcome = Assert<Covers<Outcome, (typeof OUTCOMES)[number][0]>>;

@@ -1,7 +1,7 @@
 // The pages: sign-in, projects, keys, one key, the audit log.
 import { useEffect, useState } from "preact/hooks";
-import { api, identify, projectPath, storeToken, type AuditEvent, type KeyObject, type Leak, type Principal } from "./api";
-import { UsageChart, type Bucket } from "./chart";
+import { api, identify, storeToken, type Assert, type AuditAction, type AuditEvent, type Covers, type KeyObject, type Leak, type Principal, type SeriesEntry, type Success } from "./api";
+import { UsageChart } from "./chart";
 import { CreateDialog, DeleteDialog, EditDialog, RotateDialog } from "./dialogs";
 import { masked, PROJECT_ID, when } from "./format";
 import { ErrorBox, html, Loading, useId } from "./ui";
@@ -55,7 +55,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (principal: Principal) => v
 }
 
 export function Projects() {
-  const [projects, setProjects] = useState<{ id: string; keys: number }[] | null>(null);
+  const [projects, setProjects] = useState<Success<"listProjects">["projects"] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [typed, setTyped] = useState("");
@@ -63,8 +63,7 @@ export function Projects() {
   const id = useId("project");
   const load = async (after: string | null) => {
     try {
-      const query = after ? `?limit=100&cursor=${encodeURIComponent(after)}` : "?limit=100";
-      const answer = await api<{ projects: { id: string; keys: number }[]; cursor: string | null }>("GET", "/v1/projects" + query);
+      const answer = await api("GET", "/v1/projects", { query: { limit: 100, cursor: after ?? undefined } });
       setProjects([...(after ? projects ?? [] : []), ...answer.data.projects]);
       setCursor(answer.data.cursor);
     } catch (e) {
@@ -161,11 +160,11 @@ function canWrite(principal: Principal) {
 }
 
 export function Keys({ project, principal }: { project: string; principal: Principal }) {
-  const [status, setStatus] = useState("");
+  const [status, setStatus] = useState<KeyObject["status"] | "">("");
   const [search, setSearch] = useState("");
   const [query, setQuery] = useState("");
   const [pages, setPages] = useState<(string | null)[]>([null]);
-  const [page, setPage] = useState<{ keys: KeyObject[]; cursor: string | null } | null>(null);
+  const [page, setPage] = useState<Success<"listKeys"> | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [creating, setCreating] = useState(false);
   const [reload, setReload] = useState(0);
@@ -175,11 +174,10 @@ export function Keys({ project, principal }: { project: string; principal: Princ
     let live = true;
     setPage(null);
     setError(null);
-    const params = new URLSearchParams({ limit: "25" });
-    if (status) params.set("status", status);
-    if (query) params.set("q", query);
-    if (cursor) params.set("cursor", cursor);
-    api<{ keys: KeyObject[]; cursor: string | null }>("GET", projectPath(project, `/keys?${params}`))
+    api("GET", "/v1/projects/{project}/keys", {
+      path: { project },
+      query: { limit: 25, status: status || undefined, q: query, cursor: cursor ?? undefined },
+    })
       .then((answer) => live && setPage(answer.data))
       .catch((e) => live && setError(e));
     return () => {
@@ -277,7 +275,8 @@ function actorText(actor: AuditEvent["actor"]): string {
   if (actor.type === "key") return `key ${actor.name ?? ""} (${actor.key_id})`;
   if (actor.type === "admin_token") return "admin token";
   if (actor.type === "secret_scanning") return `${actor.provider === "github" ? "GitHub" : actor.provider ?? "a"} secret scanning`;
-  return actor.type;
+  // An actor a newer keygate may name.
+  return (actor as { type: string }).type;
 }
 
 function describeChanges(event: AuditEvent): string {
@@ -302,7 +301,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   const [keyObject, setKey] = useState<KeyObject | null>(null);
   const [etag, setEtag] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [usage, setUsage] = useState<{ series: Bucket[]; from: number; requests_today?: number } | null>(null);
+  const [usage, setUsage] = useState<{ series: SeriesEntry[]; from: number; requests_today?: number } | null>(null);
   const [usageError, setUsageError] = useState<unknown>(null);
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [dialog, setDialog] = useState<"edit" | "rotate" | "delete" | null>(null);
@@ -310,7 +309,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
     setError(null);
-    api<KeyObject>("GET", projectPath(project, `/keys/${encodeURIComponent(keyId)}`))
+    api("GET", "/v1/projects/{project}/keys/{id}", { path: { project, id: keyId } })
       .then((answer) => {
         setKey(answer.data);
         setEtag(answer.etag);
@@ -320,10 +319,10 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     const from = Math.floor(Date.now() / hour) * hour - 167 * hour;
     const to = new Date(Math.min(Date.now(), from + 7 * 24 * hour)).toISOString().replace(/\.\d{3}Z$/, "Z");
     const fromIso = new Date(from).toISOString().replace(/\.\d{3}Z$/, "Z");
-    api<any>("GET", projectPath(project, `/keys/${encodeURIComponent(keyId)}/usage?granularity=hour&from=${fromIso}&to=${to}`))
+    api("GET", "/v1/projects/{project}/keys/{id}/usage", { path: { project, id: keyId }, query: { granularity: "hour", from: fromIso, to } })
       .then((answer) => setUsage({ series: answer.data.series ?? [], from, requests_today: answer.data.requests_today }))
       .catch(setUsageError);
-    api<{ events: AuditEvent[] }>("GET", projectPath(project, `/audit?key_id=${encodeURIComponent(keyId)}&limit=50`))
+    api("GET", "/v1/projects/{project}/audit", { path: { project }, query: { key_id: keyId, limit: 50 } })
       .then((answer) => setEvents(answer.data.events))
       .catch(() => setEvents([]));
   }, [project, keyId, reload]);
@@ -390,24 +389,24 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   </section>`;
 }
 
-const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted", "key.leaked"];
+const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted", "key.leaked"] as const satisfies readonly AuditAction[];
+type _EveryAction = Assert<Covers<AuditAction, (typeof ACTIONS)[number]>>;
 
 export function Audit({ project }: { project: string }) {
-  const [action, setAction] = useState("");
+  const [action, setAction] = useState<AuditAction | "">("");
   const [keyFilter, setKeyFilter] = useState("");
-  const [applied, setApplied] = useState({ action: "", key: "" });
+  const [applied, setApplied] = useState<{ action: AuditAction | ""; key: string }>({ action: "", key: "" });
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const id = useId("audit");
   const load = async (after: string | null, filter = applied) => {
     setError(null);
-    const params = new URLSearchParams({ limit: "50" });
-    if (filter.action) params.set("action", filter.action);
-    if (filter.key) params.set("key_id", filter.key);
-    if (after) params.set("cursor", after);
     try {
-      const answer = await api<{ events: AuditEvent[]; cursor: string | null }>("GET", projectPath(project, `/audit?${params}`));
+      const answer = await api("GET", "/v1/projects/{project}/audit", {
+        path: { project },
+        query: { limit: 50, action: filter.action || undefined, key_id: filter.key, cursor: after ?? undefined },
+      });
       setEvents([...(after ? events ?? [] : []), ...answer.data.events]);
       setCursor(answer.data.cursor);
     } catch (e) {
