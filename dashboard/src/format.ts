@@ -63,4 +63,5 @@ export const OUTCOMES = [
   ["project_mismatch", "Project mismatch", "#0e7490"],
   ["disabled", "Disabled", "#6b7280"],
   ["expired", "Expired", "#b91c1c"],
+  ["usage_exceeded", "Usage exceeded", "#be185d"],
 ] as const;

@@ -23,6 +23,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         rotated_to: None,
         disabled_by_admin: false,
         leaked: None,
+        credits: None,
     }
 }
 
@@ -34,6 +35,7 @@ fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Re
         adopt,
         scope: scope.map(Into::into),
         project: None,
+        cost: 1,
     };
     let answer = match state.apply(call(None), NOW) {
         (LimiterAnswer::NeedRecord, Change::Nothing) => {
@@ -62,14 +64,20 @@ fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
 #[test]
 fn a_put_or_delete_wins_over_a_stale_kv_copy() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     assert_eq!(
         check(&mut state, record(&["bots:read"]), Some("bots:read")).0,
         Some(Refusal::MissingScope("bots:read".into()))
     );
     let mut inactive = record(&[]);
     inactive.status = KeyStatus::Inactive;
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW), entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW), entry: None, balance: None },
+        NOW,
+    );
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
     state.apply(LimiterCall::Delete { expected: None, entry: None }, NOW);
     assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), Change::Nothing));
@@ -80,13 +88,17 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
     let mut state = KeyState::default();
     let mut current = record(&["bots:read"]);
     current.updated_at = NOW + 5;
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None, balance: None },
+        NOW,
+    );
     let ask = |seen| LimiterCall::Check {
         tag: digest_tag("d1"),
         seen_updated_at: seen,
         adopt: None,
         scope: None,
         project: None,
+        cost: 1,
     };
     match state.apply(ask(NOW + 5), NOW).0 {
         LimiterAnswer::Checked { refusal: None, record: None, .. } => {}
@@ -101,14 +113,20 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
 #[test]
 fn another_digest_under_the_same_id_is_unknown() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
 }
 
 #[test]
 fn denied_requests_spend_nothing() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     let before = state.clone();
     assert_eq!(
         check(&mut state, record(&[]), Some("bots:read")),
@@ -126,7 +144,10 @@ fn denied_requests_spend_nothing() {
 #[test]
 fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     check(&mut state, record(&[]), None);
     assert!(!state.counters_idle(NOW + IDLE_MILLIS - 1));
     assert!(state.counters_idle(NOW + IDLE_MILLIS));
@@ -136,7 +157,7 @@ fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
 }
 
 fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
-    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected, entry: None }, NOW).0
+    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected, entry: None, balance: None }, NOW).0
 }
 
 /// Reproducer: PATCH read the record, then wrote it back whole; a DELETE
@@ -166,9 +187,13 @@ fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
         adopt: Some(Adopt { digest: "d1".into(), record: v2 }),
         scope: None,
         project: None,
+        cost: 1,
     };
     let (answer, _) = later.apply(kv_copy, NOW + 1000 * IDLE_MILLIS);
-    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert_eq!(
+        answer,
+        LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None }
+    );
 }
 
 /// A key written to KV by hand has no record in its object yet: its first
@@ -183,14 +208,20 @@ fn the_first_admin_write_of_a_kv_only_key_applies() {
 }
 
 fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
-    let call =
-        LimiterCall::Check { tag: digest_tag("d1"), seen_updated_at: NOW, adopt: None, scope: None, project: None };
+    let call = LimiterCall::Check {
+        tag: digest_tag("d1"),
+        seen_updated_at: NOW,
+        adopt: None,
+        scope: None,
+        project: None,
+        cost: 1,
+    };
     object.on_call(call, now)
 }
 
 fn object_with_key() -> KeyObject {
     let mut object = KeyObject::default();
-    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None };
     let effects = object.on_call(put, NOW);
     assert_eq!((effects.write_state, effects.set_alarm_at), (true, None), "nothing to count yet");
     object
@@ -264,7 +295,10 @@ fn a_tombstone_outlives_everything_and_wants_no_alarm_once_its_counts_are_pushed
         AlarmPlan { write_counters: false, write_state: false, deliver: None, set_alarm_at: None }
     );
     let answer = admitted_check(&mut object, later).answer;
-    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert_eq!(
+        answer,
+        LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None }
+    );
 }
 
 #[test]
@@ -276,7 +310,7 @@ fn a_quota_changed_mid_window_applies_to_the_next_request() {
     for at in 0..3 {
         admitted_check(&mut object, NOW + at);
     }
-    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW), entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW), entry: None, balance: None };
     assert_eq!(object.on_call(put, NOW + 3).answer, LimiterAnswer::Done);
     // The backlog of 3 s is within the 10 s tolerance, so one more passes at 1/min; then none.
     assert!(matches!(admitted_check(&mut object, NOW + 4).answer, LimiterAnswer::Checked { refusal: None, .. }));
@@ -303,13 +337,17 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
         adopt: Some(Adopt { digest: digest.into(), record: record(&[]) }),
         scope: None,
         project: None,
+        cost: 1,
     };
     assert!(!adopt("d1").fits_in_url(), "a call holding a digest goes in a body");
     let (answer, _) = state.apply(adopt("d2"), NOW);
-    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert_eq!(
+        answer,
+        LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None }
+    );
     assert!(state.record.is_none(), "not adopted under another digest");
     assert!(matches!(state.apply(adopt("d1"), NOW).0, LimiterAnswer::Checked { refusal: None, .. }));
-    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None };
+    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None, cost: 1 };
     assert!(plain.fits_in_url());
     let json = serde_json::to_string(&plain).unwrap();
     assert!(!json.contains("\"d1\""), "{json}");
@@ -354,7 +392,8 @@ fn the_first_push_waits_for_its_counts_to_gather() {
     let mut renamed = record(&[]);
     renamed.name = "renamed".into();
     renamed.updated_at = NOW + 10;
-    let put = LimiterCall::Put { digest: "d1".into(), record: renamed, expected: Some(NOW), entry: None };
+    let put =
+        LimiterCall::Put { digest: "d1".into(), record: renamed, expected: Some(NOW), entry: None, balance: None };
     object.on_call(put, NOW + 10);
     assert_eq!(object.on_alarm(NOW + 500).deliver, None, "still gathering");
     admitted_check(&mut object, NOW + 600);
@@ -366,7 +405,10 @@ fn the_first_push_waits_for_its_counts_to_gather() {
 /// A key's object with events on, holding `key`.
 fn notifying_object(key: KeyRecord) -> KeyObject {
     let mut object = KeyObject::loaded(KeyState::default(), true);
-    object.on_call(LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None }, NOW);
+    object.on_call(
+        LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None },
+        NOW,
+    );
     object
 }
 
@@ -402,7 +444,10 @@ fn with_events_off_no_notice_is_made() {
     key.rate_limit = Quota::new(1, 1000).unwrap();
     key.expires_at = Some(NOW + 3 * IDLE_MILLIS);
     let mut object = KeyObject::default();
-    object.on_call(LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None }, NOW);
+    object.on_call(
+        LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None },
+        NOW,
+    );
     admitted_check(&mut object, NOW);
     assert!(!admitted_check(&mut object, NOW + 10).write_state);
     assert!(!object.on_alarm(NOW + 2 * IDLE_MILLIS + IDLE_MILLIS / 2).write_state);
@@ -416,7 +461,7 @@ fn expiry_is_noticed_a_week_and_a_day_before_by_the_alarm() {
     let expires_at = NOW + 30 * day;
     key.expires_at = Some(expires_at);
     let mut object = KeyObject::loaded(KeyState::default(), true);
-    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None };
     assert_eq!(object.on_call(put, NOW).set_alarm_at, Some(expires_at - 7 * day), "the alarm waits for the week");
     let week = object.on_alarm(expires_at - 7 * day);
     assert!(week.write_state);
@@ -441,7 +486,7 @@ fn a_new_expiry_is_noticed_again_and_a_deleted_key_never() {
     assert!(object.on_alarm(NOW + day).write_state, "the day's notice");
     key.expires_at = Some(NOW + 20 * day);
     key.updated_at += 1;
-    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: Some(NOW), entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: Some(NOW), entry: None, balance: None };
     assert_eq!(object.on_call(put, NOW + day).answer, LimiterAnswer::Done);
     assert!(object.on_alarm(NOW + 13 * day).write_state, "the new expiry's week");
     object.on_call(LimiterCall::Delete { expected: None, entry: None }, NOW + 14 * day);
