@@ -65,8 +65,9 @@ pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 
 /// Parses `ROUTES` (a JSON list); the message of an error names the rule.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let raw: Vec<RawRule> =
-        serde_json::from_str(text).map_err(|e| format!("must be a JSON list of {{method, path, scope}} ({e})"))?;
+    let raw: Vec<RawRule> = serde_json::from_str(text).map_err(|e| {
+        format!("must be a JSON list of {{method, path, scope, cost (optional, an integer from 0)}} ({e})")
+    })?;
     if raw.is_empty() {
         return Err("must have at least one rule".into());
     }
@@ -296,5 +297,24 @@ mod tests {
         assert_eq!(scope_of(&rules, "GET", "/bots"), Some("bots:read".into()));
         assert_eq!(scope_of(&rules, "GET", "/9bots"), None);
         assert_eq!(scope_of(&rules, "GET", &format!("/{}", "a".repeat(40))), None);
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_may_name_the_cost_of_its_requests() {
+        let rules = parse_rules(
+            r#"[{"method":"GET","path":"/reports/*","scope":"reports:read","cost":5},{"method":"*","path":"/{resource}/*","scope":"{resource}:{action}"}]"#,
+        )
+        .unwrap();
+        assert_eq!(find(&rules, "GET", "/reports/monthly").unwrap().cost, Some(5));
+        assert_eq!(find(&rules, "GET", "/bots/1").unwrap().cost, None, "the default: 1");
+        for bad in [r#"-1"#, r#"1.5"#, r#""5""#] {
+            let text = format!(r#"[{{"method":"GET","path":"/r","scope":"r:read","cost":{bad}}}]"#);
+            assert!(parse_rules(&text).is_err(), "{bad}");
+        }
     }
 }

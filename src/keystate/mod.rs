@@ -395,7 +395,8 @@ impl KeyState {
         let refusal = match judge(record, now, scope, project) {
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
                 self.count(&refusal, now, &mut change);
-                let answer = LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None, credits: None };
+                let credits = self.current_balance(now).map(|held| held.remaining);
+                let answer = LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None, credits };
                 return (answer, change);
             }
             Err(refusal) => Some(refusal),
