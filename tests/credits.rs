@@ -141,6 +141,15 @@ fn patch_sets_keeps_and_removes_credits() {
             json!({"remaining": null, "refill": {"interval": "monthly", "amount": 4, "day": 1}})
         );
         assert_eq!(h.root("PATCH", &path, json!({"credits": null})).json_body()["credits"], Value::Null);
+        h.settle();
+        let events =
+            h.root("GET", "/v1/projects/acme/audit?action=key.updated", Value::Null).json_body()["events"].clone();
+        let noted: Vec<&Value> =
+            events.as_array().unwrap().iter().filter_map(|event| event["changes"].get("credits")).collect();
+        let monthly = json!({"interval": "monthly", "amount": 4, "day": 1});
+        assert_eq!(noted.len(), 2, "{events}");
+        assert!(noted.contains(&&json!({"from": null, "to": {"remaining": 4, "refill": monthly}})), "{events}");
+        assert!(noted.contains(&&json!({"from": {"remaining": 1, "refill": monthly}, "to": null})), "{events}");
         assert_eq!(verify_cost(h, &secret(&key), Some(1000)).json_body()["valid"], true);
         let bad = h.root(
             "PATCH",

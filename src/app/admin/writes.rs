@@ -24,6 +24,8 @@ use crate::app::principal::Principal;
 use crate::app::projects::Projects;
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
+use serde_json::Value;
+
 use crate::credits::Balance;
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
@@ -32,6 +34,14 @@ use crate::keystate::{CreditOp, LimiterAnswer, LimiterCall};
 use crate::project::audit::new_event_id;
 use crate::project::{Action, CatalogChange, OutboxEntry, ProjectCall};
 use crate::record::{KeyRecord, UnixMillis};
+
+/// Adds `credits` (`from` → `to`, as the key object shows them) to `entry`'s
+/// audit event when they differ: the record alone does not hold the balance.
+fn note_credits(entry: &mut OutboxEntry, from: Value, to: Value) {
+    if let (Some(changes), false) = (entry.event.as_mut().and_then(|event| event.changes.as_mut()), from == to) {
+        changes.insert("credits".into(), serde_json::json!({ "from": from, "to": to }));
+    }
+}
 
 /// A write the key's object took: the balance it replaced, when the write set one.
 pub(super) struct Written {
@@ -176,11 +186,15 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let (record, balance) = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
         principal.may_touch(&record)?;
         principal.may_give_credits(None, record.credits.zip(balance))?;
-        let (key, record, entry) =
-            self.issue(record, balance, |record| author.upsert(Some(Action::KeyCreated), None, record)).await?;
+        let given = balance.map(|remaining| Balance::set(remaining, self.now));
+        let entry_of = |record: &KeyRecord| {
+            let mut entry = author.upsert(Some(Action::KeyCreated), None, record)?;
+            note_credits(&mut entry, Value::Null, record.credits_json(given.as_ref(), self.now));
+            Ok(entry)
+        };
+        let (key, record, entry) = self.issue(record, balance, entry_of).await?;
         self.deliver(project, vec![entry]).await;
-        let balance = balance.map(|remaining| Balance::set(remaining, self.now));
-        Ok(key_answer(201, &record, None, balance.as_ref(), Some(&key), self.now))
+        Ok(key_answer(201, &record, None, given.as_ref(), Some(&key), self.now))
     }
 
     /// Gives `record` a new id and secret and stores it with the entry
@@ -227,7 +241,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 principal.may_give_credits(Some(had), after.credits.zip(balance))?;
             }
             after.updated_at = self.next_version(before);
-            let entry = author.upsert(Some(Action::KeyUpdated), Some(before), &after)?;
+            let mut entry = author.upsert(Some(Action::KeyUpdated), Some(before), &after)?;
+            if body.mentions_credits() {
+                let given = balance.map(|remaining| Balance::set(remaining, self.now));
+                let from = before.credits_json(found.balance.as_ref(), self.now);
+                note_credits(&mut entry, from, after.credits_json(given.as_ref(), self.now));
+            }
             if self.put(&found.digest_hex, &after, Some(before.updated_at), &entry, balance).await?.is_some() {
                 self.forget_pointer(&found).await;
                 self.deliver(project, vec![entry]).await;
