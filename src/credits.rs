@@ -41,16 +41,10 @@ pub struct Credits {
 }
 
 #[derive(Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum IntervalName {
-    Daily,
-    Monthly,
-}
-
-#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RefillJson {
-    interval: IntervalName,
+    /// `daily` or `monthly` (a string, not an enum: smaller in wasm).
+    interval: String,
     amount: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     day: Option<u8>,
@@ -60,11 +54,12 @@ impl TryFrom<RefillJson> for Refill {
     type Error = &'static str;
 
     fn try_from(json: RefillJson) -> Result<Refill, &'static str> {
-        let interval = match (json.interval, json.day) {
-            (IntervalName::Daily, None) => Interval::Daily,
-            (IntervalName::Daily, Some(_)) => return Err("Must not give `day` with a daily refill."),
-            (IntervalName::Monthly, day @ (None | Some(1..=31))) => Interval::Monthly { day: day.unwrap_or(1) },
-            (IntervalName::Monthly, Some(_)) => return Err("Must give `day` from 1 to 31."),
+        let interval = match (json.interval.as_str(), json.day) {
+            ("daily", None) => Interval::Daily,
+            ("daily", Some(_)) => return Err("Must not give `day` with a daily refill."),
+            ("monthly", day @ (None | Some(1..=31))) => Interval::Monthly { day: day.unwrap_or(1) },
+            ("monthly", Some(_)) => return Err("Must give `day` from 1 to 31."),
+            _ => return Err("Must give `interval` `daily` or `monthly`."),
         };
         Ok(Refill { interval, amount: json.amount })
     }
@@ -73,10 +68,10 @@ impl TryFrom<RefillJson> for Refill {
 impl From<Refill> for RefillJson {
     fn from(refill: Refill) -> RefillJson {
         let (interval, day) = match refill.interval {
-            Interval::Daily => (IntervalName::Daily, None),
-            Interval::Monthly { day } => (IntervalName::Monthly, Some(day)),
+            Interval::Daily => ("daily", None),
+            Interval::Monthly { day } => ("monthly", Some(day)),
         };
-        RefillJson { interval, amount: refill.amount, day }
+        RefillJson { interval: interval.to_owned(), amount: refill.amount, day }
     }
 }
 

@@ -76,9 +76,10 @@ fn one_credit() -> u64 {
     1
 }
 
-/// What a credits call does with its `amount`.
+/// What a credits call does with its `amount`: `set`, `increment`,
+/// `decrement` (a string in JSON, not an enum: smaller in wasm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum CreditOp {
     Set,
     Increment,
@@ -162,6 +163,29 @@ impl LimiterCall {
                 | LimiterCall::Discard { entry: Some(_) }
                 | LimiterCall::Credits { entry: Some(_), .. }
         )
+    }
+}
+
+impl TryFrom<String> for CreditOp {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<CreditOp, &'static str> {
+        match text.as_str() {
+            "set" => Ok(CreditOp::Set),
+            "increment" => Ok(CreditOp::Increment),
+            "decrement" => Ok(CreditOp::Decrement),
+            _ => Err("Must be `set`, `increment` or `decrement`."),
+        }
+    }
+}
+
+impl From<CreditOp> for &'static str {
+    fn from(op: CreditOp) -> &'static str {
+        match op {
+            CreditOp::Set => "set",
+            CreditOp::Increment => "increment",
+            CreditOp::Decrement => "decrement",
+        }
     }
 }
 
