@@ -390,7 +390,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   </section>`;
 }
 
-const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted", "key.leaked"];
+const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted", "key.leaked", "key.credits_updated"];
 
 export function Audit({ project }: { project: string }) {
   const [action, setAction] = useState("");
