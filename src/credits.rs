@@ -7,6 +7,7 @@
 //! after that moment, so no request is needed to trigger it; a spend that
 //! the balance cannot cover changes nothing; all arithmetic saturates.
 
+use serde::{Deserialize, Serialize};
 use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::record::UnixMillis;
@@ -22,15 +23,68 @@ pub enum Interval {
     },
 }
 
-/// Set the balance back to `amount` at each of `interval`'s moments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Set the balance back to `amount` at each of `interval`'s moments. As
+/// JSON: `{"interval": "daily"|"monthly", "amount": n, "day": 1–31}`
+/// (`day` for monthly only, default 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RefillJson", into = "RefillJson")]
 pub struct Refill {
     pub interval: Interval,
     pub amount: u64,
 }
 
+/// That a key has credits (its record says so; its object holds the
+/// [`Balance`]), and how they refill. A key without is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credits {
+    pub refill: Option<Refill>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefillJson {
+    /// `daily` or `monthly` (a string, not an enum: smaller in wasm).
+    interval: String,
+    amount: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    day: Option<u8>,
+}
+
+impl TryFrom<RefillJson> for Refill {
+    type Error = &'static str;
+
+    fn try_from(json: RefillJson) -> Result<Refill, &'static str> {
+        let interval = match (json.interval.as_str(), json.day) {
+            ("daily", None) => Interval::Daily,
+            ("daily", Some(_)) => return Err("Must not give `day` with a daily refill."),
+            ("monthly", day @ (None | Some(1..=31))) => Interval::Monthly { day: day.unwrap_or(1) },
+            ("monthly", Some(_)) => return Err("Must give `day` from 1 to 31."),
+            _ => return Err("Must give `interval` `daily` or `monthly`."),
+        };
+        Ok(Refill { interval, amount: json.amount })
+    }
+}
+
+impl From<Refill> for RefillJson {
+    fn from(refill: Refill) -> RefillJson {
+        let (interval, day) = match refill.interval {
+            Interval::Daily => ("daily", None),
+            Interval::Monthly { day } => ("monthly", Some(day)),
+        };
+        RefillJson { interval: interval.to_owned(), amount: refill.amount, day }
+    }
+}
+
+impl Refill {
+    /// Whether this refill never gives more than `other` does: the same
+    /// moments, an amount no larger.
+    pub fn within(&self, other: &Refill) -> bool {
+        self.interval == other.interval && self.amount <= other.amount
+    }
+}
+
 /// A key's credits as its object holds them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
     pub remaining: u64,
     /// When the balance was last set (by an admin, or by a refill): refills
@@ -195,6 +249,25 @@ mod tests {
         let mut free = balance;
         free.spend(0, None, at("2027-03-11T00:00:00Z")).unwrap();
         assert_eq!(free.remaining, 5, "a cost of 0 spends nothing");
+    }
+
+    #[test]
+    fn refills_read_and_write_as_the_contract_says() {
+        let read = |text: &str| serde_json::from_str::<Refill>(text).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"interval":"daily","amount":5}"#), Ok(Refill { interval: Interval::Daily, amount: 5 }));
+        assert_eq!(read(r#"{"interval":"monthly","amount":5}"#), Ok(monthly(1, 5)), "day 1 by default");
+        assert_eq!(read(r#"{"interval":"monthly","amount":5,"day":31}"#), Ok(monthly(31, 5)));
+        for bad in [
+            r#"{"interval":"monthly","amount":5,"day":0}"#,
+            r#"{"interval":"monthly","amount":5,"day":32}"#,
+            r#"{"interval":"daily","amount":5,"day":3}"#,
+            r#"{"interval":"weekly","amount":5}"#,
+            r#"{"interval":"daily","amount":-1}"#,
+            r#"{"interval":"daily","amount":5,"extra":1}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+        assert_eq!(serde_json::to_string(&monthly(3, 7)).unwrap(), r#"{"interval":"monthly","amount":7,"day":3}"#);
     }
 
     proptest! {

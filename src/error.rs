@@ -57,6 +57,12 @@ pub enum Error {
         retry_after: u64,
         policy: &'static str,
     },
+    /// The key's credits do not cover the request; seconds to the next refill, if it has one.
+    UsageExceeded {
+        retry_after: Option<u64>,
+    },
+    /// A credits change on a key that has no credits (unlimited).
+    NoCredits,
     Config(String),
     Origin,
     /// Storage or runtime failure; the detail is for logs only.
@@ -97,6 +103,8 @@ impl Error {
             Error::AlreadyRotated { successor: KeyId::placeholder() },
             Error::AdminTokenRequired,
             Error::RateLimited { retry_after: 1, policy: "minute" },
+            Error::UsageExceeded { retry_after: None },
+            Error::NoCredits,
             Error::Config(String::new()),
             Error::Origin,
             Error::Unavailable(String::new()),
@@ -126,6 +134,8 @@ impl Error {
                 | Error::AlreadyRotated { .. }
                 | Error::AdminTokenRequired
                 | Error::RateLimited { .. }
+                | Error::UsageExceeded { .. }
+                | Error::NoCredits
                 | Error::Config(_)
                 | Error::Origin
                 | Error::Unavailable(_) => {}
@@ -152,10 +162,10 @@ impl Error {
             | Error::AdminTokenRequired => 403,
             Error::NotFound | Error::KeyNotFound | Error::EventNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
-            Error::AlreadyRotated { .. } => 409,
+            Error::AlreadyRotated { .. } | Error::NoCredits => 409,
             Error::PreconditionFailed => 412,
             Error::PayloadTooLarge { .. } => 413,
-            Error::RateLimited { .. } => 429,
+            Error::RateLimited { .. } | Error::UsageExceeded { .. } => 429,
             Error::Config(_) => 500,
             Error::Origin => 502,
             Error::Unavailable(_) => 503,
@@ -186,6 +196,8 @@ impl Error {
             Error::PreconditionFailed => "PRECONDITION_FAILED",
             Error::AlreadyRotated { .. } => "KEY_ALREADY_ROTATED",
             Error::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
+            Error::UsageExceeded { .. } => "USAGE_EXCEEDED",
+            Error::NoCredits => "KEY_HAS_NO_CREDITS",
             Error::Config(_) => "CONFIG_ERROR",
             Error::Origin => "ORIGIN_ERROR",
             Error::Unavailable(_) => "UNAVAILABLE",
@@ -226,6 +238,11 @@ impl Error {
             Error::RateLimited { retry_after, .. } => {
                 format!("Rate limit exceeded. Please retry after {retry_after} seconds.")
             }
+            Error::UsageExceeded { retry_after: Some(seconds) } => {
+                format!("The key's credits are used up; they refill in {seconds} seconds.")
+            }
+            Error::UsageExceeded { retry_after: None } => "The key's credits are used up.".into(),
+            Error::NoCredits => "This key has no credits (it is unlimited); give it some with PATCH first.".into(),
             Error::Config(message) => format!("Configuration error: {message}"),
             Error::Origin => "The origin could not be reached.".into(),
             Error::Unavailable(_) => "Key storage is unavailable; the request was not let through.".into(),
@@ -250,6 +267,9 @@ impl Error {
             Error::RateLimited { retry_after, policy } => {
                 fields.insert("retry_after".into(), json!(retry_after));
                 fields.insert("policy".into(), json!(policy));
+            }
+            Error::UsageExceeded { retry_after: Some(retry_after) } => {
+                fields.insert("retry_after".into(), json!(retry_after));
             }
             _ => {}
         }
@@ -282,7 +302,9 @@ impl Error {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             _ if self.status() == 401 => vec![("www-authenticate", r#"Bearer realm="keygate""#.to_owned())],
-            Error::RateLimited { retry_after, .. } => vec![("retry-after", retry_after.to_string())],
+            Error::RateLimited { retry_after, .. } | Error::UsageExceeded { retry_after: Some(retry_after) } => {
+                vec![("retry-after", retry_after.to_string())]
+            }
             Error::MethodNotAllowed { allow } => vec![("allow", allow.join(", "))],
             _ => Vec::new(),
         }

@@ -41,6 +41,8 @@ pub enum EventType {
     KeyDeleted,
     #[serde(rename = "key.leaked")]
     KeyLeaked,
+    #[serde(rename = "key.credits_updated")]
+    KeyCreditsUpdated,
     #[serde(rename = "key.rate_limited")]
     KeyRateLimited,
     #[serde(rename = "key.expiring")]

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::credits::{Balance, Credits};
 use crate::ids::{KeyId, ProjectId};
 use crate::key::Environment;
 use crate::ratelimit::Quota;
@@ -50,6 +51,10 @@ pub struct KeyRecord {
     /// Reported leaked (GitHub secret scanning): when, and where it was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaked: Option<Leak>,
+    /// That the key has credits, and their refill; `None`: unlimited. The
+    /// balance itself lives in the key's object (spending is no admin write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Credits>,
 }
 
 /// Where and when a leak report found a key.
@@ -76,7 +81,19 @@ impl KeyRecord {
         self.expires_at.is_some_and(|expires_at| expires_at <= now)
     }
 
-    /// The key object of the admin API (no secret, no digest; the caller adds `last_used_at`).
+    /// The key's `credits` as the admin API shows them: `null` (unlimited),
+    /// else `remaining` (`null` where the key's object was not asked) and `refill`.
+    pub fn credits_json(&self, balance: Option<&Balance>, now: UnixMillis) -> Value {
+        match &self.credits {
+            None => Value::Null,
+            Some(credits) => {
+                let remaining = balance.map(|balance| balance.at(credits.refill.as_ref(), now).remaining);
+                json!({"remaining": remaining, "refill": credits.refill})
+            }
+        }
+    }
+
+    /// The key object of the admin API (no secret, no digest; the caller adds `last_used_at`, and `credits.remaining` from the key's object).
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,
@@ -94,6 +111,7 @@ impl KeyRecord {
             "meta": Value::Object(self.meta.clone()),
             "rotated_from": self.rotated_from,
             "rotated_to": self.rotated_to,
+            "credits": self.credits_json(None, 0),
             "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
         })
     }

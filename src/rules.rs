@@ -1,7 +1,8 @@
 //! Gateway route rules (`ROUTES`): parse once, match each request.
 //!
 //! A rule is `{"method": "GET"|…|"*", "path": "/v1/projects/{project}/{resource}/*",
-//! "scope": "{resource}:{action}"}`. `{name}` matches one non-empty segment, a
+//! "scope": "{resource}:{action}", "cost": n}` (`cost`, optional: the credits an
+//! admitted request spends, 1 by default). `{name}` matches one non-empty segment, a
 //! trailing `*` zero or more; the first matching rule wins. Literal segments
 //! match in any letter case and an exact rule also matches its path with a
 //! trailing `/`, as many origins (Express, ASP.NET) route, so no spelling of
@@ -34,6 +35,7 @@ pub struct Rule {
     segments: Vec<Segment>,
     trailing_wildcard: bool,
     scope: String,
+    cost: Option<u64>,
 }
 
 /// A request matched to a rule.
@@ -44,6 +46,8 @@ pub struct Match<'r> {
     /// The `{project}` parameter, when the pattern has one.
     pub project: Option<String>,
     pub scope: Scope,
+    /// The rule's `cost`, if it has one.
+    pub cost: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -52,6 +56,8 @@ struct RawRule {
     method: String,
     path: String,
     scope: String,
+    #[serde(default)]
+    cost: Option<u64>,
 }
 
 /// The methods rules name, and the only ones the gateway forwards.
@@ -59,8 +65,9 @@ pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 
 /// Parses `ROUTES` (a JSON list); the message of an error names the rule.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let raw: Vec<RawRule> =
-        serde_json::from_str(text).map_err(|e| format!("must be a JSON list of {{method, path, scope}} ({e})"))?;
+    let raw: Vec<RawRule> = serde_json::from_str(text).map_err(|e| {
+        format!("must be a JSON list of {{method, path, scope, cost (optional, an integer from 0)}} ({e})")
+    })?;
     if raw.is_empty() {
         return Err("must have at least one rule".into());
     }
@@ -99,7 +106,7 @@ fn parse_rule(raw: RawRule) -> Result<Rule, String> {
         }
     }
     check_template(&raw.scope, &params)?;
-    Ok(Rule { method, pattern: raw.path, segments, trailing_wildcard, scope: raw.scope })
+    Ok(Rule { method, pattern: raw.path, segments, trailing_wildcard, scope: raw.scope, cost: raw.cost })
 }
 
 fn is_param_name(name: &str) -> bool {
@@ -181,7 +188,7 @@ impl Rule {
         }
         let scope = Scope::parse(&scope).ok()?;
         let project = params.iter().find(|(n, _)| *n == "project").map(|(_, v)| (*v).to_owned());
-        Some(Match { pattern: &self.pattern, project, scope })
+        Some(Match { pattern: &self.pattern, project, scope, cost: self.cost })
     }
 }
 
@@ -290,5 +297,24 @@ mod tests {
         assert_eq!(scope_of(&rules, "GET", "/bots"), Some("bots:read".into()));
         assert_eq!(scope_of(&rules, "GET", "/9bots"), None);
         assert_eq!(scope_of(&rules, "GET", &format!("/{}", "a".repeat(40))), None);
+    }
+}
+
+#[cfg(test)]
+mod cost_tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_may_name_the_cost_of_its_requests() {
+        let rules = parse_rules(
+            r#"[{"method":"GET","path":"/reports/*","scope":"reports:read","cost":5},{"method":"*","path":"/{resource}/*","scope":"{resource}:{action}"}]"#,
+        )
+        .unwrap();
+        assert_eq!(find(&rules, "GET", "/reports/monthly").unwrap().cost, Some(5));
+        assert_eq!(find(&rules, "GET", "/bots/1").unwrap().cost, None, "the default: 1");
+        for bad in [r#"-1"#, r#"1.5"#, r#""5""#] {
+            let text = format!(r#"[{{"method":"GET","path":"/r","scope":"r:read","cost":{bad}}}]"#);
+            assert!(parse_rules(&text).is_err(), "{bad}");
+        }
     }
 }

@@ -30,16 +30,18 @@ pub enum Outcome {
     ProjectMismatch,
     Disabled,
     Expired,
+    UsageExceeded,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Valid,
         Outcome::RateLimited,
         Outcome::InsufficientPermissions,
         Outcome::ProjectMismatch,
         Outcome::Disabled,
         Outcome::Expired,
+        Outcome::UsageExceeded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Outcome {
             Outcome::ProjectMismatch => "project_mismatch",
             Outcome::Disabled => "disabled",
             Outcome::Expired => "expired",
+            Outcome::UsageExceeded => "usage_exceeded",
         }
     }
 

@@ -36,6 +36,7 @@ fn a_failed_usage_push_waits_for_its_retry_time() {
                 adopt: Some(keygate::keystate::Adopt { digest: digest.clone(), record: rec.clone() }),
                 scope: None,
                 project: None,
+                cost: 1,
             },
             now,
         )

@@ -120,7 +120,7 @@ fn two_concurrent_patches_both_take_effect() {
         other.name = "renamed elsewhere".into();
         other.updated_at += 1;
         let digest = racing.inner.state(&id).unwrap().digest.unwrap();
-        let put = LimiterCall::Put { digest, record: other, expected: Some(version), entry: None };
+        let put = LimiterCall::Put { digest, record: other, expected: Some(version), entry: None, balance: None };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let patched = send(root("PATCH", &path, json!({"scopes": ["b:read"]})));
         assert_eq!(patched.status, 200);
@@ -255,8 +255,13 @@ fn a_keys_delete_applies_only_to_the_version_it_judged() {
         let version = promoted.updated_at;
         promoted.scopes = vec!["admin".into()];
         promoted.updated_at += 1;
-        let put =
-            LimiterCall::Put { digest: state.digest.unwrap(), record: promoted, expected: Some(version), entry: None };
+        let put = LimiterCall::Put {
+            digest: state.digest.unwrap(),
+            record: promoted,
+            expected: Some(version),
+            entry: None,
+            balance: None,
+        };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let weak_key = weak["key"].as_str().unwrap();
         let deleted = send(

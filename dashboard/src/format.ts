@@ -64,5 +64,6 @@ export const OUTCOMES = [
   ["project_mismatch", "Project mismatch", "#0e7490"],
   ["disabled", "Disabled", "#6b7280"],
   ["expired", "Expired", "#b91c1c"],
+  ["usage_exceeded", "Usage exceeded", "#be185d"],
 ] as const satisfies readonly (readonly [Outcome, string, string])[];
 type _EveryOutcome = Assert<Covers<Outcome, (typeof OUTCOMES)[number][0]>>;

@@ -389,7 +389,14 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   </section>`;
 }
 
-const ACTIONS = ["key.created", "key.updated", "key.rotated", "key.deleted", "key.leaked"] as const satisfies readonly AuditAction[];
+const ACTIONS = [
+  "key.created",
+  "key.updated",
+  "key.rotated",
+  "key.deleted",
+  "key.leaked",
+  "key.credits_updated",
+] as const satisfies readonly AuditAction[];
 type _EveryAction = Assert<Covers<AuditAction, (typeof ACTIONS)[number]>>;
 
 export function Audit({ project }: { project: string }) {

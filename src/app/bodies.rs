@@ -15,9 +15,11 @@ use serde_json::{Map, Value};
 use crate::app::json::JsonObject;
 use crate::app::principal::Principal;
 use crate::config::Config;
+use crate::credits::{Credits, Refill};
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::Environment;
+use crate::keystate::CreditOp;
 use crate::ratelimit::Quota;
 use crate::record::{parse_rfc3339, KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::Scope;
@@ -41,6 +43,10 @@ const RULES: &[(&str, &str)] = &[
     ("key", "Must be a string."),
     ("scope", "Must be a scope: `admin`, `resource:action` or `resource:*`."),
     ("project", "Must be a string."),
+    ("cost", "Must be an integer from 0."),
+    ("credits", "Must be null or {\"remaining\": N, \"refill\": null | {\"interval\": \"daily\"|\"monthly\", \"amount\": N, \"day\": 1-31}}."),
+    ("op", "Must be `set`, `increment` or `decrement`."),
+    ("amount", "Must be an integer from 0."),
 ];
 
 /// `name`: 1 to 100 characters, not blank, without control characters.
@@ -129,6 +135,30 @@ pub struct RateLimit {
     per_day: NonZeroU32,
 }
 
+/// `credits`: the balance to start from, and the refill (`null`: none).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditsBody {
+    remaining: u64,
+    #[serde(default)]
+    refill: Option<Refill>,
+}
+
+impl CreditsBody {
+    /// The record's policy and the balance to set.
+    pub fn split(self) -> (Credits, u64) {
+        (Credits { refill: self.refill }, self.remaining)
+    }
+}
+
+/// `POST /v1/projects/{project}/keys/{id}/credits`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeCredits {
+    pub op: CreditOp,
+    pub amount: u64,
+}
+
 /// A scope to check, parsed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "String")]
@@ -155,6 +185,9 @@ pub struct VerifyKey {
     pub scope: Option<WantedScope>,
     #[serde(default)]
     pub project: Option<String>,
+    /// The credits this request spends if admitted (1 by default).
+    #[serde(default)]
+    pub cost: Option<u64>,
 }
 
 /// `POST /v1/projects/{project}/keys`. `null` counts as absent.
@@ -174,6 +207,8 @@ pub struct CreateKey {
     expires_at: Option<Timestamp>,
     #[serde(default)]
     meta: Option<Meta>,
+    #[serde(default)]
+    credits: Option<CreditsBody>,
 }
 
 /// `PATCH /v1/projects/{project}/keys/{id}`: absent fields stay as they are;
@@ -195,6 +230,16 @@ pub struct PatchKey {
     expires_at: Option<Option<Timestamp>>,
     #[serde(default, deserialize_with = "nullable")]
     meta: Option<Option<Meta>>,
+    /// `null`: no credits (unlimited).
+    #[serde(default, deserialize_with = "nullable")]
+    credits: Option<Option<CreditsBody>>,
+}
+
+impl PatchKey {
+    /// Whether the body gives `credits` (or `null`).
+    pub fn mentions_credits(&self) -> bool {
+        self.credits.is_some()
+    }
 }
 
 /// `POST /v1/projects/{project}/keys/{id}/rotate`; an empty body counts as `{}`.
@@ -278,13 +323,19 @@ fn limits(
     }
 }
 
-/// The record a create body asks for (no id or prefix yet).
-pub fn new_record(config: &Config, project: ProjectId, body: CreateKey, now: UnixMillis) -> Result<KeyRecord, Error> {
+/// The record a create body asks for (no id or prefix yet), and its starting balance (a key with credits).
+pub fn new_record(
+    config: &Config,
+    project: ProjectId,
+    body: CreateKey,
+    now: UnixMillis,
+) -> Result<(KeyRecord, Option<u64>), Error> {
+    let (credits, balance) = body.credits.map(CreditsBody::split).unzip();
     let (plan, rate_limit) = match limits(config, body.plan.as_deref(), body.rate_limit)? {
         Some(limits) => limits,
         None => (Some(config.default_plan.clone()), config.plans[&config.default_plan]),
     };
-    Ok(KeyRecord {
+    let record = KeyRecord {
         id: KeyId::placeholder(),
         project,
         name: body.name.0,
@@ -302,17 +353,20 @@ pub fn new_record(config: &Config, project: ProjectId, body: CreateKey, now: Uni
         rotated_to: None,
         disabled_by_admin: false,
         leaked: None,
-    })
+        credits,
+    };
+    Ok((record, balance))
 }
 
-/// Applies a PATCH to `record` as `principal` (whose deactivations are remembered).
+/// Applies a PATCH to `record` as `principal` (whose deactivations are
+/// remembered); the balance to set when it gives credits.
 pub fn apply_patch(
     config: &Config,
     body: &PatchKey,
     principal: &Principal,
     record: &mut KeyRecord,
     now: UnixMillis,
-) -> Result<(), Error> {
+) -> Result<Option<u64>, Error> {
     if let Some(name) = &body.name {
         record.name.clone_from(&name.0);
     }
@@ -335,7 +389,16 @@ pub fn apply_patch(
         Some(None) => record.meta = Map::new(),
         Some(Some(meta)) => record.meta.clone_from(&meta.0),
     }
-    Ok(())
+    let (credits, balance) = match body.credits {
+        None => return Ok(None),
+        Some(None) => (None, None),
+        Some(Some(given)) => {
+            let (credits, balance) = given.split();
+            (Some(credits), Some(balance))
+        }
+    };
+    record.credits = credits;
+    Ok(balance)
 }
 
 #[cfg(test)]

@@ -80,6 +80,8 @@ pub struct Trace<'a> {
     pub identity: Option<(KeyId, ProjectId)>,
     /// The key's rate-limit state, once its object was consulted.
     pub rate: Option<RateDecision>,
+    /// The key's credits left, once its object was consulted, if it has credits.
+    pub credits: Option<u64>,
 }
 
 impl Trace<'_> {
@@ -87,6 +89,7 @@ impl Trace<'_> {
     pub fn saw(&mut self, verdict: Verdict) -> Verdict {
         self.identity.clone_from(&verdict.identity);
         self.rate = verdict.rate;
+        self.credits = verdict.credits;
         verdict
     }
 }
@@ -146,6 +149,9 @@ impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> 
         };
         if let Some(rate) = &trace.rate {
             response.add_rate_headers(rate);
+        }
+        if let Some(remaining) = trace.credits {
+            response.headers.push(("x-credits-remaining".into(), remaining.to_string()));
         }
         if Route::is_private_template(trace.route) {
             response.headers.push(("cache-control".into(), "no-store".into()));

@@ -7,10 +7,15 @@
 //! shorten expiries but never extend one, so a key retired by rotation or
 //! given an end by the admin token stays retired; it may deactivate keys,
 //! but a key the admin token deactivated is re-activated by the admin token
-//! only. The admin token may do anything.
+//! only. Credits only go down by a key's hand: it may lower a key's
+//! `remaining`, drop or lower (never add) a refill, and give credits to a key
+//! that had none, but never raise a balance, remove the limit, or give more
+//! than it has itself (when it has credits; an unlimited key may give any).
+//! The admin token may do anything.
 
 use std::rc::Rc;
 
+use crate::credits::{Credits, Refill};
 use crate::error::Error;
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::ScopeSet;
@@ -19,15 +24,16 @@ use crate::scope::ScopeSet;
 pub enum Principal {
     /// The deployment's `ADMIN_TOKEN`: any project, anything.
     Root,
-    /// An API key with `keys:read`/`keys:write`, confined to its project and bounded by its own record.
-    Key(Rc<KeyRecord>),
+    /// An API key with `keys:read`/`keys:write`, confined to its project and
+    /// bounded by its own record, and its credits left (when it has credits).
+    Key(Rc<KeyRecord>, Option<u64>),
 }
 
 impl Principal {
     /// Refuses unless `target` is no more powerful than this principal:
     /// acting on a key (or creating one) is bounded by what the principal is.
     pub fn may_touch(&self, target: &KeyRecord) -> Result<(), Error> {
-        let Principal::Key(own) = self else { return Ok(()) };
+        let Principal::Key(own, _) = self else { return Ok(()) };
         self.holds(&target.scopes)?;
         within_limits(own, target)?;
         within_expiry(own, target)?;
@@ -42,7 +48,7 @@ impl Principal {
     /// leaves `after` more powerful than this principal, extends an expiry, or
     /// re-activates what the admin token deactivated.
     pub fn may_change(&self, before: &KeyRecord, after: &KeyRecord) -> Result<(), Error> {
-        let Principal::Key(_) = self else { return Ok(()) };
+        let Principal::Key(..) = self else { return Ok(()) };
         self.may_touch(after)?;
         let extended = match (before.expires_at, after.expires_at) {
             (Some(_), None) => true,
@@ -59,12 +65,47 @@ impl Principal {
         Ok(())
     }
 
+    /// Refuses credits `after` (policy and balance; `None`: unlimited) given
+    /// to a key that had `before` (`None` for a key being created) unless
+    /// they lower what it had and stay within this principal's own.
+    pub fn may_give_credits(
+        &self,
+        before: Option<Option<(Credits, u64)>>,
+        after: Option<(Credits, u64)>,
+    ) -> Result<(), Error> {
+        let Principal::Key(own, own_remaining) = self else { return Ok(()) };
+        let refused = |message: &str| Err(exceeds("credits", message));
+        if let Some(Some((had, had_remaining))) = before {
+            let Some((given, remaining)) = after else {
+                return refused("Only the admin token removes a key's credit limit.");
+            };
+            if remaining > had_remaining {
+                return refused("Only the admin token raises a key's credits; a key may only lower them.");
+            }
+            if !refill_within(given.refill.as_ref(), had.refill.as_ref()) {
+                return refused("Only the admin token adds or raises a refill; a key may only lower or drop it.");
+            }
+        }
+        if let Some(own_credits) = own.credits {
+            let Some((given, remaining)) = after else {
+                return refused("A key with credits can only give keys credits, never unlimited use.");
+            };
+            if remaining > own_remaining.unwrap_or(0) {
+                return refused("A key can only give credits up to what it has left itself.");
+            }
+            if !refill_within(given.refill.as_ref(), own_credits.refill.as_ref()) {
+                return refused("A key can only give a refill no larger than its own.");
+            }
+        }
+        Ok(())
+    }
+
     /// Sets `status` on `record` as this principal: the admin token's deactivation is remembered.
     pub fn set_status(&self, record: &mut KeyRecord, status: KeyStatus) {
         record.disabled_by_admin = match (status, self) {
             (KeyStatus::Active, _) => false,
             (KeyStatus::Inactive, Principal::Root) => true,
-            (KeyStatus::Inactive, Principal::Key(_)) => record.disabled_by_admin,
+            (KeyStatus::Inactive, Principal::Key(..)) => record.disabled_by_admin,
         };
         record.status = status;
     }
@@ -73,12 +114,21 @@ impl Principal {
     /// stored scope that no longer parses grants nothing, here as in every
     /// check ([`ScopeSet::from_stored`]), so holding it is not required.
     fn holds(&self, scopes: &[String]) -> Result<(), Error> {
-        let Principal::Key(own) = self else { return Ok(()) };
+        let Principal::Key(own, _) = self else { return Ok(()) };
         let held = ScopeSet::from_stored(&own.scopes);
         match ScopeSet::from_stored(scopes).iter().find(|scope| !held.grants(scope)) {
             Some(missing) => Err(Error::InsufficientPermissions { required_scope: missing.to_string() }),
             None => Ok(()),
         }
+    }
+}
+
+/// Whether refill `given` gives no more than `bound` (no refill gives nothing).
+fn refill_within(given: Option<&Refill>, bound: Option<&Refill>) -> bool {
+    match (given, bound) {
+        (None, _) => true,
+        (Some(given), Some(bound)) => given.within(bound),
+        (Some(_), None) => false,
     }
 }
 
@@ -120,7 +170,7 @@ mod tests {
         own.rate_limit = Quota::new(60, 1000).unwrap();
         own.expires_at = Some(2_000_000_000_000);
         edit(&mut own);
-        Principal::Key(Rc::new(own))
+        Principal::Key(Rc::new(own), None)
     }
 
     /// A key exactly as powerful as [`key_principal`]'s, with `scopes`.

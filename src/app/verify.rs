@@ -42,13 +42,15 @@ pub enum Decision {
 pub struct Verdict {
     pub decision: Decision,
     pub rate: Option<RateDecision>,
+    /// The credits the key has left, when it has credits (whatever the verdict).
+    pub credits: Option<u64>,
     /// The key found in storage, as (key id, project); `None` when none was.
     pub identity: Option<(KeyId, ProjectId)>,
 }
 
 impl Verdict {
     fn of(decision: Decision) -> Verdict {
-        Verdict { decision, rate: None, identity: None }
+        Verdict { decision, rate: None, credits: None, identity: None }
     }
 }
 
@@ -56,6 +58,8 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     pub record: Rc<KeyRecord>,
+    /// The credits it has left after this request, when it has credits.
+    pub credits: Option<u64>,
 }
 
 /// What a request asks of a key besides being valid.
@@ -63,6 +67,8 @@ pub struct Grant {
 pub struct Requirement {
     pub scope: Option<Scope>,
     pub project: Option<String>,
+    /// The credits an admitted request spends; `None`: 1.
+    pub cost: Option<u64>,
 }
 
 impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
@@ -96,6 +102,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             adopt,
             scope: requirement.scope.as_ref().map(Scope::to_string),
             project: requirement.project.clone(),
+            cost: requirement.cost.unwrap_or(1),
         };
         // The KV copy travels only to an object that has never seen the key.
         let mut answer = self.limiter.call(&record.id, call(None)).await?;
@@ -103,21 +110,21 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             let adopt = Adopt { digest: digest_hex.clone(), record: KeyRecord::clone(&record) };
             answer = self.limiter.call(&record.id, call(Some(adopt))).await?;
         }
-        let LimiterAnswer::Checked { refusal, record: newer, rate } = answer else {
+        let LimiterAnswer::Checked { refusal, record: newer, rate, credits } = answer else {
             return Err(out_of_protocol());
         };
         let record = newer.map_or(record, Rc::new);
         let decision = match refusal {
-            Some(refusal) => Decision::Deny(refusal.to_error(rate.as_ref())),
-            None => Decision::Allow(Grant { record }),
+            Some(refusal) => Decision::Deny(refusal.to_error(rate.as_ref(), self.now)),
+            None => Decision::Allow(Grant { record, credits }),
         };
-        Ok(Verdict { decision, rate, identity })
+        Ok(Verdict { decision, rate, credits, identity })
     }
 
     /// `POST /v1/keys/verify`: 200 with the verdict; only a malformed body is 400.
     pub async fn handle_verify(&self, request: &Request, trace: &mut Trace<'_>) -> Result<Response, Error> {
         let body: VerifyKey = parse_body(&request.body, true)?;
-        let (scope, project) = (body.scope.map(|wanted| wanted.0), body.project);
+        let (scope, project, cost) = (body.scope.map(|wanted| wanted.0), body.project, body.cost);
         let presented = match body.key.as_deref() {
             Some(key) => key,
             None => match Credential::of(request, self.config) {
@@ -125,11 +132,14 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
             },
         };
-        let verdict = trace.saw(self.verify(presented, &Requirement { scope, project }).await?);
-        let answer = match verdict.decision {
+        let verdict = trace.saw(self.verify(presented, &Requirement { scope, project, cost }).await?);
+        let mut answer = match verdict.decision {
             Decision::Allow(grant) => valid(&grant.record, verdict.rate.as_ref()),
             Decision::Deny(denial) => invalid(&denial),
         };
+        if let Some(remaining) = verdict.credits {
+            answer["credits"] = json!({ "remaining": remaining });
+        }
         Ok(Response::json(200, &answer))
     }
 }

@@ -2,8 +2,8 @@
 //! one per project, and the worker's way to reach them.
 //!
 //! A key's object holds a [`KeyObject`] in memory and its state in three
-//! SQLite rows: the state as JSON (with the outbox), written before an admin
-//! change is answered; the counters as four integers and the usage history
+//! SQLite rows: the state as JSON (with the outbox and a key's credits),
+//! written before an admin change or a spend of credits is answered; the counters as four integers and the usage history
 //! as JSON, written by the alarm. Every decision (answers, what to write,
 //! what to deliver, when the alarm rings) is [`KeyObject`]'s; this file only
 //! reads, writes, delivers and sets alarms as it says. A project's object

@@ -16,6 +16,13 @@
 //! outcome is counted in the usage history; an admin change is stored with
 //! its outbox entry, which stays until the project's object acknowledges it
 //! ([`delivery`]).
+//!
+//! Credits: a key whose record has `credits` holds its [`Balance`] here, never
+//! in the record (a spend moves no version). A check spends its `cost` only
+//! if it admits the request: judged first, then credits and the rate limit
+//! are both checked and committed together or not at all, so a request
+//! refused for credits spends no rate-limit token and one refused by the rate
+//! limit spends no credit. A changed balance is written before the answer.
 
 pub mod delivery;
 mod object;
@@ -25,6 +32,7 @@ pub use object::{AlarmPlan, DeliveredPlan, Effects, KeyObject, FLUSH_MILLIS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::credits::Balance;
 use crate::error::Error;
 use crate::events::ExpiryNotices;
 use crate::project::OutboxEntry;
@@ -59,6 +67,24 @@ pub struct KeyState {
     /// Stored with the counters, not with the rest.
     #[serde(skip)]
     pub usage: UsageState,
+    /// The credits left, when the record has `credits`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Balance>,
+}
+
+fn one_credit() -> u64 {
+    1
+}
+
+/// What a credits call does with its `amount`: `set`, `increment`,
+/// `decrement` (a string in JSON, not an enum: smaller in wasm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum CreditOp {
+    Set,
+    Increment,
+    /// Down to 0 at most.
+    Decrement,
 }
 
 /// What the worker asks of a key's Durable Object.
@@ -78,6 +104,9 @@ pub enum LimiterCall {
         adopt: Option<Adopt>,
         scope: Option<String>,
         project: Option<String>,
+        /// The credits an admitted request spends (a key with credits only).
+        #[serde(default = "one_credit")]
+        cost: u64,
     },
     /// An admin write, applied before KV is written, if the object's record
     /// is still at version `expected` (its `updated_at`; `None` to create).
@@ -87,6 +116,9 @@ pub enum LimiterCall {
         expected: Option<UnixMillis>,
         /// Queued with the write, for the project's object.
         entry: Option<OutboxEntry>,
+        /// Sets the balance (a record with `credits`), with the record; `None` keeps it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        balance: Option<u64>,
     },
     /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
     Delete { expected: Option<UnixMillis>, entry: Option<OutboxEntry> },
@@ -95,6 +127,9 @@ pub enum LimiterCall {
     /// catalog nor the audit log ever shows it; `entry` removes a row that
     /// may have been delivered already.
     Discard { entry: Option<OutboxEntry> },
+    /// Changes the balance of a key with credits; `entry`'s audit event gets
+    /// the change (`{"credits": {"from", "to"}}`) filled in.
+    Credits { change: CreditOp, amount: u64, entry: Option<OutboxEntry> },
     /// The authoritative record, for admin reads and read-modify-write.
     Get,
     /// Counters, and the history `query` asks for.
@@ -126,8 +161,38 @@ impl LimiterCall {
                 | LimiterCall::Check { adopt: Some(_), .. }
                 | LimiterCall::Delete { entry: Some(_), .. }
                 | LimiterCall::Discard { entry: Some(_) }
+                | LimiterCall::Credits { entry: Some(_), .. }
         )
     }
+}
+
+impl TryFrom<String> for CreditOp {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<CreditOp, &'static str> {
+        match text.as_str() {
+            "set" => Ok(CreditOp::Set),
+            "increment" => Ok(CreditOp::Increment),
+            "decrement" => Ok(CreditOp::Decrement),
+            _ => Err("Must be `set`, `increment` or `decrement`."),
+        }
+    }
+}
+
+impl From<CreditOp> for &'static str {
+    fn from(op: CreditOp) -> &'static str {
+        match op {
+            CreditOp::Set => "set",
+            CreditOp::Increment => "increment",
+            CreditOp::Decrement => "decrement",
+        }
+    }
+}
+
+/// An audit event's `changes` for a credits call: `{"credits": {"from", "to"}}`.
+pub fn credits_change(from: u64, to: u64) -> serde_json::Map<String, serde_json::Value> {
+    let change = serde_json::json!({"from": from, "to": to});
+    [("credits".to_owned(), change)].into_iter().collect()
 }
 
 /// Why a check refused a key.
@@ -140,6 +205,10 @@ pub enum Refusal {
     ProjectMismatch,
     MissingScope(String),
     RateLimited,
+    /// The credits left do not cover the cost; the next refill, if any.
+    UsageExceeded {
+        refills_at: Option<UnixMillis>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,6 +219,9 @@ pub enum LimiterAnswer {
         refusal: Option<Refusal>,
         record: Option<KeyRecord>,
         rate: Option<RateDecision>,
+        /// The credits left after this check, for a key with credits.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credits: Option<u64>,
     },
     /// The object has never seen this key: send the KV copy along.
     NeedRecord,
@@ -158,11 +230,25 @@ pub enum LimiterAnswer {
     Conflict,
     /// A write refused: the key is deleted, for good.
     Gone,
+    /// A `Put` that set the balance: what it held before (at the time of the write).
+    Replaced {
+        remaining: u64,
+    },
+    /// A credits call done: the balance before and after.
+    Credits {
+        from: u64,
+        to: u64,
+    },
+    /// A credits call on a key without credits.
+    NoCredits,
     Record {
         record: Option<KeyRecord>,
         deleted: bool,
         digest: Option<String>,
         last_used_at: Option<UnixMillis>,
+        /// The balance (for a key with credits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        balance: Option<Balance>,
     },
     Usage {
         requests_today: u32,
@@ -186,18 +272,50 @@ impl KeyState {
     /// Applies one call at `now`; returns the answer and what changed.
     pub fn apply(&mut self, call: LimiterCall, now: UnixMillis) -> (LimiterAnswer, Change) {
         match call {
-            LimiterCall::Check { tag, seen_updated_at, adopt, scope, project } => {
-                self.check(&tag, seen_updated_at, adopt, scope.as_deref(), project.as_deref(), now)
+            LimiterCall::Check { tag, seen_updated_at, adopt, scope, project, cost } => {
+                self.check(&tag, seen_updated_at, adopt, scope.as_deref(), project.as_deref(), cost, now)
             }
-            LimiterCall::Put { digest, record, expected, entry } => {
+            LimiterCall::Put { digest, record, expected, entry, balance } => {
                 if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
                     return (refused, Change::Nothing);
                 }
+                let held = self.current_balance(now);
+                let answer = match (balance, held) {
+                    (Some(_), Some(held)) => LimiterAnswer::Replaced { remaining: held.remaining },
+                    _ => LimiterAnswer::Done,
+                };
+                self.balance = match (&record.credits, balance) {
+                    (None, _) => None,
+                    (Some(_), Some(remaining)) => Some(Balance::set(remaining, now)),
+                    (Some(_), None) => self.balance.or(Some(Balance::set(0, now))),
+                };
                 self.digest = Some(digest);
                 self.record = Some(record);
                 self.changed_at = Some(now);
                 self.outbox.extend(entry);
-                (LimiterAnswer::Done, Change::Everything)
+                (answer, Change::Everything)
+            }
+            LimiterCall::Credits { change: op, amount, entry } => {
+                if self.deleted || self.record.is_none() {
+                    return (LimiterAnswer::Gone, Change::Nothing);
+                }
+                let Some(held) = self.current_balance(now) else { return (LimiterAnswer::NoCredits, Change::Nothing) };
+                let from = held.remaining;
+                let to = match op {
+                    CreditOp::Set => amount,
+                    CreditOp::Increment => from.saturating_add(amount),
+                    CreditOp::Decrement => from.saturating_sub(amount),
+                };
+                // Any refill due by now has happened (in `held`); the next comes on schedule.
+                self.balance = Some(Balance::set(to, now));
+                self.changed_at = Some(now);
+                self.outbox.extend(entry.map(|mut entry| {
+                    if let Some(event) = &mut entry.event {
+                        event.changes = Some(credits_change(from, to));
+                    }
+                    entry
+                }));
+                (LimiterAnswer::Credits { from, to }, Change::Everything)
             }
             LimiterCall::Delete { expected, entry } => {
                 if let Some(refused) = self.refuse_write(|held| expected.is_none_or(|v| v == held.updated_at)) {
@@ -225,6 +343,7 @@ impl KeyState {
                     deleted: self.deleted,
                     digest: self.digest.clone(),
                     last_used_at: self.last_used_at,
+                    balance: self.current_balance(now),
                 };
                 (answer, Change::Nothing)
             }
@@ -258,6 +377,15 @@ impl KeyState {
         }
     }
 
+    /// The balance at `now` (refilled if due), for a live key with credits.
+    fn current_balance(&self, now: UnixMillis) -> Option<Balance> {
+        let credits = self.record.as_ref()?.credits?;
+        // A key with credits whose object never held a balance (adopted from KV) has none left.
+        let held = self.balance.unwrap_or(Balance { remaining: 0, set_at: UnixMillis::MIN });
+        Some(held.at(credits.refill.as_ref(), now))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &mut self,
         tag: &str,
@@ -265,9 +393,11 @@ impl KeyState {
         adopt: Option<Adopt>,
         scope: Option<&str>,
         project: Option<&str>,
+        cost: u64,
         now: UnixMillis,
     ) -> (LimiterAnswer, Change) {
-        let unknown = LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None };
+        let unknown =
+            LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None };
         if self.deleted || self.digest.as_ref().is_some_and(|held| digest_tag(held) != tag) {
             return (unknown, Change::Nothing);
         }
@@ -289,16 +419,30 @@ impl KeyState {
         let refusal = match judge(record, now, scope, project) {
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
                 self.count(&refusal, now, &mut change);
-                return (LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None }, change);
+                let credits = self.current_balance(now).map(|held| held.remaining);
+                let answer = LimiterAnswer::Checked { refusal: Some(refusal), record: None, rate: None, credits };
+                return (answer, change);
             }
             Err(refusal) => Some(refusal),
             Ok(()) => None,
         };
+        // Credits first (a key without makes no more than this `None` check),
+        // then the rate limit; neither is committed unless both admit.
+        let held = self.current_balance(now);
+        let (mut refusal, mut spent) = (refusal, None);
+        if let (Some(mut balance), None) = (held, &refusal) {
+            let refill = record.credits.and_then(|credits| credits.refill);
+            match balance.spend(cost, refill.as_ref(), now) {
+                Ok(()) => spent = Some(balance),
+                Err(exhausted) => refusal = Some(Refusal::UsageExceeded { refills_at: exhausted.refills_at }),
+            }
+        }
         let (rate, limit) = match refusal {
             Some(_) => (ratelimit::peek(record.rate_limit, self.limit, now_micros), self.limit),
             None => ratelimit::check(record.rate_limit, self.limit, now_micros),
         };
         let refusal = refusal.or((!rate.admitted).then_some(Refusal::RateLimited));
+        let mut credits = held.map(|held| held.remaining);
         match &refusal {
             Some(refusal) => self.count(refusal, now, &mut change),
             None => {
@@ -308,9 +452,17 @@ impl KeyState {
                 if change == Change::Nothing {
                     change = Change::Counters;
                 }
+                if let Some(spent) = spent {
+                    credits = Some(spent.remaining);
+                    if self.balance != Some(spent) {
+                        // A spend is never forgotten: written before the answer.
+                        self.balance = Some(spent);
+                        change = Change::Everything;
+                    }
+                }
             }
         }
-        (LimiterAnswer::Checked { refusal, record: newer, rate: Some(rate) }, change)
+        (LimiterAnswer::Checked { refusal, record: newer, rate: Some(rate), credits }, change)
     }
 
     /// Counts a refusal in the usage history (an unknown key has none).
@@ -322,6 +474,7 @@ impl KeyState {
             Refusal::ProjectMismatch => Outcome::ProjectMismatch,
             Refusal::MissingScope(_) => Outcome::InsufficientPermissions,
             Refusal::RateLimited => Outcome::RateLimited,
+            Refusal::UsageExceeded { .. } => Outcome::UsageExceeded,
         };
         self.usage.count(outcome, now);
         if *change == Change::Nothing {
@@ -365,7 +518,7 @@ pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: 
 
 impl Refusal {
     /// The contract's error for this refusal.
-    pub fn to_error(&self, rate: Option<&RateDecision>) -> Error {
+    pub fn to_error(&self, rate: Option<&RateDecision>, now: UnixMillis) -> Error {
         match self {
             Refusal::Unknown => Error::unknown_key(),
             Refusal::Disabled => Error::ApiKeyDisabled,
@@ -375,6 +528,9 @@ impl Refusal {
             Refusal::RateLimited => Error::RateLimited {
                 retry_after: rate.and_then(|r| r.retry_after).unwrap_or(1),
                 policy: rate.map_or("minute", |r| r.reported.as_str()),
+            },
+            Refusal::UsageExceeded { refills_at } => Error::UsageExceeded {
+                retry_after: refills_at.map(|at| u64::try_from((at - now + 999) / 1000).unwrap_or(0).max(1)),
             },
         }
     }

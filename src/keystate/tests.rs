@@ -23,6 +23,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         rotated_to: None,
         disabled_by_admin: false,
         leaked: None,
+        credits: None,
     }
 }
 
@@ -34,6 +35,7 @@ fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Re
         adopt,
         scope: scope.map(Into::into),
         project: None,
+        cost: 1,
     };
     let answer = match state.apply(call(None), NOW) {
         (LimiterAnswer::NeedRecord, Change::Nothing) => {
@@ -62,14 +64,20 @@ fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
 #[test]
 fn a_put_or_delete_wins_over_a_stale_kv_copy() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     assert_eq!(
         check(&mut state, record(&["bots:read"]), Some("bots:read")).0,
         Some(Refusal::MissingScope("bots:read".into()))
     );
     let mut inactive = record(&[]);
     inactive.status = KeyStatus::Inactive;
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW), entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW), entry: None, balance: None },
+        NOW,
+    );
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
     state.apply(LimiterCall::Delete { expected: None, entry: None }, NOW);
     assert_eq!(check(&mut state, record(&[]), None), (Some(Refusal::Unknown), Change::Nothing));
@@ -80,13 +88,17 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
     let mut state = KeyState::default();
     let mut current = record(&["bots:read"]);
     current.updated_at = NOW + 5;
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None, balance: None },
+        NOW,
+    );
     let ask = |seen| LimiterCall::Check {
         tag: digest_tag("d1"),
         seen_updated_at: seen,
         adopt: None,
         scope: None,
         project: None,
+        cost: 1,
     };
     match state.apply(ask(NOW + 5), NOW).0 {
         LimiterAnswer::Checked { refusal: None, record: None, .. } => {}
@@ -101,14 +113,20 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
 #[test]
 fn another_digest_under_the_same_id_is_unknown() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
 }
 
 #[test]
 fn denied_requests_spend_nothing() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     let before = state.clone();
     assert_eq!(
         check(&mut state, record(&[]), Some("bots:read")),
@@ -126,7 +144,10 @@ fn denied_requests_spend_nothing() {
 #[test]
 fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
     let mut state = KeyState::default();
-    state.apply(LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None }, NOW);
+    state.apply(
+        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        NOW,
+    );
     check(&mut state, record(&[]), None);
     assert!(!state.counters_idle(NOW + IDLE_MILLIS - 1));
     assert!(state.counters_idle(NOW + IDLE_MILLIS));
@@ -136,7 +157,7 @@ fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
 }
 
 fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
-    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected, entry: None }, NOW).0
+    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected, entry: None, balance: None }, NOW).0
 }
 
 /// Reproducer: PATCH read the record, then wrote it back whole; a DELETE
@@ -166,9 +187,13 @@ fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
         adopt: Some(Adopt { digest: "d1".into(), record: v2 }),
         scope: None,
         project: None,
+        cost: 1,
     };
     let (answer, _) = later.apply(kv_copy, NOW + 1000 * IDLE_MILLIS);
-    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert_eq!(
+        answer,
+        LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None }
+    );
 }
 
 /// A key written to KV by hand has no record in its object yet: its first
@@ -183,14 +208,20 @@ fn the_first_admin_write_of_a_kv_only_key_applies() {
 }
 
 fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
-    let call =
-        LimiterCall::Check { tag: digest_tag("d1"), seen_updated_at: NOW, adopt: None, scope: None, project: None };
+    let call = LimiterCall::Check {
+        tag: digest_tag("d1"),
+        seen_updated_at: NOW,
+        adopt: None,
+        scope: None,
+        project: None,
+        cost: 1,
+    };
     object.on_call(call, now)
 }
 
 fn object_with_key() -> KeyObject {
     let mut object = KeyObject::default();
-    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None };
     let effects = object.on_call(put, NOW);
     assert_eq!((effects.write_state, effects.set_alarm_at), (true, None), "nothing to count yet");
     object
@@ -264,7 +295,10 @@ fn a_tombstone_outlives_everything_and_wants_no_alarm_once_its_counts_are_pushed
         AlarmPlan { write_counters: false, write_state: false, deliver: None, set_alarm_at: None }
     );
     let answer = admitted_check(&mut object, later).answer;
-    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert_eq!(
+        answer,
+        LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None }
+    );
 }
 
 #[test]
@@ -276,7 +310,7 @@ fn a_quota_changed_mid_window_applies_to_the_next_request() {
     for at in 0..3 {
         admitted_check(&mut object, NOW + at);
     }
-    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW), entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW), entry: None, balance: None };
     assert_eq!(object.on_call(put, NOW + 3).answer, LimiterAnswer::Done);
     // The backlog of 3 s is within the 10 s tolerance, so one more passes at 1/min; then none.
     assert!(matches!(admitted_check(&mut object, NOW + 4).answer, LimiterAnswer::Checked { refusal: None, .. }));
@@ -303,13 +337,17 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
         adopt: Some(Adopt { digest: digest.into(), record: record(&[]) }),
         scope: None,
         project: None,
+        cost: 1,
     };
     assert!(!adopt("d1").fits_in_url(), "a call holding a digest goes in a body");
     let (answer, _) = state.apply(adopt("d2"), NOW);
-    assert_eq!(answer, LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None });
+    assert_eq!(
+        answer,
+        LimiterAnswer::Checked { refusal: Some(Refusal::Unknown), record: None, rate: None, credits: None }
+    );
     assert!(state.record.is_none(), "not adopted under another digest");
     assert!(matches!(state.apply(adopt("d1"), NOW).0, LimiterAnswer::Checked { refusal: None, .. }));
-    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None };
+    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None, cost: 1 };
     assert!(plain.fits_in_url());
     let json = serde_json::to_string(&plain).unwrap();
     assert!(!json.contains("\"d1\""), "{json}");
@@ -354,7 +392,8 @@ fn the_first_push_waits_for_its_counts_to_gather() {
     let mut renamed = record(&[]);
     renamed.name = "renamed".into();
     renamed.updated_at = NOW + 10;
-    let put = LimiterCall::Put { digest: "d1".into(), record: renamed, expected: Some(NOW), entry: None };
+    let put =
+        LimiterCall::Put { digest: "d1".into(), record: renamed, expected: Some(NOW), entry: None, balance: None };
     object.on_call(put, NOW + 10);
     assert_eq!(object.on_alarm(NOW + 500).deliver, None, "still gathering");
     admitted_check(&mut object, NOW + 600);
@@ -366,7 +405,10 @@ fn the_first_push_waits_for_its_counts_to_gather() {
 /// A key's object with events on, holding `key`.
 fn notifying_object(key: KeyRecord) -> KeyObject {
     let mut object = KeyObject::loaded(KeyState::default(), true);
-    object.on_call(LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None }, NOW);
+    object.on_call(
+        LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None },
+        NOW,
+    );
     object
 }
 
@@ -402,7 +444,10 @@ fn with_events_off_no_notice_is_made() {
     key.rate_limit = Quota::new(1, 1000).unwrap();
     key.expires_at = Some(NOW + 3 * IDLE_MILLIS);
     let mut object = KeyObject::default();
-    object.on_call(LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None }, NOW);
+    object.on_call(
+        LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None },
+        NOW,
+    );
     admitted_check(&mut object, NOW);
     assert!(!admitted_check(&mut object, NOW + 10).write_state);
     assert!(!object.on_alarm(NOW + 2 * IDLE_MILLIS + IDLE_MILLIS / 2).write_state);
@@ -416,7 +461,7 @@ fn expiry_is_noticed_a_week_and_a_day_before_by_the_alarm() {
     let expires_at = NOW + 30 * day;
     key.expires_at = Some(expires_at);
     let mut object = KeyObject::loaded(KeyState::default(), true);
-    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None };
     assert_eq!(object.on_call(put, NOW).set_alarm_at, Some(expires_at - 7 * day), "the alarm waits for the week");
     let week = object.on_alarm(expires_at - 7 * day);
     assert!(week.write_state);
@@ -441,9 +486,217 @@ fn a_new_expiry_is_noticed_again_and_a_deleted_key_never() {
     assert!(object.on_alarm(NOW + day).write_state, "the day's notice");
     key.expires_at = Some(NOW + 20 * day);
     key.updated_at += 1;
-    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: Some(NOW), entry: None };
+    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: Some(NOW), entry: None, balance: None };
     assert_eq!(object.on_call(put, NOW + day).answer, LimiterAnswer::Done);
     assert!(object.on_alarm(NOW + 13 * day).write_state, "the new expiry's week");
     object.on_call(LimiterCall::Delete { expected: None, entry: None }, NOW + 14 * day);
     assert!(!object.on_alarm(NOW + 19 * day).write_state, "a deleted key hears nothing");
+}
+
+mod credits {
+    use super::*;
+    use crate::credits::{Credits, Interval, Refill};
+    use crate::record::parse_rfc3339;
+
+    fn at(text: &str) -> UnixMillis {
+        parse_rfc3339(text).unwrap()
+    }
+
+    /// A key object holding a key with `credits`, given `remaining` at `now` by an admin write.
+    fn with_credits(refill: Option<Refill>, remaining: u64, per_minute: u32, now: UnixMillis) -> KeyState {
+        let mut state = KeyState::default();
+        let mut held = record(&[]);
+        held.rate_limit = Quota::new(per_minute, 100_000).unwrap();
+        held.credits = Some(Credits { refill });
+        let put = LimiterCall::Put {
+            digest: "d1".into(),
+            record: held,
+            expected: None,
+            entry: None,
+            balance: Some(remaining),
+        };
+        assert_eq!(state.apply(put, now).0, LimiterAnswer::Done);
+        state
+    }
+
+    fn spend(state: &mut KeyState, cost: u64, now: UnixMillis) -> (Option<Refusal>, Option<u64>, Change) {
+        let call = LimiterCall::Check {
+            tag: digest_tag("d1"),
+            seen_updated_at: NOW,
+            adopt: None,
+            scope: None,
+            project: None,
+            cost,
+        };
+        match state.apply(call, now) {
+            (LimiterAnswer::Checked { refusal, credits, .. }, change) => (refusal, credits, change),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn remaining(state: &mut KeyState, now: UnixMillis) -> Option<u64> {
+        match state.apply(LimiterCall::Get, now).0 {
+            LimiterAnswer::Record { balance, .. } => balance.map(|balance| balance.remaining),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn admitted_requests_spend_their_cost_and_a_short_balance_refuses() {
+        let mut state = with_credits(None, 10, 1000, NOW);
+        assert_eq!(spend(&mut state, 1, NOW), (None, Some(9), Change::Everything), "a spend is written at once");
+        assert_eq!(spend(&mut state, 5, NOW), (None, Some(4), Change::Everything));
+        let refused = spend(&mut state, 5, NOW);
+        assert_eq!(refused, (Some(Refusal::UsageExceeded { refills_at: None }), Some(4), Change::Counters));
+        assert_eq!(spend(&mut state, 4, NOW), (None, Some(0), Change::Everything));
+        assert_eq!(spend(&mut state, 0, NOW), (None, Some(0), Change::Counters), "a cost of 0 always passes");
+        assert_eq!(spend(&mut state, 1, NOW).0, Some(Refusal::UsageExceeded { refills_at: None }));
+        assert_eq!(
+            state.usage.history.series(&hourly()).iter().map(|(_, c)| c.0[&Outcome::UsageExceeded]).sum::<u64>(),
+            2
+        );
+        assert_eq!(remaining(&mut state, NOW), Some(0));
+    }
+
+    fn hourly() -> UsageQuery {
+        UsageQuery { granularity: crate::usage::Granularity::Hour, from: NOW - 3_600_000, to: NOW + 3_600_000 }
+    }
+
+    #[test]
+    fn a_key_without_credits_spends_nothing_and_reports_none() {
+        let mut state = KeyState::default();
+        let put = LimiterCall::Put {
+            digest: "d1".into(),
+            record: record(&[]),
+            expected: None,
+            entry: None,
+            balance: Some(5),
+        };
+        state.apply(put, NOW);
+        assert_eq!(state.balance, None, "a balance without credits is not kept");
+        assert_eq!(spend(&mut state, 1_000_000, NOW), (None, None, Change::Counters));
+    }
+
+    #[test]
+    fn a_request_refused_for_credits_spends_no_rate_limit_token() {
+        let mut state = with_credits(None, 1, 1, NOW);
+        let limit = state.limit;
+        assert_eq!(spend(&mut state, 2, NOW).0, Some(Refusal::UsageExceeded { refills_at: None }));
+        assert_eq!(state.limit, limit, "no token spent");
+        // The one token is still there for a request the credits cover.
+        assert_eq!(spend(&mut state, 1, NOW).0, None);
+    }
+
+    #[test]
+    fn a_request_refused_by_the_rate_limit_spends_no_credit() {
+        let mut state = with_credits(None, 10, 1, NOW);
+        assert_eq!(spend(&mut state, 1, NOW), (None, Some(9), Change::Everything));
+        let (refusal, credits, _) = spend(&mut state, 1, NOW + 1);
+        assert_eq!((refusal, credits), (Some(Refusal::RateLimited), Some(9)));
+        assert_eq!(remaining(&mut state, NOW + 1), Some(9));
+    }
+
+    #[test]
+    fn a_refused_judgement_spends_neither() {
+        let mut state = with_credits(None, 3, 1, NOW);
+        let limit = state.limit;
+        let call = LimiterCall::Check {
+            tag: digest_tag("d1"),
+            seen_updated_at: NOW,
+            adopt: None,
+            scope: Some("bots:read".into()),
+            project: None,
+            cost: 1,
+        };
+        let (answer, _) = state.apply(call, NOW);
+        assert!(matches!(
+            answer,
+            LimiterAnswer::Checked { refusal: Some(Refusal::MissingScope(_)), credits: Some(3), .. }
+        ));
+        assert_eq!((state.limit, remaining(&mut state, NOW)), (limit, Some(3)));
+    }
+
+    #[test]
+    fn a_daily_refill_comes_at_midnight_with_the_next_check_or_read() {
+        let daily = Refill { interval: Interval::Daily, amount: 100 };
+        let mut state = with_credits(Some(daily), 1, 1000, at("2026-12-04T10:00:00Z"));
+        assert_eq!(spend(&mut state, 1, at("2026-12-04T10:00:01Z")).1, Some(0));
+        let (refusal, ..) = spend(&mut state, 1, at("2026-12-04T23:59:59.999Z"));
+        assert_eq!(refusal, Some(Refusal::UsageExceeded { refills_at: Some(at("2026-12-05T00:00:00Z")) }));
+        assert_eq!(
+            refusal.unwrap().to_error(None, at("2026-12-04T23:59:00Z")),
+            Error::UsageExceeded { retry_after: Some(60) }
+        );
+        // No request needed: a read shows the refill.
+        assert_eq!(remaining(&mut state, at("2026-12-05T00:00:00Z")), Some(100));
+        assert_eq!(spend(&mut state, 1, at("2026-12-05T00:00:00Z")).1, Some(99));
+        assert_eq!(spend(&mut state, 1, at("2026-12-05T08:00:00Z")).1, Some(98), "one refill a day");
+    }
+
+    #[test]
+    fn a_monthly_refill_clamps_to_the_months_end_and_knows_leap_years() {
+        let on_31st = Refill { interval: Interval::Monthly { day: 31 }, amount: 7 };
+        let mut state = with_credits(Some(on_31st), 0, 1000, at("2028-01-31T12:00:00Z"));
+        let (refusal, ..) = spend(&mut state, 1, at("2028-02-28T23:59:59Z"));
+        assert_eq!(refusal, Some(Refusal::UsageExceeded { refills_at: Some(at("2028-02-29T00:00:00Z")) }));
+        assert_eq!(spend(&mut state, 1, at("2028-02-29T00:00:00Z")).1, Some(6), "the leap day is February's last");
+        let mut common = with_credits(Some(on_31st), 0, 1000, at("2027-01-31T12:00:00Z"));
+        assert_eq!(remaining(&mut common, at("2027-02-27T23:59:59Z")), Some(0));
+        assert_eq!(remaining(&mut common, at("2027-02-28T00:00:00Z")), Some(7), "February 28th in a common year");
+        assert_eq!(spend(&mut common, 7, at("2027-03-30T00:00:00Z")).1, Some(0));
+        assert_eq!(remaining(&mut common, at("2027-03-31T00:00:00Z")), Some(7));
+    }
+
+    #[test]
+    fn admin_writes_set_keep_and_hand_over_the_balance() {
+        let mut state = with_credits(None, 10, 1000, NOW);
+        spend(&mut state, 3, NOW);
+        let mut renamed = state.record.clone().unwrap();
+        renamed.name = "renamed".into();
+        renamed.updated_at = NOW + 1;
+        let keep = LimiterCall::Put {
+            digest: "d1".into(),
+            record: renamed.clone(),
+            expected: Some(NOW),
+            entry: None,
+            balance: None,
+        };
+        assert_eq!(state.apply(keep, NOW + 1).0, LimiterAnswer::Done);
+        assert_eq!(remaining(&mut state, NOW + 1), Some(7), "a write that does not mention credits keeps them");
+        let mut retired = renamed.clone();
+        retired.updated_at = NOW + 2;
+        let take = LimiterCall::Put {
+            digest: "d1".into(),
+            record: retired.clone(),
+            expected: Some(NOW + 1),
+            entry: None,
+            balance: Some(0),
+        };
+        assert_eq!(state.apply(take, NOW + 2).0, LimiterAnswer::Replaced { remaining: 7 });
+        assert_eq!(remaining(&mut state, NOW + 2), Some(0), "the old key keeps none");
+        let credit = |change, amount| LimiterCall::Credits { change, amount, entry: None };
+        assert_eq!(state.apply(credit(CreditOp::Increment, 5), NOW + 3).0, LimiterAnswer::Credits { from: 0, to: 5 });
+        assert_eq!(state.apply(credit(CreditOp::Decrement, 9), NOW + 3).0, LimiterAnswer::Credits { from: 5, to: 0 });
+        assert_eq!(state.apply(credit(CreditOp::Set, 42), NOW + 3).0, LimiterAnswer::Credits { from: 0, to: 42 });
+        let mut unlimited = retired;
+        unlimited.credits = None;
+        unlimited.updated_at = NOW + 4;
+        let remove = LimiterCall::Put {
+            digest: "d1".into(),
+            record: unlimited,
+            expected: Some(NOW + 2),
+            entry: None,
+            balance: None,
+        };
+        state.apply(remove, NOW + 4);
+        assert_eq!(state.apply(credit(CreditOp::Set, 1), NOW + 5).0, LimiterAnswer::NoCredits);
+        assert_eq!(remaining(&mut state, NOW + 5), None);
+    }
+
+    #[test]
+    fn concurrent_checks_on_ten_credits_admit_exactly_ten() {
+        let mut state = with_credits(None, 10, 100_000, NOW);
+        let admitted = (0..50).filter(|i| spend(&mut state, 1, NOW + i).0.is_none()).count();
+        assert_eq!(admitted, 10);
+    }
 }

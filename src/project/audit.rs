@@ -23,11 +23,20 @@ pub enum Action {
     /// A leak report (GitHub secret scanning) named the key.
     #[serde(rename = "key.leaked")]
     KeyLeaked,
+    /// `POST …/keys/{id}/credits` changed the balance.
+    #[serde(rename = "key.credits_updated")]
+    KeyCreditsUpdated,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] =
-        [Action::KeyCreated, Action::KeyUpdated, Action::KeyRotated, Action::KeyDeleted, Action::KeyLeaked];
+    pub const ALL: [Action; 6] = [
+        Action::KeyCreated,
+        Action::KeyUpdated,
+        Action::KeyRotated,
+        Action::KeyDeleted,
+        Action::KeyLeaked,
+        Action::KeyCreditsUpdated,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +45,7 @@ impl Action {
             Action::KeyRotated => "key.rotated",
             Action::KeyDeleted => "key.deleted",
             Action::KeyLeaked => "key.leaked",
+            Action::KeyCreditsUpdated => "key.credits_updated",
         }
     }
 
@@ -47,6 +57,7 @@ impl Action {
             Action::KeyRotated => EventType::KeyRotated,
             Action::KeyDeleted => EventType::KeyDeleted,
             Action::KeyLeaked => EventType::KeyLeaked,
+            Action::KeyCreditsUpdated => EventType::KeyCreditsUpdated,
         }
     }
 

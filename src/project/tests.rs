@@ -296,7 +296,13 @@ fn every_message_survives_its_json_crossing() {
         top_keys: vec![TopKey { key_id: record.id.clone(), name: None, requests: 2 }],
     };
     assert_eq!(serde_json::from_str::<ProjectAnswer>(&serde_json::to_string(&answer).unwrap()).unwrap(), answer);
-    let put = crate::keystate::LimiterCall::Put { digest: "d".into(), record, expected: Some(NOW), entry: Some(entry) };
+    let put = crate::keystate::LimiterCall::Put {
+        digest: "d".into(),
+        record,
+        expected: Some(NOW),
+        entry: Some(entry),
+        balance: None,
+    };
     let json = serde_json::to_string(&put).unwrap();
     assert_eq!(serde_json::from_str::<crate::keystate::LimiterCall>(&json).unwrap(), put);
 }
@@ -317,7 +323,7 @@ fn only_queries_travel_in_urls() {
     assert!(LimiterCall::Delete { expected: None, entry: None }.fits_in_url());
     assert!(!LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }.fits_in_url());
     assert!(!LimiterCall::Discard { entry: Some(entry.clone()) }.fits_in_url());
-    let put = LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None };
+    let put = LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None, balance: None };
     assert!(!put.fits_in_url());
 }
 

@@ -60,6 +60,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
         rotated_to: None,
         disabled_by_admin: false,
         leaked: None,
+        credits: None,
     }
 }
 

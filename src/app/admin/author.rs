@@ -21,7 +21,7 @@ impl Author {
     pub(super) fn of(principal: &Principal, request: &Request) -> Result<Author, Error> {
         let actor = match principal {
             Principal::Root => Actor::AdminToken,
-            Principal::Key(own) => Actor::Key { key_id: own.id.clone(), name: own.name.clone() },
+            Principal::Key(own, _) => Actor::Key { key_id: own.id.clone(), name: own.name.clone() },
         };
         Author::acting(actor, request)
     }

@@ -26,6 +26,7 @@ use crate::app::routes::Route;
 use crate::app::store::KeyValueStore;
 use crate::app::verify::{Decision, Requirement};
 use crate::app::{Context, Trace};
+use crate::credits::Balance;
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
@@ -67,8 +68,15 @@ impl Precondition {
 }
 
 /// The key object with its `ETag`, `last_used_at` and, on create and rotate, the plaintext key.
-fn key_answer(status: u16, record: &KeyRecord, last_used_at: Option<UnixMillis>, secret: Option<&ApiKey>) -> Response {
-    let mut body = key_json(record, last_used_at);
+fn key_answer(
+    status: u16,
+    record: &KeyRecord,
+    last_used_at: Option<UnixMillis>,
+    balance: Option<&Balance>,
+    secret: Option<&ApiKey>,
+    now: UnixMillis,
+) -> Response {
+    let mut body = key_json(record, last_used_at, balance, now);
     if let Some(key) = secret {
         body["key"] = json!(key.expose());
     }
@@ -78,9 +86,16 @@ fn key_answer(status: u16, record: &KeyRecord, last_used_at: Option<UnixMillis>,
 }
 
 /// The key object of the contract: the record's fields and its last use.
-fn key_json(record: &KeyRecord, last_used_at: Option<UnixMillis>) -> serde_json::Value {
+/// A key as the admin API shows it; `balance` from its object (`None`: `remaining` is `null`).
+fn key_json(
+    record: &KeyRecord,
+    last_used_at: Option<UnixMillis>,
+    balance: Option<&Balance>,
+    now: UnixMillis,
+) -> serde_json::Value {
     let mut body = record.to_json();
     body["last_used_at"] = json!(last_used_at.map(rfc3339));
+    body["credits"] = record.credits_json(balance, now);
     body
 }
 
@@ -130,9 +145,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 return self.retry_event(&parse_project(project)?, id, request).await;
             }
             Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
-            Route::Key { project, id } | Route::Rotate { project, id } | Route::Usage { project, id } => {
-                (project, Some(id))
-            }
+            Route::Key { project, id }
+            | Route::Rotate { project, id }
+            | Route::Credits { project, id }
+            | Route::Usage { project, id } => (project, Some(id)),
             _ => return Err(Error::NotFound),
         };
         let project = &parse_project(project)?;
@@ -151,11 +167,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         match (route, request.method.as_str()) {
             (Route::Key { .. }, "GET") => {
                 let found = self.find_live(project, id).await?;
-                Ok(key_answer(200, &found.record, found.last_used_at, None))
+                Ok(key_answer(200, &found.record, found.last_used_at, found.balance.as_ref(), None, self.now))
             }
             (Route::Key { .. }, "PATCH") => self.update(project, id, &principal, precondition, request).await,
             (Route::Key { .. }, _) => self.delete(project, id, &principal, precondition, request).await,
             (Route::Rotate { .. }, _) => self.rotate(project, id, &principal, precondition, request).await,
+            (Route::Credits { .. }, _) => self.change_credits(project, id, &principal, request).await,
             (Route::Usage { .. }, _) => self.usage(project, id, request).await,
             _ => Err(Error::NotFound),
         }
@@ -176,6 +193,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let requirement = Requirement {
             scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
             project: Some(project.to_string()),
+            cost: None,
         };
         self.principal(request, &requirement, trace).await
     }
@@ -222,7 +240,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             return Err(self.not_the_admin_token());
         }
         match trace.saw(self.verify(credential.value, requirement).await?).decision {
-            Decision::Allow(grant) => Ok(Principal::Key(grant.record)),
+            Decision::Allow(grant) => Ok(Principal::Key(grant.record, grant.credits)),
             Decision::Deny(denial) => Err(denial),
         }
     }

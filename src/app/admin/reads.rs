@@ -9,6 +9,7 @@ use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::projects::{project_out_of_protocol, Projects};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
+use crate::credits::Balance;
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{LimiterAnswer, LimiterCall};
@@ -31,6 +32,8 @@ pub(super) struct LiveKey {
     pub digest_hex: String,
     pub record: KeyRecord,
     pub last_used_at: Option<UnixMillis>,
+    /// The credits left, for a key with credits (as its object holds them).
+    pub balance: Option<Balance>,
 }
 
 /// A key as the admin API finds it by project and id.
@@ -47,7 +50,7 @@ pub(super) enum Found {
 impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     /// A key by project and id: its object has the last word.
     pub(super) async fn find(&self, project: &ProjectId, id: &KeyId) -> Result<Found, Error> {
-        let LimiterAnswer::Record { record, deleted, digest, last_used_at } =
+        let LimiterAnswer::Record { record, deleted, digest, last_used_at, balance } =
             self.limiter.call(id, LimiterCall::Get).await?
         else {
             return Err(out_of_protocol());
@@ -57,13 +60,15 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         }
         match (record, digest) {
             (Some(record), Some(digest_hex)) if &record.project == project => {
-                Ok(Found::Live(LiveKey { digest_hex, record, last_used_at }))
+                Ok(Found::Live(LiveKey { digest_hex, record, last_used_at, balance }))
             }
             (Some(_), _) => Err(Error::KeyNotFound),
             // Only KV knows the key (written before the catalog, or by hand):
             // its copy stands until an admin write adopts it.
             (None, _) => match self.keys.find_legacy(project, id).await? {
-                Some((digest_hex, Some(record))) => Ok(Found::Live(LiveKey { digest_hex, record, last_used_at })),
+                Some((digest_hex, Some(record))) => {
+                    Ok(Found::Live(LiveKey { digest_hex, record, last_used_at, balance: None }))
+                }
                 _ => Err(Error::KeyNotFound),
             },
         }
@@ -74,7 +79,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     /// holds it, as its first use would adopt it.
     pub(super) async fn find_by_digest(&self, digest_hex: &str) -> Result<Option<LiveKey>, Error> {
         let Some(stored) = self.keys.record_at(digest_hex).await? else { return Ok(None) };
-        let LimiterAnswer::Record { record, deleted, digest, last_used_at } =
+        let LimiterAnswer::Record { record, deleted, digest, last_used_at, balance } =
             self.limiter.call(&stored.id, LimiterCall::Get).await?
         else {
             return Err(out_of_protocol());
@@ -82,11 +87,13 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         Ok(match (record, digest) {
             _ if deleted => None,
             (Some(record), Some(held)) if held == digest_hex => {
-                Some(LiveKey { digest_hex: held, record, last_used_at })
+                Some(LiveKey { digest_hex: held, record, last_used_at, balance })
             }
             // The object holds another key under this id: the KV record is no key's.
             (Some(_), _) => None,
-            (None, _) => Some(LiveKey { digest_hex: digest_hex.to_owned(), record: stored, last_used_at }),
+            (None, _) => {
+                Some(LiveKey { digest_hex: digest_hex.to_owned(), record: stored, last_used_at, balance: None })
+            }
         })
     }
 
@@ -115,7 +122,9 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             return Err(Error::Unavailable("importing keys an older version wrote: retry to continue".into()));
         }
         let ProjectAnswer::Keys { keys, cursor } = answer else { return Err(project_out_of_protocol()) };
-        let keys: Vec<Value> = keys.iter().map(|item| key_json(&item.record, item.last_used_at)).collect();
+        // A listing does not ask each key's object: `remaining` is `null` there.
+        let keys: Vec<Value> =
+            keys.iter().map(|item| key_json(&item.record, item.last_used_at, None, self.now)).collect();
         Ok(Response::json(200, &json!({ "keys": keys, "cursor": cursor })))
     }
 

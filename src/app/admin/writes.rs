@@ -7,24 +7,46 @@
 //! ahead of is read and applied again, or 412 with `If-Match`); a deleted key
 //! stays deleted; a 2xx answer means the change is enforced and its audit
 //! event recorded or durably queued.
+//!
+//! Credits: a write that gives a key credits sets its balance in the same
+//! object call as the record; one that does not mention them keeps the
+//! balance. A rotation moves the balance: the successor is issued with none,
+//! the old key's retirement empties its balance and answers what it held,
+//! and the successor (whose secret nobody has seen yet) gets that.
 
 use super::author::{randomness, Author};
 use super::reads::{Found, LiveKey};
 use super::{key_answer, Precondition};
-use crate::app::bodies::{apply_patch, new_record, parse_body, PatchKey, RotateKey};
+use crate::app::bodies::{apply_patch, new_record, parse_body, ChangeCredits, PatchKey, RotateKey};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
 use crate::app::projects::Projects;
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
+use serde_json::Value;
+
+use crate::credits::Balance;
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
-use crate::keystate::{LimiterAnswer, LimiterCall};
+use crate::keystate::{CreditOp, LimiterAnswer, LimiterCall};
 use crate::project::audit::new_event_id;
 use crate::project::{Action, CatalogChange, OutboxEntry, ProjectCall};
 use crate::record::{KeyRecord, UnixMillis};
+
+/// Adds `credits` (`from` → `to`, as the key object shows them) to `entry`'s
+/// audit event when they differ: the record alone does not hold the balance.
+fn note_credits(entry: &mut OutboxEntry, from: Value, to: Value) {
+    if let (Some(changes), false) = (entry.event.as_mut().and_then(|event| event.changes.as_mut()), from == to) {
+        changes.insert("credits".into(), serde_json::json!({ "from": from, "to": to }));
+    }
+}
+
+/// A write the key's object took: the balance it replaced, when the write set one.
+pub(super) struct Written {
+    replaced: Option<u64>,
+}
 
 /// How many times a write without `If-Match` reads and applies itself again
 /// when another write got in first. Each retry means another write to the
@@ -58,9 +80,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         self.now.max(record.updated_at + 1)
     }
 
-    /// Writes `record` with `entry` if its object still holds version
-    /// `expected` (`None`: create): the object first (in force at once), then
-    /// KV. `Ok(false)` when another write got in first; a deleted key is not
+    /// Writes `record` with `entry` (and `balance`, when given) if its object
+    /// still holds version `expected` (`None`: create): the object first (in
+    /// force at once), then KV. `Ok(None)` when another write got in first,
+    /// else the balance a given `balance` replaced; a deleted key is not
     /// found. Once the object took a change to an existing key, KV is only
     /// the index: the object judges every use on its own record, so a KV
     /// failure then is no reason to tell the writer its change failed.
@@ -70,23 +93,77 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         record: &KeyRecord,
         expected: Option<UnixMillis>,
         entry: &OutboxEntry,
-    ) -> Result<bool, Error> {
+        balance: Option<u64>,
+    ) -> Result<Option<Written>, Error> {
         let put = LimiterCall::Put {
             digest: digest_hex.to_owned(),
             record: record.clone(),
             expected,
             entry: Some(entry.clone()),
+            balance,
         };
-        match self.limiter.call(&record.id, put).await? {
-            LimiterAnswer::Done if expected.is_some() => {
+        let written = match self.limiter.call(&record.id, put).await? {
+            LimiterAnswer::Done => Written { replaced: None },
+            LimiterAnswer::Replaced { remaining } => Written { replaced: Some(remaining) },
+            LimiterAnswer::Conflict => return Ok(None),
+            LimiterAnswer::Gone => return Err(Error::KeyNotFound),
+            _ => return Err(out_of_protocol()),
+        };
+        match expected {
+            Some(_) => {
                 let _ = self.keys.save(digest_hex, record).await;
-                Ok(true)
             }
-            LimiterAnswer::Done => self.keys.save(digest_hex, record).await.map(|()| true),
-            LimiterAnswer::Conflict => Ok(false),
+            None => self.keys.save(digest_hex, record).await?,
+        }
+        Ok(Some(written))
+    }
+
+    /// Sets the balance of `record`'s key (which has credits) with no audit
+    /// event: a successor taking over its predecessor's credits.
+    async fn hand_over_credits(&self, record: &KeyRecord, remaining: u64) -> Result<(), Error> {
+        let call = LimiterCall::Credits { change: CreditOp::Set, amount: remaining, entry: None };
+        match self.limiter.call(&record.id, call).await? {
+            LimiterAnswer::Credits { .. } => Ok(()),
             LimiterAnswer::Gone => Err(Error::KeyNotFound),
             _ => Err(out_of_protocol()),
         }
+    }
+
+    /// `POST …/keys/{id}/credits`: `set`, `increment` or `decrement` (down to
+    /// 0) the balance, atomically in the key's object, audited as
+    /// `key.credits_updated`. A key acting as admin may only decrement.
+    pub(super) async fn change_credits(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Response, Error> {
+        let author = Author::of(principal, request)?;
+        let body: ChangeCredits = parse_body(&request.body, false)?;
+        if matches!(principal, Principal::Key(..)) && body.op != CreditOp::Decrement {
+            let message = "A key may only decrement credits; only the admin token sets or increments them.";
+            return Err(Error::Exceeds { field: "credits", message: message.into() });
+        }
+        let found = self.find_writable(project, id, principal, None).await?;
+        if found.record.credits.is_none() {
+            return Err(Error::NoCredits);
+        }
+        let action = (Action::KeyCreditsUpdated, id, self.now);
+        let mut entry = author.entry(project, CatalogChange::Unchanged, Some(action))?;
+        let call = LimiterCall::Credits { change: body.op, amount: body.amount, entry: Some(entry.clone()) };
+        let (from, to) = match self.limiter.call(id, call).await? {
+            LimiterAnswer::Credits { from, to } => (from, to),
+            LimiterAnswer::Gone => return Err(Error::KeyNotFound),
+            LimiterAnswer::NoCredits => return Err(Error::NoCredits),
+            _ => return Err(out_of_protocol()),
+        };
+        // The same event as the object queued (which filled in the change).
+        if let Some(event) = &mut entry.event {
+            event.changes = Some(crate::keystate::credits_change(from, to));
+        }
+        self.deliver(project, vec![entry]).await;
+        Ok(Response::json(200, &serde_json::json!({ "remaining": to })))
     }
 
     /// Hands `entries` to the project's object now, so the next listing shows
@@ -106,12 +183,18 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         request: &Request,
     ) -> Result<Response, Error> {
         let author = Author::of(principal, request)?;
-        let record = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
+        let (record, balance) = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
         principal.may_touch(&record)?;
-        let (key, record, entry) =
-            self.issue(record, |record| author.upsert(Some(Action::KeyCreated), None, record)).await?;
+        principal.may_give_credits(None, record.credits.zip(balance))?;
+        let given = balance.map(|remaining| Balance::set(remaining, self.now));
+        let entry_of = |record: &KeyRecord| {
+            let mut entry = author.upsert(Some(Action::KeyCreated), None, record)?;
+            note_credits(&mut entry, Value::Null, record.credits_json(given.as_ref(), self.now));
+            Ok(entry)
+        };
+        let (key, record, entry) = self.issue(record, balance, entry_of).await?;
         self.deliver(project, vec![entry]).await;
-        Ok(key_answer(201, &record, None, Some(&key)))
+        Ok(key_answer(201, &record, None, given.as_ref(), Some(&key), self.now))
     }
 
     /// Gives `record` a new id and secret and stores it with the entry
@@ -119,15 +202,16 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     async fn issue(
         &self,
         mut record: KeyRecord,
+        balance: Option<u64>,
         entry_of: impl Fn(&KeyRecord) -> Result<OutboxEntry, Error>,
     ) -> Result<(ApiKey, KeyRecord, OutboxEntry), Error> {
         let key = ApiKey::generate(record.environment, &self.config.key_prefixes).map_err(randomness)?;
         record.id = KeyId::generate().map_err(randomness)?;
         record.prefix = key.display_prefix();
         let entry = entry_of(&record)?;
-        match self.put(&key.digest().to_hex(), &record, None, &entry).await {
-            Ok(true) => Ok((key, record, entry)),
-            Ok(false) => Err(Error::Unavailable("a new key id was already taken".into())),
+        match self.put(&key.digest().to_hex(), &record, None, &entry, balance).await {
+            Ok(Some(_)) => Ok((key, record, entry)),
+            Ok(None) => Err(Error::Unavailable("a new key id was already taken".into())),
             // Without its KV record the key could never be used: it must not be listed either.
             Err(error) => {
                 self.discard(&key, &record).await?;
@@ -150,14 +234,27 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let found = self.find_writable(project, id, principal, precondition.as_ref()).await?;
             let before = &found.record;
             let mut after = before.clone();
-            apply_patch(self.config, &body, principal, &mut after, self.now)?;
+            let balance = apply_patch(self.config, &body, principal, &mut after, self.now)?;
             principal.may_change(before, &after)?;
+            if body.mentions_credits() {
+                let had = before.credits.map(|credits| (credits, found.balance.map_or(0, |held| held.remaining)));
+                principal.may_give_credits(Some(had), after.credits.zip(balance))?;
+            }
             after.updated_at = self.next_version(before);
-            let entry = author.upsert(Some(Action::KeyUpdated), Some(before), &after)?;
-            if self.put(&found.digest_hex, &after, Some(before.updated_at), &entry).await? {
+            let mut entry = author.upsert(Some(Action::KeyUpdated), Some(before), &after)?;
+            if body.mentions_credits() {
+                let given = balance.map(|remaining| Balance::set(remaining, self.now));
+                let from = before.credits_json(found.balance.as_ref(), self.now);
+                note_credits(&mut entry, from, after.credits_json(given.as_ref(), self.now));
+            }
+            if self.put(&found.digest_hex, &after, Some(before.updated_at), &entry, balance).await?.is_some() {
                 self.forget_pointer(&found).await;
                 self.deliver(project, vec![entry]).await;
-                return Ok(key_answer(200, &after, found.last_used_at, None));
+                let balance = match balance {
+                    Some(remaining) => Some(Balance::set(remaining, self.now)),
+                    None => found.balance.filter(|_| after.credits.is_some()),
+                };
+                return Ok(key_answer(200, &after, found.last_used_at, balance.as_ref(), None, self.now));
             }
             if precondition.is_some() {
                 return Err(Error::PreconditionFailed);
@@ -222,7 +319,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 precondition.holds_for(&found.record)?;
             }
             principal.may_touch(&found.record)?;
-            let conditional = precondition.is_some() || matches!(principal, Principal::Key(_));
+            let conditional = precondition.is_some() || matches!(principal, Principal::Key(..));
             let expected = conditional.then_some(found.record.updated_at);
             let version = self.next_version(&found.record);
             let change = CatalogChange::Remove { key_id: id.clone(), version };
@@ -275,20 +372,25 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             new.updated_at = self.now;
             principal.may_touch(&new)?;
             // The new key's row comes without an event: the rotation is one event, on the old key.
-            let (key, new, new_entry) = self.issue(new, |record| author.upsert(None, None, record)).await?;
+            // Its balance is the old key's, handed over once the old one is retired.
+            let empty = old.credits.map(|_| 0);
+            let (key, new, new_entry) = self.issue(new, empty, |record| author.upsert(None, None, record)).await?;
             let mut retired = old.clone();
             let grace_end = self.now + grace_seconds as i64 * 1000;
             retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
             retired.rotated_to = Some(new.id.clone());
             retired.updated_at = self.next_version(old);
             let entry = author.upsert(Some(Action::KeyRotated), Some(old), &retired)?;
-            let retired_now = match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry).await {
+            let retired_now = match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry, empty).await {
                 Ok(written) => Some(written),
                 Err(Error::KeyNotFound) => None,
                 // The old key's object may have taken the change and failed to
-                // answer: asked again, it says whether the successor is in force.
+                // answer: asked again, it says whether the successor is in force
+                // (what balance it held is then unknown: the successor keeps none).
                 Err(error) => match self.find_live(project, id).await {
-                    Ok(now) if now.record.rotated_to.as_ref() == Some(&new.id) => Some(true),
+                    Ok(now) if now.record.rotated_to.as_ref() == Some(&new.id) => {
+                        Some(Some(Written { replaced: None }))
+                    }
                     Ok(_) | Err(Error::KeyNotFound) => {
                         self.discard(&key, &new).await?;
                         return Err(error);
@@ -297,15 +399,25 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                     Err(_) => return Err(error),
                 },
             };
-            if retired_now == Some(true) {
+            if let Some(Some(written)) = retired_now {
+                let balance = match (new.credits, written.replaced) {
+                    (Some(_), Some(remaining)) => {
+                        // The new secret is in no answer yet: the handover has to succeed
+                        // before it is shown, else the new key starts with no credits.
+                        let handed = self.hand_over_credits(&new, remaining).await.is_ok();
+                        Some(Balance::set(if handed { remaining } else { 0 }, self.now))
+                    }
+                    (Some(_), None) => Some(Balance::set(0, self.now)),
+                    (None, _) => None,
+                };
                 self.forget_pointer(&found).await;
                 self.deliver(project, vec![new_entry, entry]).await;
-                return Ok(key_answer(201, &new, None, Some(&key)));
+                return Ok(key_answer(201, &new, None, balance.as_ref(), Some(&key), self.now));
             }
             self.discard(&key, &new).await?;
             match retired_now {
                 None => return Err(Error::KeyNotFound),
-                Some(_) if precondition.is_some() => return Err(Error::PreconditionFailed),
+                Some(None) if precondition.is_some() => return Err(Error::PreconditionFailed),
                 Some(_) => {}
             }
         }
