@@ -204,15 +204,19 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Contex
 /// webhooks `MAX_WEBHOOK_BYTES`, keygate's JSON routes 64 KiB, and `None` for
 /// the gateway, whose bodies stream to the origin unread. A request that will
 /// be refused whatever its body (a bad path, an unknown webhook source, a
-/// delivery without its signature headers) is refused here, unread.
+/// delivery without its signature headers) is refused here, unread; one with a
+/// method its route does not serve goes on to its 405.
 pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, Error> {
     let path = request.canonical_path().map_err(Error::InvalidPath)?;
-    Ok(match Route::parse(path) {
-        Some(Route::Webhook { source }) => {
+    let route = Route::parse(path);
+    // A method the route does not serve is 405 (`handle`), whatever its headers.
+    let served = route.is_some_and(|route| route.methods().contains(&request.method.as_str()));
+    Ok(match route {
+        Some(Route::Webhook { source }) if served => {
             webhooks::check_head(config, source, request)?;
             Some(config.max_webhook_bytes)
         }
-        Some(Route::SecretScanning) => {
+        Some(Route::SecretScanning) if served => {
             secret_scanning::check_head(request)?;
             Some(crate::secret_scanning::MAX_REPORT_BYTES)
         }
