@@ -427,3 +427,33 @@ fn the_openapi_document_lists_every_error_code() {
     codes.dedup();
     assert_eq!(documented, codes);
 }
+
+#[test]
+fn the_served_document_names_this_deployments_plans_and_webhook_sources() {
+    let config = config(&[
+        ("ADMIN_TOKEN", ADMIN_TOKEN),
+        ("PLANS", r#"{"free":{"per_minute":10,"per_day":100},"gold":{"per_minute":600,"per_day":100000}}"#),
+        ("DEFAULT_PLAN", "free"),
+        ("WEBHOOKS", r#"{"github":{"scheme":"github"},"chat":{"scheme":"hmac-sha256"}}"#),
+        ("WEBHOOK_SECRET_GITHUB", "github secret"),
+        ("WEBHOOK_SECRET_CHAT", "chat secret"),
+    ]);
+    let harness = Harness::with_config(config);
+    harness.with_limiter(|h| {
+        let document = h.send(Request::new("GET", "/openapi.json")).json_body();
+        assert_eq!(document["components"]["schemas"]["PlanName"]["enum"], json!(["free", "gold"]));
+        assert_eq!(document["components"]["parameters"]["WebhookSource"]["schema"]["enum"], json!(["chat", "github"]));
+        // Everything else is the document as written.
+        let mut written: Value = serde_json::from_str(keygate::app::OPENAPI_JSON).unwrap();
+        written["components"]["schemas"]["PlanName"]["enum"] = json!(["free", "gold"]);
+        written["components"]["parameters"]["WebhookSource"]["schema"]["enum"] = json!(["chat", "github"]);
+        assert_eq!(document, written);
+    });
+    // Without WEBHOOKS the sources stay a pattern: an empty enum would admit nothing.
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let document = h.send(Request::new("GET", "/openapi.json")).json_body();
+        assert_eq!(document["components"]["schemas"]["PlanName"]["enum"], json!(["professional", "standard"]));
+        assert!(document["components"]["parameters"]["WebhookSource"]["schema"].get("enum").is_none());
+    })
+}

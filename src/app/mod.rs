@@ -191,7 +191,7 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Contex
         }
         match route {
             Route::Health => Ok(health(self.config)),
-            Route::OpenApi => Ok(openapi()),
+            Route::OpenApi => Ok(openapi(self.config)),
             Route::Verify => self.handle_verify(request, trace).await,
             Route::Webhook { source } => self.handle_webhook(source, request).await,
             Route::SecretScanning => self.handle_secret_scanning(request).await,
@@ -237,10 +237,25 @@ pub fn reads_headers(request: &Request) -> bool {
 /// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
-fn openapi() -> Response {
-    let mut response = Response::json(200, &serde_json::Value::Null);
-    response.body = http::Body::Bytes(OPENAPI_JSON.as_bytes().to_vec());
-    response
+/// The document as this deployment serves it: [`OPENAPI_JSON`] with what a
+/// request may name that the configuration decides, the plans of `PLANS` and
+/// the sources of `WEBHOOKS`, as enums. So a client generated from it refuses
+/// a plan this deployment lacks, as the API does.
+pub fn openapi_document(config: &Config) -> serde_json::Value {
+    let mut document: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
+    if let Some(plan) = document.pointer_mut("/components/schemas/PlanName") {
+        plan["enum"] = json!(config.plans.keys().collect::<Vec<_>>());
+    }
+    if let Some(source) = document.pointer_mut("/components/parameters/WebhookSource/schema") {
+        if !config.webhooks.is_empty() {
+            source["enum"] = json!(config.webhooks.keys().collect::<Vec<_>>());
+        }
+    }
+    document
+}
+
+fn openapi(config: &Config) -> Response {
+    Response::json(200, &openapi_document(config))
 }
 
 fn health(config: &Config) -> Response {
