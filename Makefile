@@ -46,8 +46,9 @@ test-e2e: npm chromium
 
 # schemathesis against the built worker under Miniflare: every phase (examples,
 # coverage, fuzzing, stateful) and every check; any failure or warning fails
-# (tests/contract/schemathesis.toml). CONTRACT_EXAMPLES bounds the cases per
-# operation and phase: the default takes about two minutes.
+# (tests/contract/schemathesis.toml, key.toml): as the admin token, then as an
+# API key. CONTRACT_EXAMPLES bounds the cases per operation and phase: the
+# default takes about three minutes.
 CONTRACT_EXAMPLES ?= 300
 
 test-contract: npm schemathesis

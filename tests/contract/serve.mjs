@@ -4,9 +4,11 @@
 //
 //   node tests/contract/serve.mjs <path to st> [st run options…]
 //
-// Starts the worker on a free loopback port with the fixture's admin token,
-// runs `st run <url>/openapi.json` with tests/contract/schemathesis.toml and
-// hooks.py, stops the worker and exits with st's status.
+// Starts the worker on a free loopback port, then runs `st run
+// <url>/openapi.json` twice with the options given: as the admin token over
+// every operation (schemathesis.toml), then as an API key over the read
+// routes (key.toml). Both use hooks.py. Stops the worker and exits non-zero
+// if either pass failed.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startWorker, ADMIN_TOKEN } from "../e2e/fixture.mjs";
@@ -17,26 +19,40 @@ if (!st) {
   process.exit(2);
 }
 const here = (name) => fileURLToPath(new URL(name, import.meta.url));
+const READ_ROUTES = ["listKeys", "getKey", "keyUsage", "listAuditEvents", "getProjectUsage"];
+
+/** Runs one schemathesis pass; resolves to its exit status. */
+function pass(base, config, env, extra = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      st,
+      ["--config-file", here(config), "run", `${base}/openapi.json`, "--url", base, ...options, ...extra],
+      { stdio: "inherit", env: { ...process.env, SCHEMATHESIS_HOOKS: here("hooks.py"), ...env } },
+    );
+    child.on("error", reject);
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
 
 // One webhook source, so the document lists it and deliveries reach its signature check.
 const vars = { WEBHOOKS: JSON.stringify({ contract: { scheme: "hmac-sha256" } }), WEBHOOK_SECRET_CONTRACT: "contract secret" };
 const worker = await startWorker({ port: 0, quiet: true, vars });
 const base = worker.url.href.replace(/\/$/, "");
-let status;
+const statuses = [];
 try {
-  status = await new Promise((resolve, reject) => {
-    const child = spawn(
-      st,
-      ["--config-file", here("schemathesis.toml"), "run", `${base}/openapi.json`, "--url", base, ...options],
-      {
-        stdio: "inherit",
-        env: { ...process.env, KEYGATE_ADMIN_TOKEN: ADMIN_TOKEN, SCHEMATHESIS_HOOKS: here("hooks.py") },
-      },
-    );
-    child.on("error", reject);
-    child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  console.log("\n=== Pass 1: every operation, as the admin token ===\n");
+  statuses.push(await pass(base, "schemathesis.toml", { KEYGATE_ADMIN_TOKEN: ADMIN_TOKEN }));
+
+  console.log("\n=== Pass 2: the read routes, as an API key with keys:read ===\n");
+  const most = 4294967295;
+  const key = await worker.createKey("contract", {
+    name: "contract test reader",
+    scopes: ["keys:read"],
+    rate_limit: { per_minute: most, per_day: most },
   });
+  const only = READ_ROUTES.flatMap((id) => ["--include-operation-id", id]);
+  statuses.push(await pass(base, "key.toml", { KEYGATE_KEY: key.key, KEYGATE_KEY_ID: key.id }, only));
 } finally {
   await worker.stop();
 }
-process.exit(status);
+process.exit(statuses.length === 2 && statuses.every((status) => status === 0) ? 0 : 1);
