@@ -8,7 +8,8 @@ and openapi.json states them in prose only:
 - `meta` is at most 1024 bytes as JSON;
 - usage `from` must not be after `to`, and the range is at most 7 days by
   hour and 90 days by day; audit `since` must not be after `until`;
-- a `cursor` is one a previous page returned.
+- a `cursor` is one a previous page returned (the ones the server handed
+  out, which stateful sequences follow, are kept).
 
 A case schemathesis generated as valid ("positive") gets values within those
 rules here, just before it is sent, so it is judged on what the document
@@ -25,6 +26,8 @@ from schemathesis.generation.modes import GenerationMode
 HOUR_RANGE = timedelta(days=7)
 DAY_RANGE = timedelta(days=90)
 MAX_META_BYTES = 1024
+# The cursors each list (by path template) answered with: only these are its pages'.
+HANDED_OUT = {}
 
 
 def _time(text):
@@ -59,11 +62,12 @@ def _fix_body(body, now):
         body["meta"] = {}
 
 
-def _fix_query(query, now):
+def _fix_query(query, now, handed_out):
     if not isinstance(query, dict):
         return
-    # A made-up cursor is never one a page returned.
-    query.pop("cursor", None)
+    # A made-up cursor, or another list's, is never one of this list's pages.
+    if query.get("cursor") not in handed_out:
+        query.pop("cursor", None)
     since, until = _time(query.get("since")), _time(query.get("until"))
     if since is not None and until is not None and since > until:
         query["since"], query["until"] = query["until"], query["since"]
@@ -79,9 +83,19 @@ def _fix_query(query, now):
 
 
 @schemathesis.hook
+def after_call(ctx, case, response):
+    try:
+        cursor = response.json().get("cursor")
+    except Exception:
+        return
+    if isinstance(cursor, str):
+        HANDED_OUT.setdefault(case.operation.path, set()).add(cursor)
+
+
+@schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if not _positive(case):
         return
     now = datetime.now(timezone.utc)
     _fix_body(case.body, now)
-    _fix_query(case.query, now)
+    _fix_query(case.query, now, HANDED_OUT.get(case.operation.path, set()))
