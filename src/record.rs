@@ -117,7 +117,7 @@ pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
 }
 
 /// `0000-01-01T00:00:00Z` and `9999-12-31T23:59:59.999Z`.
-const FIRST_RFC3339_MILLIS: UnixMillis = -62_167_219_200_000;
+pub const FIRST_RFC3339_MILLIS: UnixMillis = -62_167_219_200_000;
 const LAST_RFC3339_MILLIS: UnixMillis = 253_402_300_799_999;
 
 /// The query parameter `name` (read through `param`) as an RFC 3339 time, or a 400 naming it.
