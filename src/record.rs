@@ -128,8 +128,15 @@ pub fn rfc3339(millis: UnixMillis) -> String {
 /// Parses an RFC 3339 timestamp (any offset) to UTC milliseconds.
 pub fn parse_rfc3339(text: &str) -> Option<UnixMillis> {
     let time = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()
+    let millis = i64::try_from(time.unix_timestamp_nanos() / 1_000_000).ok()?;
+    // Only times [`rfc3339`] can write back: RFC 3339 has four-digit years,
+    // and `9999-12-31T23:59:59-01:00` is in the year 10000 in UTC.
+    (FIRST_RFC3339_MILLIS..=LAST_RFC3339_MILLIS).contains(&millis).then_some(millis)
 }
+
+/// `0000-01-01T00:00:00Z` and `9999-12-31T23:59:59.999Z`.
+pub const FIRST_RFC3339_MILLIS: UnixMillis = -62_167_219_200_000;
+const LAST_RFC3339_MILLIS: UnixMillis = 253_402_300_799_999;
 
 /// The query parameter `name` (read through `param`) as an RFC 3339 time, or a 400 naming it.
 pub fn time_param<'q>(
@@ -152,6 +159,19 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-23T09:00:00+01:00"), Some(1_795_420_800_000));
         for bad in ["2026-11-23", "tomorrow", "", "2026-13-01T00:00:00Z"] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    /// Reproducer: an offset could carry a time past the years RFC 3339 can
+    /// write, so a key's `expires_at` or a usage range's `to` was shown as ""
+    /// (found while documenting every time as `format: date-time`).
+    #[test]
+    fn times_outside_four_digit_utc_years_are_refused() {
+        for edge in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"] {
+            assert_eq!(parse_rfc3339(edge).map(rfc3339).as_deref(), Some(edge));
+        }
+        for beyond in ["9999-12-31T23:59:59-00:01", "0000-01-01T00:00:00+01:00"] {
+            assert_eq!(parse_rfc3339(beyond), None, "{beyond}");
         }
     }
 }

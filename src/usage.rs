@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::Error;
-use crate::record::{rfc3339, time_param, UnixMillis};
+use crate::record::{rfc3339, time_param, UnixMillis, FIRST_RFC3339_MILLIS};
 
 pub const HOUR_MILLIS: UnixMillis = 3600 * 1000;
 pub const DAY_MILLIS: UnixMillis = 24 * HOUR_MILLIS;
@@ -147,7 +147,8 @@ impl UsageQuery {
             Granularity::Hour => DAY_MILLIS,
             Granularity::Day => 30 * DAY_MILLIS,
         };
-        let from = time_param(&param, "from")?.unwrap_or(to - default_span);
+        // The default never reaches before the first time an answer can write.
+        let from = time_param(&param, "from")?.unwrap_or((to - default_span).max(FIRST_RFC3339_MILLIS));
         if from > to {
             return Err(Error::validation("from", "Must not be after `to`."));
         }
@@ -276,6 +277,17 @@ mod tests {
         assert_eq!(field(query(&[("from", "2026-08-01T00:00:00Z"), ("to", "2026-11-23T00:00:00Z")])), "from");
         assert!(query(&[("from", "2026-11-16T08:00:00Z"), ("to", "2026-11-23T08:00:00Z")]).is_ok(), "7 days hourly");
         assert_eq!(field(query(&[("granularity", "day"), ("from", "2026-01-01T00:00:00Z")])), "from");
+    }
+
+    /// Reproducer: with `to` on the first day of the year 0000, the default
+    /// `from` lay before it, and the answer showed it as "" (found while
+    /// writing the contract test's hooks).
+    #[test]
+    fn the_default_range_starts_no_earlier_than_rfc3339_can_write() {
+        for granularity in ["hour", "day"] {
+            let q = query(&[("granularity", granularity), ("to", "0000-01-01T12:00:00Z")]).unwrap();
+            assert_eq!(rfc3339(q.from), "0000-01-01T00:00:00Z", "{granularity}");
+        }
     }
 
     #[test]

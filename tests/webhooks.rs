@@ -234,3 +234,24 @@ fn a_replayed_stripe_delivery_is_a_duplicate() {
         assert_eq!(deliver(format!("t={ts},v0=00,v1={v1}")).json_body()["duplicate"], true);
     })
 }
+
+/// Reproducer: the shell's head check ran before the method check, so a GET
+/// (or TRACE) to a webhook route or the leak endpoint was 401 INVALID_SIGNATURE,
+/// not the contract's 405 with `Allow` (found by schemathesis).
+#[test]
+fn another_method_is_405_before_any_signature_check() {
+    let config = webhook_config();
+    for (method, path) in [
+        ("GET", "/webhooks/chat"),
+        ("TRACE", "/webhooks/chat"),
+        ("PUT", "/webhooks/unknown"),
+        ("GET", "/v1/secret-scanning/github"),
+    ] {
+        let request = Request::new(method, path);
+        assert_eq!(keygate::app::body_limit(&config, &request), Ok(Some(64 * 1024)), "{method} {path}");
+        let harness = Harness::with_config(webhook_config());
+        let response = harness.with_limiter(|h| h.send(Request::new(method, path)));
+        assert_eq!((response.status, code(&response).as_str()), (405, "METHOD_NOT_ALLOWED"), "{method} {path}");
+        assert!(response.headers.iter().any(|(name, value)| name == "allow" && value == "POST"));
+    }
+}

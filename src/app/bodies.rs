@@ -10,7 +10,7 @@ use std::num::NonZeroU32;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use crate::app::json::JsonObject;
 use crate::app::principal::Principal;
@@ -127,12 +127,50 @@ impl TryFrom<Map<String, Value>> for Meta {
     }
 }
 
+/// A JSON Schema `integer`: a JSON number without a fractional part, written
+/// `5` or `5.0` alike (serde alone refuses the latter, which a client that
+/// keeps numbers as floats, or a generated one, may send).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "Number")]
+pub struct Whole(u64);
+
+impl TryFrom<Number> for Whole {
+    type Error = &'static str;
+
+    fn try_from(number: Number) -> Result<Whole, &'static str> {
+        if let Some(whole) = number.as_u64() {
+            return Ok(Whole(whole));
+        }
+        match number.as_f64() {
+            // Below 2^64, so the cast is exact for every whole value.
+            Some(float) if float.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&float) => {
+                Ok(Whole(float as u64))
+            }
+            // Lower case: parse_body then states the field's rule.
+            _ => Err("not a whole number from 0 to 2^64 - 1"),
+        }
+    }
+}
+
+/// A limit: a whole number from 1 to 2^32 - 1.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "Whole")]
+pub struct Limit(NonZeroU32);
+
+impl TryFrom<Whole> for Limit {
+    type Error = &'static str;
+
+    fn try_from(whole: Whole) -> Result<Limit, &'static str> {
+        u32::try_from(whole.0).ok().and_then(NonZeroU32::new).map(Limit).ok_or("out of range")
+    }
+}
+
 /// `rate_limit`: both limits, positive.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    per_minute: NonZeroU32,
-    per_day: NonZeroU32,
+    per_minute: Limit,
+    per_day: Limit,
 }
 
 /// `credits`: the balance to start from, and the refill (`null`: none).
@@ -247,17 +285,17 @@ impl PatchKey {
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     #[serde(default)]
-    grace_seconds: Option<u64>,
+    grace_seconds: Option<Whole>,
 }
 
 impl RotateKey {
     /// The grace, checked: 0 to 7 days.
     pub fn grace_seconds(&self) -> Result<u64, Error> {
         match self.grace_seconds {
-            Some(seconds) if seconds > MAX_GRACE_SECONDS => {
+            Some(Whole(seconds)) if seconds > MAX_GRACE_SECONDS => {
                 Err(Error::validation("grace_seconds", rule("grace_seconds")))
             }
-            seconds => Ok(seconds.unwrap_or(0)),
+            seconds => Ok(seconds.map_or(0, |Whole(seconds)| seconds)),
         }
     }
 }
@@ -318,7 +356,7 @@ fn limits(
             })?;
             Ok(Some((Some(name.to_owned()), *quota)))
         }
-        (None, Some(limits)) => Ok(Some((None, Quota { per_minute: limits.per_minute, per_day: limits.per_day }))),
+        (None, Some(limits)) => Ok(Some((None, Quota { per_minute: limits.per_minute.0, per_day: limits.per_day.0 }))),
         (None, None) => Ok(None),
     }
 }
@@ -434,6 +472,23 @@ mod tests {
         let (field, message) = refusal::<PatchKey>(r#"{"scopez": ["a:read"]}"#);
         assert_eq!(field, "scopez");
         assert!(message.starts_with("Unknown field; this route takes name, scopes"), "{message}");
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_decimal_point() {
+        // JSON Schema's `integer` (the document's) takes 60.0 as 60; so does the API.
+        let rotate: RotateKey = parse_body(br#"{"grace_seconds": 60.0}"#, false).unwrap();
+        assert_eq!(rotate.grace_seconds().unwrap(), 60);
+        let limits: RateLimit = parse_body(br#"{"per_minute": 100.0, "per_day": 1e4}"#, false).unwrap();
+        assert_eq!((limits.per_minute.0.get(), limits.per_day.0.get()), (100, 10_000));
+        assert_eq!(refusal::<RotateKey>(r#"{"grace_seconds": 60.5}"#).0, "grace_seconds");
+        assert_eq!(refusal::<RotateKey>(r#"{"grace_seconds": -1}"#).0, "grace_seconds");
+        for limits in ["0.0", "4294967296.0", "1.5", "-1", "18446744073709551616"] {
+            let body = format!(r#"{{"name": "n", "rate_limit": {{"per_minute": {limits}, "per_day": 1}}}}"#);
+            let (field, message) = refusal::<CreateKey>(&body);
+            assert_eq!(field, "rate_limit", "{limits}");
+            assert!(message.starts_with("Must be"), "{message}");
+        }
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Contex
         }
         match route {
             Route::Health => Ok(health(self.config)),
-            Route::OpenApi => Ok(openapi()),
+            Route::OpenApi => Ok(openapi(self.config)),
             Route::Verify => self.handle_verify(request, trace).await,
             Route::Webhook { source } => self.handle_webhook(source, request).await,
             Route::SecretScanning => self.handle_secret_scanning(request).await,
@@ -210,15 +210,19 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Contex
 /// webhooks `MAX_WEBHOOK_BYTES`, keygate's JSON routes 64 KiB, and `None` for
 /// the gateway, whose bodies stream to the origin unread. A request that will
 /// be refused whatever its body (a bad path, an unknown webhook source, a
-/// delivery without its signature headers) is refused here, unread.
+/// delivery without its signature headers) is refused here, unread; one with a
+/// method its route does not serve goes on to its 405.
 pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, Error> {
     let path = request.canonical_path().map_err(Error::InvalidPath)?;
-    Ok(match Route::parse(path) {
-        Some(Route::Webhook { source }) => {
+    let route = Route::parse(path);
+    // A method the route does not serve is 405 (`handle`), whatever its headers.
+    let served = route.is_some_and(|route| route.methods().contains(&request.method.as_str()));
+    Ok(match route {
+        Some(Route::Webhook { source }) if served => {
             webhooks::check_head(config, source, request)?;
             Some(config.max_webhook_bytes)
         }
-        Some(Route::SecretScanning) => {
+        Some(Route::SecretScanning) if served => {
             secret_scanning::check_head(request)?;
             Some(crate::secret_scanning::MAX_REPORT_BYTES)
         }
@@ -239,10 +243,25 @@ pub fn reads_headers(request: &Request) -> bool {
 /// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
-fn openapi() -> Response {
-    let mut response = Response::json(200, &serde_json::Value::Null);
-    response.body = http::Body::Bytes(OPENAPI_JSON.as_bytes().to_vec());
-    response
+/// The document as this deployment serves it: [`OPENAPI_JSON`] with what a
+/// request may name that the configuration decides, the plans of `PLANS` and
+/// the sources of `WEBHOOKS`, as enums. So a client generated from it refuses
+/// a plan this deployment lacks, as the API does.
+pub fn openapi_document(config: &Config) -> serde_json::Value {
+    let mut document: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap_or_default();
+    if let Some(plan) = document.pointer_mut("/components/schemas/PlanName") {
+        plan["enum"] = json!(config.plans.keys().collect::<Vec<_>>());
+    }
+    if let Some(source) = document.pointer_mut("/components/parameters/WebhookSource/schema") {
+        if !config.webhooks.is_empty() {
+            source["enum"] = json!(config.webhooks.keys().collect::<Vec<_>>());
+        }
+    }
+    document
+}
+
+fn openapi(config: &Config) -> Response {
+    Response::json(200, &openapi_document(config))
 }
 
 fn health(config: &Config) -> Response {
