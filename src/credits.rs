@@ -45,9 +45,11 @@ pub struct Credits {
 struct RefillJson {
     /// `daily` or `monthly` (a string, not an enum: smaller in wasm).
     interval: String,
+    /// Whole numbers, also as `5.0` (the document's `integer`, as elsewhere).
+    #[serde(deserialize_with = "crate::app::bodies::whole")]
     amount: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    day: Option<u8>,
+    #[serde(default, deserialize_with = "crate::app::bodies::whole_or_null", skip_serializing_if = "Option::is_none")]
+    day: Option<u64>,
 }
 
 impl TryFrom<RefillJson> for Refill {
@@ -57,7 +59,8 @@ impl TryFrom<RefillJson> for Refill {
         let interval = match (json.interval.as_str(), json.day) {
             ("daily", None) => Interval::Daily,
             ("daily", Some(_)) => return Err("Must not give `day` with a daily refill."),
-            ("monthly", day @ (None | Some(1..=31))) => Interval::Monthly { day: day.unwrap_or(1) },
+            ("monthly", None) => Interval::Monthly { day: 1 },
+            ("monthly", Some(day @ 1..=31)) => Interval::Monthly { day: day as u8 },
             ("monthly", Some(_)) => return Err("Must give `day` from 1 to 31."),
             _ => return Err("Must give `interval` `daily` or `monthly`."),
         };
@@ -69,7 +72,7 @@ impl From<Refill> for RefillJson {
     fn from(refill: Refill) -> RefillJson {
         let (interval, day) = match refill.interval {
             Interval::Daily => ("daily", None),
-            Interval::Monthly { day } => ("monthly", Some(day)),
+            Interval::Monthly { day } => ("monthly", Some(u64::from(day))),
         };
         RefillJson { interval: interval.to_owned(), amount: refill.amount, day }
     }

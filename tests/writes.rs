@@ -120,7 +120,14 @@ fn two_concurrent_patches_both_take_effect() {
         other.name = "renamed elsewhere".into();
         other.updated_at += 1;
         let digest = racing.inner.state(&id).unwrap().digest.unwrap();
-        let put = LimiterCall::Put { digest, record: other, expected: Some(version), entry: None, balance: None };
+        let put = LimiterCall::Put {
+            digest,
+            record: other,
+            expected: Some(version),
+            entry: None,
+            balance: None,
+            lower_only: false,
+        };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let patched = send(root("PATCH", &path, json!({"scopes": ["b:read"]})));
         assert_eq!(patched.status, 200);
@@ -261,6 +268,7 @@ fn a_keys_delete_applies_only_to_the_version_it_judged() {
             expected: Some(version),
             entry: None,
             balance: None,
+            lower_only: false,
         };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let weak_key = weak["key"].as_str().unwrap();

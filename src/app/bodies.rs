@@ -132,7 +132,7 @@ impl TryFrom<Map<String, Value>> for Meta {
 /// keeps numbers as floats, or a generated one, may send).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(try_from = "Number")]
-pub struct Whole(u64);
+pub struct Whole(pub u64);
 
 impl TryFrom<Number> for Whole {
     type Error = &'static str;
@@ -150,6 +150,16 @@ impl TryFrom<Number> for Whole {
             _ => Err("not a whole number from 0 to 2^64 - 1"),
         }
     }
+}
+
+/// A [`Whole`] as a `u64`, for `deserialize_with` (the credits' refill).
+pub fn whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    Whole::deserialize(deserializer).map(|whole| whole.0)
+}
+
+/// An optional [`Whole`] (`null` as absent), for `deserialize_with`.
+pub fn whole_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    Option::<Whole>::deserialize(deserializer).map(|whole| whole.map(|whole| whole.0))
 }
 
 /// A limit: a whole number from 1 to 2^32 - 1.
@@ -177,7 +187,7 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreditsBody {
-    remaining: u64,
+    remaining: Whole,
     #[serde(default)]
     refill: Option<Refill>,
 }
@@ -185,7 +195,7 @@ pub struct CreditsBody {
 impl CreditsBody {
     /// The record's policy and the balance to set.
     pub fn split(self) -> (Credits, u64) {
-        (Credits { refill: self.refill }, self.remaining)
+        (Credits { refill: self.refill }, self.remaining.0)
     }
 }
 
@@ -194,7 +204,7 @@ impl CreditsBody {
 #[serde(deny_unknown_fields)]
 pub struct ChangeCredits {
     pub op: CreditOp,
-    pub amount: u64,
+    pub amount: Whole,
 }
 
 /// A scope to check, parsed.
@@ -225,7 +235,7 @@ pub struct VerifyKey {
     pub project: Option<String>,
     /// The credits this request spends if admitted (1 by default).
     #[serde(default)]
-    pub cost: Option<u64>,
+    pub cost: Option<Whole>,
 }
 
 /// `POST /v1/projects/{project}/keys`. `null` counts as absent.
@@ -489,6 +499,33 @@ mod tests {
             assert_eq!(field, "rate_limit", "{limits}");
             assert!(message.starts_with("Must be"), "{message}");
         }
+    }
+
+    #[test]
+    fn credits_numbers_may_be_written_with_a_decimal_point_too() {
+        // The document's integers (remaining, amount, day, cost), as for the limits above.
+        let body = br#"{"name": "n", "credits": {"remaining": 985.0, "refill": {"interval": "monthly", "amount": 1e3, "day": 20.0}}}"#;
+        let create: CreateKey = parse_body(body, false).unwrap();
+        let (credits, remaining) = create.credits.unwrap().split();
+        assert_eq!(remaining, 985);
+        assert_eq!(
+            credits.refill,
+            Some(Refill { interval: crate::credits::Interval::Monthly { day: 20 }, amount: 1000 })
+        );
+        let change: ChangeCredits = parse_body(br#"{"op": "set", "amount": 156.0}"#, false).unwrap();
+        assert_eq!(change.amount.0, 156);
+        let verify: VerifyKey = parse_body(br#"{"cost": 6038612632554.0}"#, true).unwrap();
+        assert_eq!(verify.cost.map(|cost| cost.0), Some(6_038_612_632_554));
+        for refused in [
+            r#""remaining": 1.5"#,
+            r#""remaining": -1"#,
+            r#""remaining": 1, "refill": {"interval": "monthly", "amount": 1, "day": 1.5}"#,
+        ] {
+            let body = format!(r#"{{"name": "n", "credits": {{{refused}}}}}"#);
+            assert_eq!(refusal::<CreateKey>(&body).0, "credits", "{body}");
+        }
+        assert_eq!(refusal::<ChangeCredits>(r#"{"op": "set", "amount": 0.5}"#).0, "amount");
+        assert_eq!(refusal::<VerifyKey>(r#"{"cost": -1.0}"#).0, "cost");
     }
 
     #[test]

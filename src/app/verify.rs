@@ -124,7 +124,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     /// `POST /v1/keys/verify`: 200 with the verdict; only a malformed body is 400.
     pub async fn handle_verify(&self, request: &Request, trace: &mut Trace<'_>) -> Result<Response, Error> {
         let body: VerifyKey = parse_body(&request.body, true)?;
-        let (scope, project, cost) = (body.scope.map(|wanted| wanted.0), body.project, body.cost);
+        let (scope, project, cost) = (body.scope.map(|wanted| wanted.0), body.project, body.cost.map(|cost| cost.0));
         let presented = match body.key.as_deref() {
             Some(key) => key,
             None => match Credential::of(request, self.config) {

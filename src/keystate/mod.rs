@@ -119,6 +119,10 @@ pub enum LimiterCall {
         /// Sets the balance (a record with `credits`), with the record; `None` keeps it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         balance: Option<u64>,
+        /// The balance may only go down (a key's write): at most `balance`,
+        /// and never above what the key holds as the write lands.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        lower_only: bool,
     },
     /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
     Delete { expected: Option<UnixMillis>, entry: Option<OutboxEntry> },
@@ -275,7 +279,7 @@ impl KeyState {
             LimiterCall::Check { tag, seen_updated_at, adopt, scope, project, cost } => {
                 self.check(&tag, seen_updated_at, adopt, scope.as_deref(), project.as_deref(), cost, now)
             }
-            LimiterCall::Put { digest, record, expected, entry, balance } => {
+            LimiterCall::Put { digest, record, expected, entry, balance, lower_only } => {
                 if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
                     return (refused, Change::Nothing);
                 }
@@ -286,7 +290,11 @@ impl KeyState {
                 };
                 self.balance = match (&record.credits, balance) {
                     (None, _) => None,
-                    (Some(_), Some(remaining)) => Some(Balance::set(remaining, now)),
+                    (Some(_), Some(remaining)) => {
+                        // A spend between the writer's read and this write stays spent.
+                        let ceiling = held.filter(|_| lower_only).map_or(u64::MAX, |held| held.remaining);
+                        Some(Balance::set(remaining.min(ceiling), now))
+                    }
                     (Some(_), None) => self.balance.or(Some(Balance::set(0, now))),
                 };
                 self.digest = Some(digest);
@@ -380,8 +388,9 @@ impl KeyState {
     /// The balance at `now` (refilled if due), for a live key with credits.
     fn current_balance(&self, now: UnixMillis) -> Option<Balance> {
         let credits = self.record.as_ref()?.credits?;
-        // A key with credits whose object never held a balance (adopted from KV) has none left.
-        let held = self.balance.unwrap_or(Balance { remaining: 0, set_at: UnixMillis::MIN });
+        // A key with credits whose object never held a balance (adopted from KV)
+        // has none left, until its next refill (not one due at once).
+        let held = self.balance.unwrap_or(Balance { remaining: 0, set_at: now });
         Some(held.at(credits.refill.as_ref(), now))
     }
 
@@ -409,6 +418,8 @@ impl KeyState {
                 return (unknown, Change::Nothing);
             }
             self.digest = Some(adopt.digest);
+            // A key with credits starts with none left here, until its next refill.
+            self.balance = adopt.record.credits.map(|_| Balance::set(0, now));
             self.record = Some(adopt.record);
             change = Change::Everything;
         }

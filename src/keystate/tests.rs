@@ -65,7 +65,14 @@ fn the_first_check_adopts_the_kv_record_and_later_ones_ignore_kv() {
 fn a_put_or_delete_wins_over_a_stale_kv_copy() {
     let mut state = KeyState::default();
     state.apply(
-        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: record(&[]),
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     assert_eq!(
@@ -75,7 +82,14 @@ fn a_put_or_delete_wins_over_a_stale_kv_copy() {
     let mut inactive = record(&[]);
     inactive.status = KeyStatus::Inactive;
     state.apply(
-        LimiterCall::Put { digest: "d1".into(), record: inactive, expected: Some(NOW), entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: inactive,
+            expected: Some(NOW),
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Disabled));
@@ -89,7 +103,14 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
     let mut current = record(&["bots:read"]);
     current.updated_at = NOW + 5;
     state.apply(
-        LimiterCall::Put { digest: "d1".into(), record: current.clone(), expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: current.clone(),
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     let ask = |seen| LimiterCall::Check {
@@ -114,7 +135,14 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
 fn another_digest_under_the_same_id_is_unknown() {
     let mut state = KeyState::default();
     state.apply(
-        LimiterCall::Put { digest: "d0".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d0".into(),
+            record: record(&[]),
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     assert_eq!(check(&mut state, record(&[]), None).0, Some(Refusal::Unknown));
@@ -124,7 +152,14 @@ fn another_digest_under_the_same_id_is_unknown() {
 fn denied_requests_spend_nothing() {
     let mut state = KeyState::default();
     state.apply(
-        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: record(&[]),
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     let before = state.clone();
@@ -145,7 +180,14 @@ fn denied_requests_spend_nothing() {
 fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
     let mut state = KeyState::default();
     state.apply(
-        LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: record(&[]),
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     check(&mut state, record(&[]), None);
@@ -157,7 +199,12 @@ fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
 }
 
 fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
-    state.apply(LimiterCall::Put { digest: "d1".into(), record, expected, entry: None, balance: None }, NOW).0
+    state
+        .apply(
+            LimiterCall::Put { digest: "d1".into(), record, expected, entry: None, balance: None, lower_only: false },
+            NOW,
+        )
+        .0
 }
 
 /// Reproducer: PATCH read the record, then wrote it back whole; a DELETE
@@ -221,7 +268,14 @@ fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
 
 fn object_with_key() -> KeyObject {
     let mut object = KeyObject::default();
-    let put = LimiterCall::Put { digest: "d1".into(), record: record(&[]), expected: None, entry: None, balance: None };
+    let put = LimiterCall::Put {
+        digest: "d1".into(),
+        record: record(&[]),
+        expected: None,
+        entry: None,
+        balance: None,
+        lower_only: false,
+    };
     let effects = object.on_call(put, NOW);
     assert_eq!((effects.write_state, effects.set_alarm_at), (true, None), "nothing to count yet");
     object
@@ -310,7 +364,14 @@ fn a_quota_changed_mid_window_applies_to_the_next_request() {
     for at in 0..3 {
         admitted_check(&mut object, NOW + at);
     }
-    let put = LimiterCall::Put { digest: "d1".into(), record: slow, expected: Some(NOW), entry: None, balance: None };
+    let put = LimiterCall::Put {
+        digest: "d1".into(),
+        record: slow,
+        expected: Some(NOW),
+        entry: None,
+        balance: None,
+        lower_only: false,
+    };
     assert_eq!(object.on_call(put, NOW + 3).answer, LimiterAnswer::Done);
     // The backlog of 3 s is within the 10 s tolerance, so one more passes at 1/min; then none.
     assert!(matches!(admitted_check(&mut object, NOW + 4).answer, LimiterAnswer::Checked { refusal: None, .. }));
@@ -392,8 +453,14 @@ fn the_first_push_waits_for_its_counts_to_gather() {
     let mut renamed = record(&[]);
     renamed.name = "renamed".into();
     renamed.updated_at = NOW + 10;
-    let put =
-        LimiterCall::Put { digest: "d1".into(), record: renamed, expected: Some(NOW), entry: None, balance: None };
+    let put = LimiterCall::Put {
+        digest: "d1".into(),
+        record: renamed,
+        expected: Some(NOW),
+        entry: None,
+        balance: None,
+        lower_only: false,
+    };
     object.on_call(put, NOW + 10);
     assert_eq!(object.on_alarm(NOW + 500).deliver, None, "still gathering");
     admitted_check(&mut object, NOW + 600);
@@ -406,7 +473,14 @@ fn the_first_push_waits_for_its_counts_to_gather() {
 fn notifying_object(key: KeyRecord) -> KeyObject {
     let mut object = KeyObject::loaded(KeyState::default(), true);
     object.on_call(
-        LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: key,
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     object
@@ -445,7 +519,14 @@ fn with_events_off_no_notice_is_made() {
     key.expires_at = Some(NOW + 3 * IDLE_MILLIS);
     let mut object = KeyObject::default();
     object.on_call(
-        LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None },
+        LimiterCall::Put {
+            digest: "d1".into(),
+            record: key,
+            expected: None,
+            entry: None,
+            balance: None,
+            lower_only: false,
+        },
         NOW,
     );
     admitted_check(&mut object, NOW);
@@ -461,7 +542,14 @@ fn expiry_is_noticed_a_week_and_a_day_before_by_the_alarm() {
     let expires_at = NOW + 30 * day;
     key.expires_at = Some(expires_at);
     let mut object = KeyObject::loaded(KeyState::default(), true);
-    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: None, entry: None, balance: None };
+    let put = LimiterCall::Put {
+        digest: "d1".into(),
+        record: key,
+        expected: None,
+        entry: None,
+        balance: None,
+        lower_only: false,
+    };
     assert_eq!(object.on_call(put, NOW).set_alarm_at, Some(expires_at - 7 * day), "the alarm waits for the week");
     let week = object.on_alarm(expires_at - 7 * day);
     assert!(week.write_state);
@@ -486,7 +574,14 @@ fn a_new_expiry_is_noticed_again_and_a_deleted_key_never() {
     assert!(object.on_alarm(NOW + day).write_state, "the day's notice");
     key.expires_at = Some(NOW + 20 * day);
     key.updated_at += 1;
-    let put = LimiterCall::Put { digest: "d1".into(), record: key, expected: Some(NOW), entry: None, balance: None };
+    let put = LimiterCall::Put {
+        digest: "d1".into(),
+        record: key,
+        expected: Some(NOW),
+        entry: None,
+        balance: None,
+        lower_only: false,
+    };
     assert_eq!(object.on_call(put, NOW + day).answer, LimiterAnswer::Done);
     assert!(object.on_alarm(NOW + 13 * day).write_state, "the new expiry's week");
     object.on_call(LimiterCall::Delete { expected: None, entry: None }, NOW + 14 * day);
@@ -514,6 +609,7 @@ mod credits {
             expected: None,
             entry: None,
             balance: Some(remaining),
+            lower_only: false,
         };
         assert_eq!(state.apply(put, now).0, LimiterAnswer::Done);
         state
@@ -571,6 +667,7 @@ mod credits {
             expected: None,
             entry: None,
             balance: Some(5),
+            lower_only: false,
         };
         state.apply(put, NOW);
         assert_eq!(state.balance, None, "a balance without credits is not kept");
@@ -660,6 +757,7 @@ mod credits {
             expected: Some(NOW),
             entry: None,
             balance: None,
+            lower_only: false,
         };
         assert_eq!(state.apply(keep, NOW + 1).0, LimiterAnswer::Done);
         assert_eq!(remaining(&mut state, NOW + 1), Some(7), "a write that does not mention credits keeps them");
@@ -671,6 +769,7 @@ mod credits {
             expected: Some(NOW + 1),
             entry: None,
             balance: Some(0),
+            lower_only: false,
         };
         assert_eq!(state.apply(take, NOW + 2).0, LimiterAnswer::Replaced { remaining: 7 });
         assert_eq!(remaining(&mut state, NOW + 2), Some(0), "the old key keeps none");
@@ -687,6 +786,7 @@ mod credits {
             expected: Some(NOW + 2),
             entry: None,
             balance: None,
+            lower_only: false,
         };
         state.apply(remove, NOW + 4);
         assert_eq!(state.apply(credit(CreditOp::Set, 1), NOW + 5).0, LimiterAnswer::NoCredits);

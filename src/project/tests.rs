@@ -302,6 +302,7 @@ fn every_message_survives_its_json_crossing() {
         expected: Some(NOW),
         entry: Some(entry),
         balance: None,
+        lower_only: false,
     };
     let json = serde_json::to_string(&put).unwrap();
     assert_eq!(serde_json::from_str::<crate::keystate::LimiterCall>(&json).unwrap(), put);
@@ -323,7 +324,8 @@ fn only_queries_travel_in_urls() {
     assert!(LimiterCall::Delete { expected: None, entry: None }.fits_in_url());
     assert!(!LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }.fits_in_url());
     assert!(!LimiterCall::Discard { entry: Some(entry.clone()) }.fits_in_url());
-    let put = LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None, balance: None };
+    let put =
+        LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None, balance: None, lower_only: false };
     assert!(!put.fits_in_url());
 }
 

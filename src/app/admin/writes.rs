@@ -27,6 +27,7 @@ use crate::app::Context;
 use serde_json::Value;
 
 use crate::credits::Balance;
+use crate::credits::Credits;
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::key::ApiKey;
@@ -94,6 +95,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         expected: Option<UnixMillis>,
         entry: &OutboxEntry,
         balance: Option<u64>,
+        lower_only: bool,
     ) -> Result<Option<Written>, Error> {
         let put = LimiterCall::Put {
             digest: digest_hex.to_owned(),
@@ -101,6 +103,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             expected,
             entry: Some(entry.clone()),
             balance,
+            lower_only,
         };
         let written = match self.limiter.call(&record.id, put).await? {
             LimiterAnswer::Done => Written { replaced: None },
@@ -151,7 +154,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         }
         let action = (Action::KeyCreditsUpdated, id, self.now);
         let mut entry = author.entry(project, CatalogChange::Unchanged, Some(action))?;
-        let call = LimiterCall::Credits { change: body.op, amount: body.amount, entry: Some(entry.clone()) };
+        let call = LimiterCall::Credits { change: body.op, amount: body.amount.0, entry: Some(entry.clone()) };
         let (from, to) = match self.limiter.call(id, call).await? {
             LimiterAnswer::Credits { from, to } => (from, to),
             LimiterAnswer::Gone => return Err(Error::KeyNotFound),
@@ -209,7 +212,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         record.id = KeyId::generate().map_err(randomness)?;
         record.prefix = key.display_prefix();
         let entry = entry_of(&record)?;
-        match self.put(&key.digest().to_hex(), &record, None, &entry, balance).await {
+        match self.put(&key.digest().to_hex(), &record, None, &entry, balance, false).await {
             Ok(Some(_)) => Ok((key, record, entry)),
             Ok(None) => Err(Error::Unavailable("a new key id was already taken".into())),
             // Without its KV record the key could never be used: it must not be listed either.
@@ -247,7 +250,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 let from = before.credits_json(found.balance.as_ref(), self.now);
                 note_credits(&mut entry, from, after.credits_json(given.as_ref(), self.now));
             }
-            if self.put(&found.digest_hex, &after, Some(before.updated_at), &entry, balance).await?.is_some() {
+            let lower_only = matches!(principal, Principal::Key(..));
+            if self
+                .put(&found.digest_hex, &after, Some(before.updated_at), &entry, balance, lower_only)
+                .await?
+                .is_some()
+            {
                 self.forget_pointer(&found).await;
                 self.deliver(project, vec![entry]).await;
                 let balance = match balance {
@@ -371,34 +379,40 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             new.created_at = self.now;
             new.updated_at = self.now;
             principal.may_touch(&new)?;
+            // Whoever rotates holds the new secret: a key may only get credits it could give.
+            let held = old.credits.map(|credits| (credits, found.balance.map_or(0, |balance| balance.remaining)));
+            principal.may_give_credits(None, held)?;
             // The new key's row comes without an event: the rotation is one event, on the old key.
             // Its balance is the old key's, handed over once the old one is retired.
             let empty = old.credits.map(|_| 0);
             let (key, new, new_entry) = self.issue(new, empty, |record| author.upsert(None, None, record)).await?;
             let mut retired = old.clone();
+            // Its balance goes to the successor, and no refill brings it back during the grace.
+            retired.credits = old.credits.map(|_| Credits { refill: None });
             let grace_end = self.now + grace_seconds as i64 * 1000;
             retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
             retired.rotated_to = Some(new.id.clone());
             retired.updated_at = self.next_version(old);
             let entry = author.upsert(Some(Action::KeyRotated), Some(old), &retired)?;
-            let retired_now = match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry, empty).await {
-                Ok(written) => Some(written),
-                Err(Error::KeyNotFound) => None,
-                // The old key's object may have taken the change and failed to
-                // answer: asked again, it says whether the successor is in force
-                // (what balance it held is then unknown: the successor keeps none).
-                Err(error) => match self.find_live(project, id).await {
-                    Ok(now) if now.record.rotated_to.as_ref() == Some(&new.id) => {
-                        Some(Some(Written { replaced: None }))
-                    }
-                    Ok(_) | Err(Error::KeyNotFound) => {
-                        self.discard(&key, &new).await?;
-                        return Err(error);
-                    }
-                    // Unknown twice over: the successor may stay, its secret in no answer.
-                    Err(_) => return Err(error),
-                },
-            };
+            let retired_now =
+                match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry, empty, false).await {
+                    Ok(written) => Some(written),
+                    Err(Error::KeyNotFound) => None,
+                    // The old key's object may have taken the change and failed to
+                    // answer: asked again, it says whether the successor is in force
+                    // (what balance it held is then unknown: the successor keeps none).
+                    Err(error) => match self.find_live(project, id).await {
+                        Ok(now) if now.record.rotated_to.as_ref() == Some(&new.id) => {
+                            Some(Some(Written { replaced: None }))
+                        }
+                        Ok(_) | Err(Error::KeyNotFound) => {
+                            self.discard(&key, &new).await?;
+                            return Err(error);
+                        }
+                        // Unknown twice over: the successor may stay, its secret in no answer.
+                        Err(_) => return Err(error),
+                    },
+                };
             if let Some(Some(written)) = retired_now {
                 let balance = match (new.credits, written.replaced) {
                     (Some(_), Some(remaining)) => {
