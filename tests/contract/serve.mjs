@@ -49,6 +49,8 @@ try {
     name: "contract test reader",
     scopes: ["keys:read"],
     rate_limit: { per_minute: most, per_day: most },
+    // Credits (never used up here), so every answer carries X-Credits-Remaining and the key its balance.
+    credits: { remaining: 1_000_000_000_000, refill: { interval: "monthly", amount: 1_000_000_000_000, day: 31 } },
   });
   const only = READ_ROUTES.flatMap((id) => ["--include-operation-id", id]);
   statuses.push(await pass(base, "key.toml", { KEYGATE_KEY: key.key, KEYGATE_KEY_ID: key.id }, only));
