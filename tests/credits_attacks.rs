@@ -4,18 +4,10 @@
 
 mod support;
 
-use std::cell::RefCell;
-
 use keygate::app::http::Request;
-use keygate::app::limiter::Limiter;
-use keygate::app::projects::Projects;
-use keygate::app::webhooks::{Deliveries, DeliveryCall};
-use keygate::error::Error;
-use keygate::ids::{KeyId, ProjectId};
-use keygate::keystate::{digest_tag, LimiterAnswer, LimiterCall};
-use keygate::project::{ProjectAnswer, ProjectCall};
-use keygate::testing::MemoryLimiter;
+use keygate::keystate::{digest_tag, LimiterCall};
 use serde_json::{json, Value};
+use support::racing::Racing;
 use support::*;
 
 fn key_path(key: &Value) -> String {
@@ -63,39 +55,13 @@ fn f3_a_retired_key_does_not_refill_during_its_grace() {
     })
 }
 
-struct Racing<'c> {
-    inner: support::Limiter<'c>,
-    before_next_write: RefCell<Option<(String, LimiterCall)>>,
-}
-impl Limiter for Racing<'_> {
-    async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
-        if matches!(call, LimiterCall::Put { .. }) {
-            let slipped_in = self.before_next_write.borrow_mut().take();
-            if let Some((id, other)) = slipped_in {
-                self.inner.call(&KeyId::parse(&id).unwrap(), other).await?;
-            }
-        }
-        self.inner.call(key_id, call).await
-    }
-}
-impl Projects for Racing<'_> {
-    async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
-        self.inner.project(project, call).await
-    }
-}
-impl Deliveries for Racing<'_> {
-    async fn delivery(&self, name: &str, call: DeliveryCall) -> Result<bool, Error> {
-        self.inner.delivery(name, call).await
-    }
-}
-
 /// F4: a keys:write key's PATCH `credits.remaining` is checked against the balance it
 /// READ, then written unconditionally (the version CAS ignores the balance): spends
 /// that land between the read and the write are refunded.
 #[test]
 fn f4_a_patch_racing_a_spend_does_not_refund_it() {
     let harness = Harness::new();
-    let racing = Racing { inner: MemoryLimiter::new(&harness.clock), before_next_write: RefCell::new(None) };
+    let racing = Racing::new(&harness.clock);
     let app = app(&harness.config, &harness.store, &racing, &harness.origin, &harness.clock);
     let send = |request: Request| send(&app, request);
     let root = |m: &str, p: &str, b: Value| {

@@ -1,6 +1,8 @@
 //! Shared fixtures for the native integration tests: an app over memory stores.
 #![allow(dead_code)]
 
+pub mod racing;
+
 use keygate::app::http::{Request, Response};
 use keygate::app::store::KeyStore;
 use keygate::app::App;
