@@ -12,7 +12,7 @@
 //! identifiers cannot make keygate hammer it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::app::http::{Request, Response};
@@ -25,8 +25,8 @@ use crate::error::Error;
 use crate::key::ApiKey;
 use crate::record::{Leak, UnixMillis};
 use crate::secret_scanning::{
-    parse_report, Feedback, Label, PublicKeys, ReportError, SignatureError, SignedBody, IDENTIFIER_HEADER,
-    SIGNATURE_HEADER,
+    parse_report, Feedback, Label, PublicKeys, ReportError, ReportedToken, SignatureError, SignedBody,
+    IDENTIFIER_HEADER, SIGNATURE_HEADER,
 };
 
 /// The provider named in audit events.
@@ -78,25 +78,27 @@ impl<S: KeyValueStore, L: Limiter + Projects, O: Origin> Context<'_, S, L, O> {
         })?;
         // Each distinct key of this deployment costs storage calls: bounded,
         // so a report padded with made-up keys cannot exhaust the request's budget.
-        let mut candidates: Vec<&str> = reported
-            .iter()
-            .map(|item| item.token.as_str())
-            .filter(|token| ApiKey::parse(token, &self.config.key_prefixes).is_ok())
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        if candidates.len() > MAX_KEYS_PER_REPORT {
+        // The distinct keys of this deployment named, each parsed once: each
+        // costs storage calls, so they are bounded, and a report padded with
+        // made-up keys cannot exhaust the request's budget.
+        let mut keys: Vec<(&ReportedToken, ApiKey)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for item in &reported {
+            if let Ok(key) = ApiKey::parse(&item.token, &self.config.key_prefixes) {
+                if seen.insert(&item.token) {
+                    keys.push((item, key));
+                }
+            }
+        }
+        if keys.len() > MAX_KEYS_PER_REPORT {
             let message = format!("A report may name at most {MAX_KEYS_PER_REPORT} distinct keys of this deployment.");
             return Err(Error::validation("body", message));
         }
-        let mut real: HashMap<&str, bool> = HashMap::with_capacity(candidates.len());
-        for item in &reported {
-            let Ok(key) = ApiKey::parse(&item.token, &self.config.key_prefixes) else { continue };
-            if real.contains_key(item.token.as_str()) {
-                continue;
-            }
+        // Each named once, at its first place in the report.
+        let mut real: HashMap<&str, bool> = HashMap::with_capacity(keys.len());
+        for (item, key) in &keys {
             let leak = Leak { at: self.now, url: non_empty(&item.url), source: non_empty(&item.source) };
-            real.insert(&item.token, self.report_leak(&key, leak, PROVIDER, request).await?);
+            real.insert(&item.token, self.report_leak(key, leak, PROVIDER, request).await?);
         }
         let feedback: Vec<Feedback> = reported
             .iter()
