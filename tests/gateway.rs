@@ -347,3 +347,34 @@ fn refusals_of_dashboard_paths_carry_its_security_headers() {
         assert_eq!(api.header("content-security-policy"), None, "a path beside the namespace is not the dashboard's");
     })
 }
+
+/// Attacker review: the origin's own `X-Credits-Remaining` reached the client
+/// beside ours, and a client's copy reached the origin.
+#[test]
+fn the_credits_header_is_keygates_alone_both_ways() {
+    let harness = Harness::with_config(gateway_config("https://origin.example"));
+    harness.with_limiter(|h| {
+        let key = h.create("acme", json!({"name": "k", "scopes": ["bots:read"], "credits": {"remaining": 10}}));
+        harness.origin.answer_with(Response {
+            status: 200,
+            headers: vec![("X-Credits-Remaining".into(), "999999".into())],
+            body: Body::Stream(keygate::app::http::Stream::new(())),
+        });
+        let request = Request::new("GET", "/v1/projects/acme/bots/1")
+            .with_header("X-API-Key", key["key"].as_str().unwrap())
+            .with_header("X-Credits-Remaining", "123");
+        let answer = h.send(request);
+        assert_eq!(answer.status, 200);
+        let forwarded = only_forward(&harness);
+        let upstream: Vec<_> =
+            forwarded.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("x-credits-remaining")).collect();
+        let values: Vec<_> = answer
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-credits-remaining"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        assert_eq!(values, vec!["9".to_string()], "the client sees ours alone");
+        assert!(upstream.is_empty(), "a client's copy reached the origin: {upstream:?}");
+    });
+}

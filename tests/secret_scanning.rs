@@ -326,3 +326,22 @@ fn a_report_padded_with_made_up_keys_is_bounded() {
         assert_eq!(labels[0]["label"], "false_positive");
     });
 }
+
+/// Attacker review: a key a keys:write key had deactivated before the report
+/// was not marked as the admin's deactivation, so that key re-activated the
+/// leaked secret.
+#[test]
+fn a_leaked_key_a_key_had_deactivated_stays_off_for_keys() {
+    let harness = harness("disable");
+    harness.with_limiter(|session| {
+        let writer = session.create("acme", json!({"name": "writer", "scopes": ["keys:write", "keys:read"]}));
+        let leaky = session.create("acme", json!({"name": "leaky"}));
+        let path = format!("/v1/projects/acme/keys/{}", leaky["id"].as_str().unwrap());
+        let w = writer["key"].as_str().unwrap();
+        assert_eq!(session.call("PATCH", &path, w, json!({"status": "inactive"})).status, 200);
+        let answer = session.send(report("current", &signing_key(1), &found(&[leaky["key"].as_str().unwrap()])));
+        assert_eq!(answer.json_body()[0]["label"], "true_positive");
+        let by_key = session.call("PATCH", &path, w, json!({"status": "active"}));
+        assert_eq!(by_key.status, 403, "a keys:write key re-activated a leaked key: {}", by_key.json_body());
+    });
+}

@@ -216,6 +216,12 @@ impl Response {
     }
 
     /// `X-RateLimit-*` for the reported policy, and the IETF `RateLimit-Policy` / `RateLimit` fields.
+    /// Sets `name` (lower case) to `value`, replacing any the origin sent.
+    pub fn set_header(&mut self, name: &str, value: String) {
+        self.headers.retain(|(held, _)| !held.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value));
+    }
+
     pub fn add_rate_headers(&mut self, rate: &RateDecision) {
         let reported = rate.reported_status();
         let fields = [

@@ -52,6 +52,10 @@ impl<C: Clock> Clock for &C {
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// What a key with credits has left, on every answer for it; keygate's alone
+/// (never an origin's, never forwarded from a client).
+pub const CREDITS_HEADER: &str = "x-credits-remaining";
+
 pub struct App<'c, S, L, O, C> {
     pub config: &'c Config,
     pub keys: KeyStore<S>,
@@ -151,7 +155,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> 
             response.add_rate_headers(rate);
         }
         if let Some(remaining) = trace.credits {
-            response.headers.push(("x-credits-remaining".into(), remaining.to_string()));
+            response.set_header(CREDITS_HEADER, remaining.to_string());
         }
         if Route::is_private_template(trace.route) {
             response.headers.push(("cache-control".into(), "no-store".into()));

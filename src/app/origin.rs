@@ -78,6 +78,7 @@ pub fn forwardable<'c>(name: &str, mut credentials: impl Iterator<Item = &'c str
         && !credentials.any(|credential| same_header(name, credential))
         && !folded_prefix("proxy-")
         && !folded_prefix("x-keygate-")
+        && !same_header(name, crate::app::CREDITS_HEADER)
 }
 
 /// The client's headers that may pass (see [`forwardable`]), then the

@@ -42,7 +42,9 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let Some(found) = self.find_by_digest(&digest_hex).await? else { return Ok(false) };
             let before = &found.record;
             let (project, id) = (&before.project, &before.id);
-            let disables = action == LeakAction::Disable && before.status == KeyStatus::Active;
+            // Off as the admin token turns keys off: a key may not turn it back on.
+            let off_for_keys = before.status == KeyStatus::Inactive && before.disabled_by_admin;
+            let disables = action == LeakAction::Disable && !off_for_keys;
             let known = before.leaked.as_ref().is_some_and(|held| held.url == leak.url && held.source == leak.source);
             // A new place, or a key still active that `disable` must stop: a replay changes nothing.
             if !known || disables {
