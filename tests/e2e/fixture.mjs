@@ -223,7 +223,8 @@ export async function answeredEarly(send) {
     try {
       return await send();
     } catch (error) {
-      if (attempt === 5 || !String(error).includes("fetch failed")) throw error;
+      if (attempt === 20 || !String(error).includes("fetch failed")) throw error;
     }
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
   }
 }
