@@ -47,6 +47,10 @@ pub enum EventType {
     KeyRateLimited,
     #[serde(rename = "key.expiring")]
     KeyExpiring,
+    #[serde(rename = "owner.updated")]
+    OwnerUpdated,
+    #[serde(rename = "owner.deleted")]
+    OwnerDeleted,
 }
 
 /// One notification, as queued and as kept when its delivery failed.

@@ -11,6 +11,9 @@
 //! `remaining`, drop or lower (never add) a refill, and give credits to a key
 //! that had none, but never raise a balance, remove the limit, or give more
 //! than it has itself (when it has credits; an unlimited key may give any).
+//! A key with an owner acts only on keys of the same owner, and the keys it
+//! creates share its owner's limits (they get its `owner_id` unless they name
+//! it): it can never mint a key that escapes its customer's plan.
 //! The admin token may do anything.
 
 use std::rc::Rc;
@@ -41,7 +44,17 @@ impl Principal {
             let message = format!("A key can only act on {} keys.", own.environment.as_str());
             return Err(exceeds("environment", message));
         }
+        if own.owner_id.is_some() && target.owner_id != own.owner_id {
+            return Err(exceeds("owner_id", "A key with an owner can only act on keys of the same owner."));
+        }
         Ok(())
+    }
+
+    /// Gives a key this principal creates the principal's own owner, unless it names one.
+    pub fn lend_owner(&self, record: &mut KeyRecord) {
+        if let (Principal::Key(own, _), None) = (self, &record.owner_id) {
+            record.owner_id.clone_from(&own.owner_id);
+        }
     }
 
     /// Refuses a change from `before` (which it may touch) to `after` that
@@ -256,6 +269,30 @@ mod tests {
         assert_eq!(field(principal.may_touch(&target)), None);
         target.scopes.push("bots:write".into());
         assert_eq!(field(principal.may_touch(&target)), Some("scope bots:write".into()));
+    }
+
+    #[test]
+    fn a_key_with_an_owner_never_makes_or_frees_a_key_outside_its_owner() {
+        let owner = |id: &str| Some(crate::ids::OwnerId::parse(id).unwrap());
+        let principal = key_principal(|own| own.owner_id = owner("acct_1"));
+        let mut created = peer(&[]);
+        principal.lend_owner(&mut created);
+        assert_eq!(created.owner_id, owner("acct_1"), "inherited when not named");
+        assert_eq!(field(principal.may_touch(&created)), None);
+        let mut other = peer(&[]);
+        other.owner_id = owner("acct_2");
+        principal.lend_owner(&mut other);
+        assert_eq!(field(principal.may_touch(&other)), Some("owner_id".into()));
+        let mut freed = created.clone();
+        freed.owner_id = None;
+        assert_eq!(field(principal.may_change(&created, &freed)), Some("owner_id".into()));
+        // A key without an owner may put keys under one (that only adds limits), or take them out.
+        let unowned = key_principal(|_| {});
+        assert_eq!(field(unowned.may_touch(&other)), None);
+        assert_eq!(field(unowned.may_change(&created, &freed)), None);
+        let mut root_made = peer(&[]);
+        Principal::Root.lend_owner(&mut root_made);
+        assert_eq!(root_made.owner_id, None);
     }
 
     #[test]

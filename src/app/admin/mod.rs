@@ -10,6 +10,7 @@
 mod author;
 mod events;
 mod leaks;
+mod owners;
 mod reads;
 mod writes;
 
@@ -20,6 +21,7 @@ use subtle::ConstantTimeEq;
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
+use crate::app::owners::Owners;
 use crate::app::principal::Principal;
 use crate::app::projects::Projects;
 use crate::app::routes::Route;
@@ -123,7 +125,7 @@ impl Params {
     }
 }
 
-impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
+impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
     /// Serves an admin route; `method` has been checked against the route already.
     pub async fn handle_admin(
         &self,
@@ -143,6 +145,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             Route::RetryEvent { project, id } => {
                 self.authenticate_root(request)?;
                 return self.retry_event(&parse_project(project)?, id, request).await;
+            }
+            Route::Owner { project, owner_id } => {
+                self.authenticate_root(request)?;
+                return self.owner(&parse_project(project)?, owner_id, request).await;
             }
             Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
             Route::Key { project, id }

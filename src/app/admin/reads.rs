@@ -15,11 +15,11 @@ use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{LimiterAnswer, LimiterCall};
 use crate::project::query::{page_size, AUDIT_PARAMETERS, LIST_PARAMETERS};
 use crate::project::{AuditQuery, ListQuery, ProjectAnswer, ProjectCall};
-use crate::ratelimit::PolicyStatus;
+use crate::ratelimit::{PolicyStatus, RateDecision};
 use crate::record::{rfc3339, KeyRecord, UnixMillis};
-use crate::usage::{series_json, UsageQuery};
+use crate::usage::{series_json, Counts, UsageQuery};
 
-const USAGE_PARAMETERS: &[&str] = &["granularity", "from", "to"];
+pub(super) const USAGE_PARAMETERS: &[&str] = &["granularity", "from", "to"];
 /// Keys an older version wrote are imported in batches (two KV reads each),
 /// a few per listing, within a request's budget of storage operations; a
 /// listing that could not finish answers 503 and the next one continues.
@@ -158,14 +158,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         else {
             return Err(out_of_protocol());
         };
-        let policy = |status: PolicyStatus, now| json!({"limit": status.limit, "remaining": status.remaining, "reset": status.reset_at(now)});
-        let ratelimit =
-            rate.map(|rate| json!({"minute": policy(rate.minute, rate.now), "day": policy(rate.day, rate.now)}));
-        let mut body = usage_range(&query);
-        body["requests_today"] = json!(requests_today);
-        body["last_used_at"] = json!(last_used_at.map(rfc3339));
-        body["ratelimit"] = ratelimit.unwrap_or(Value::Null);
-        body["series"] = series_json(series.iter().map(|(start, counts)| (*start, counts)));
+        let body = usage_json(&query, u64::from(requests_today), last_used_at, rate, &series);
         Ok(Response::json(200, &body))
     }
 
@@ -192,6 +185,26 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let projects: Vec<Value> = projects.iter().map(|(id, keys)| json!({"id": id, "keys": keys})).collect();
         Ok(Response::json(200, &json!({ "projects": projects, "cursor": cursor })))
     }
+}
+
+/// A usage answer (a key's, or an owner's shared usage): where the limits
+/// stand now, the last use, and the series `query` asked for.
+pub(super) fn usage_json(
+    query: &UsageQuery,
+    requests_today: u64,
+    last_used_at: Option<UnixMillis>,
+    rate: Option<RateDecision>,
+    series: &[(UnixMillis, Counts)],
+) -> Value {
+    let policy = |status: PolicyStatus, now| json!({"limit": status.limit, "remaining": status.remaining, "reset": status.reset_at(now)});
+    let ratelimit =
+        rate.map(|rate| json!({"minute": policy(rate.minute, rate.now), "day": policy(rate.day, rate.now)}));
+    let mut body = usage_range(query);
+    body["requests_today"] = json!(requests_today);
+    body["last_used_at"] = json!(last_used_at.map(rfc3339));
+    body["ratelimit"] = ratelimit.unwrap_or(Value::Null);
+    body["series"] = series_json(series.iter().map(|(start, counts)| (*start, counts)));
+    body
 }
 
 /// `{"granularity", "from", "to"}` of a usage answer.

@@ -186,7 +186,9 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         request: &Request,
     ) -> Result<Response, Error> {
         let author = Author::of(principal, request)?;
-        let (record, balance) = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
+        let (mut record, balance) =
+            new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
+        principal.lend_owner(&mut record);
         principal.may_touch(&record)?;
         principal.may_give_credits(None, record.credits.zip(balance))?;
         let given = balance.map(|remaining| Balance::set(remaining, self.now));
