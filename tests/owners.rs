@@ -118,6 +118,9 @@ fn owner_routes_are_the_admin_tokens_validated_and_audited() {
             let refused = h.root("PUT", OWNER, body.clone());
             assert_eq!((refused.status, refused.json_body()["error"]["field"].clone()), (400, json!(field)), "{body}");
         }
+        // `:` as clients encode it (encodeURIComponent) is the same owner.
+        assert_eq!(h.root("PUT", "/v1/projects/other/owners/org%3a42", json!({})).status, 201);
+        assert_eq!(h.root("GET", "/v1/projects/other/owners/org:42", Value::Null).json_body()["owner_id"], "org:42");
         let bad_id = h.root("PUT", "/v1/projects/acme/owners/a%20b", json!({}));
         assert_eq!((bad_id.status, bad_id.json_body()["error"]["field"].clone()), (400, json!("owner_id")));
         assert_eq!(h.root("GET", OWNER, Value::Null).status, 404, "nothing written by refused bodies");

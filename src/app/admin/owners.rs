@@ -47,7 +47,9 @@ impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
         owner_id: &str,
         request: &Request,
     ) -> Result<Response, Error> {
-        let owner = OwnerId::parse(owner_id).map_err(|invalid| Error::validation("owner_id", invalid.0))?;
+        // The path keeps `:` percent-encoded (it is no unreserved character), as clients may send it.
+        let owner_id = owner_id.replace("%3A", ":");
+        let owner = OwnerId::parse(&owner_id).map_err(|invalid| Error::validation("owner_id", invalid.0))?;
         let name = owner.object_name(project);
         match request.method.as_str() {
             "GET" => {
