@@ -185,6 +185,9 @@ fn a_key_with_an_owner_cannot_mint_keys_outside_it() {
         // The admin token may move or free it; the next request is judged by the new owner at once.
         let moved = h.root("PATCH", &child, json!({"owner_id": null}));
         assert_eq!((moved.status, moved.json_body()["owner_id"].clone()), (200, Value::Null));
+        h.settle();
+        let audit = h.root("GET", "/v1/projects/acme/audit?action=key.updated", Value::Null).json_body();
+        assert_eq!(audit["events"][0]["changes"], json!({"owner_id": {"from": "acct_1", "to": null}}));
         assert_eq!(
             h.root("GET", "/v1/projects/acme/keys?owner_id=acct_1", Value::Null).json_body()["keys"]
                 .as_array()

@@ -144,8 +144,19 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 10] =
-    ["name", "scopes", "status", "environment", "plan", "rate_limit", "expires_at", "meta", "rotated_to", "leaked"];
+const AUDITED: [&str; 11] = [
+    "name",
+    "scopes",
+    "status",
+    "environment",
+    "plan",
+    "rate_limit",
+    "expires_at",
+    "meta",
+    "rotated_to",
+    "leaked",
+    "owner_id",
+];
 
 /// `{"<field>": {"from", "to"}}` for each audited field that differs between
 /// `before` and `after` (`None`: the key did not exist), as the API shows them.
