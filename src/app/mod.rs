@@ -246,8 +246,9 @@ pub fn reads_headers(request: &Request) -> bool {
     !request.canonical_path().is_ok_and(|path| matches!(Route::parse(path), Some(Route::Health | Route::OpenApi)))
 }
 
-/// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
-pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+/// The OpenAPI 3.1 document of this contract (`openapi.json`, embedded without
+/// its indentation by `build.rs`), kept true by a test against [`routes::ROUTE_TABLE`].
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 /// The document as this deployment serves it: [`OPENAPI_JSON`] with what a
 /// request may name that the configuration decides, the plans of `PLANS` and
