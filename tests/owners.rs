@@ -222,3 +222,21 @@ fn rotation_keeps_the_owner() {
         );
     })
 }
+
+/// Attacker review: a keys:write key without an owner put a key under another
+/// customer's owner and spent that customer's shared credits.
+#[test]
+fn a_key_without_an_owner_cannot_charge_another_customers_owner() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        h.root("PUT", OWNER, json!({"credits": {"remaining": 100}}));
+        let writer = h.create("acme", json!({"name": "legacy", "scopes": ["keys:write", "keys:read"]}));
+        let minted =
+            h.call("POST", "/v1/projects/acme/keys", &secret(&writer), json!({"name": "x", "owner_id": "acct_1"}));
+        assert_eq!((minted.status, minted.json_body()["error"]["field"].clone()), (403, json!("owner_id")));
+        let own = format!("/v1/projects/acme/keys/{}", writer["id"].as_str().unwrap());
+        let moved = h.call("PATCH", &own, &secret(&writer), json!({"owner_id": "acct_1"}));
+        assert_eq!((moved.status, moved.json_body()["error"]["field"].clone()), (403, json!("owner_id")));
+        assert_eq!(h.root("GET", OWNER, Value::Null).json_body()["credits"]["remaining"], 100);
+    })
+}

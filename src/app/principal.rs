@@ -13,7 +13,9 @@
 //! than it has itself (when it has credits; an unlimited key may give any).
 //! A key with an owner acts only on keys of the same owner, and the keys it
 //! creates share its owner's limits (they get its `owner_id` unless they name
-//! it): it can never mint a key that escapes its customer's plan.
+//! it): it can never mint a key that escapes its customer's plan. Only the
+//! admin token puts a key under an owner other than the acting key's own: an
+//! owner's limits are a budget its keys share, so adding a key spends it.
 //! The admin token may do anything.
 
 use std::rc::Rc;
@@ -50,6 +52,18 @@ impl Principal {
         Ok(())
     }
 
+    /// Refuses putting a key under an owner other than this principal's own:
+    /// an owner's limits are a shared budget, and only the admin token decides
+    /// who may spend it. (`before`: `None` for a key being created.)
+    pub fn may_assign_owner(&self, before: Option<&KeyRecord>, after: &KeyRecord) -> Result<(), Error> {
+        let Principal::Key(own, _) = self else { return Ok(()) };
+        let moved = before.is_none_or(|before| before.owner_id != after.owner_id);
+        if moved && after.owner_id.is_some() && after.owner_id != own.owner_id {
+            return Err(exceeds("owner_id", "Only the admin token puts a key under another owner's shared limits."));
+        }
+        Ok(())
+    }
+
     /// Gives a key this principal creates the principal's own owner, unless it names one.
     pub fn lend_owner(&self, record: &mut KeyRecord) {
         if let (Principal::Key(own, _), None) = (self, &record.owner_id) {
@@ -63,6 +77,7 @@ impl Principal {
     pub fn may_change(&self, before: &KeyRecord, after: &KeyRecord) -> Result<(), Error> {
         let Principal::Key(..) = self else { return Ok(()) };
         self.may_touch(after)?;
+        self.may_assign_owner(Some(before), after)?;
         let extended = match (before.expires_at, after.expires_at) {
             (Some(_), None) => true,
             (Some(before), Some(after)) => after > before,
@@ -286,10 +301,16 @@ mod tests {
         let mut freed = created.clone();
         freed.owner_id = None;
         assert_eq!(field(principal.may_change(&created, &freed)), Some("owner_id".into()));
-        // A key without an owner may put keys under one (that only adds limits), or take them out.
+        // A key without an owner may act on owned keys and take them out, but
+        // never put a key under an owner: that would spend the owner's budget.
         let unowned = key_principal(|_| {});
         assert_eq!(field(unowned.may_touch(&other)), None);
         assert_eq!(field(unowned.may_change(&created, &freed)), None);
+        assert_eq!(field(unowned.may_assign_owner(None, &other)), Some("owner_id".into()));
+        assert_eq!(field(unowned.may_change(&freed, &created)), Some("owner_id".into()));
+        let mut renamed = other.clone();
+        renamed.name = "renamed".into();
+        assert_eq!(field(unowned.may_change(&other, &renamed)), None, "a key already under an owner stays");
         let mut root_made = peer(&[]);
         Principal::Root.lend_owner(&mut root_made);
         assert_eq!(root_made.owner_id, None);

@@ -190,6 +190,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
         principal.lend_owner(&mut record);
         principal.may_touch(&record)?;
+        principal.may_assign_owner(None, &record)?;
         principal.may_give_credits(None, record.credits.zip(balance))?;
         let given = balance.map(|remaining| Balance::set(remaining, self.now));
         let entry_of = |record: &KeyRecord| {
