@@ -73,6 +73,11 @@ pub struct KeyState {
     /// The credits left, when the record has `credits`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<Balance>,
+    /// Bumped whenever an admin write replaces the balance outright (not by a
+    /// spend, a give-back or a relative change): a held check gives credits
+    /// back only to the balance it spent from.
+    #[serde(default)]
+    pub balance_version: u64,
 }
 
 fn one_credit() -> u64 {
@@ -299,6 +304,9 @@ impl KeyState {
                     (Some(_), Some(held)) => LimiterAnswer::Replaced { remaining: held.remaining },
                     _ => LimiterAnswer::Done,
                 };
+                if balance.is_some() || record.credits.is_none() {
+                    self.balance_version += 1;
+                }
                 self.balance = match (&record.credits, balance) {
                     (None, _) => None,
                     (Some(_), Some(remaining)) => {
@@ -326,7 +334,16 @@ impl KeyState {
                     CreditOp::Decrement => from.saturating_sub(amount),
                 };
                 // Any refill due by now has happened (in `held`); the next comes on schedule.
-                self.balance = Some(Balance::set(to, now));
+                // A relative change that did not saturate keeps what a held check may give back.
+                let relative = match op {
+                    CreditOp::Set => false,
+                    CreditOp::Increment => true,
+                    CreditOp::Decrement => from >= amount,
+                };
+                self.balance = Some(if relative { Balance { remaining: to, ..held } } else { Balance::set(to, now) });
+                if !relative {
+                    self.balance_version += 1;
+                }
                 self.changed_at = Some(now);
                 self.outbox.extend(entry.map(|mut entry| {
                     if let Some(event) = &mut entry.event {
@@ -431,6 +448,7 @@ impl KeyState {
             self.digest = Some(adopt.digest);
             // A key with credits starts with none left here, until its next refill.
             self.balance = adopt.record.credits.map(|_| Balance::set(0, now));
+            self.balance_version += 1;
             self.record = Some(adopt.record);
             change = Change::Everything;
         }
@@ -482,7 +500,10 @@ impl KeyState {
             LimiterAnswer::Checked { refusal: None, record: newer, rate: Some(rate), credits: admission.remaining };
         match owner {
             // The owner's object decides too; counted once it has.
-            Some(owner) => (LimiterAnswer::Held(Box::new(Hold { owner, cost, spent, answer })), change),
+            Some(owner) => {
+                let balance_version = self.balance_version;
+                (LimiterAnswer::Held(Box::new(Hold { owner, cost, spent, balance_version, answer })), change)
+            }
             None => {
                 self.usage.count(Outcome::Valid, now);
                 (answer, change)
