@@ -13,9 +13,12 @@ fn secret(key: &Value) -> String {
     key["key"].as_str().unwrap().to_owned()
 }
 
+/// A verification by the backend (the admin token asks the cost).
 fn verify(h: &Session<'_>, key: &str, cost: u64) -> Value {
     let body = json!({"key": key, "cost": cost});
-    h.send(Request::new("POST", "/v1/keys/verify").with_body(body.to_string())).json_body()
+    let request =
+        Request::new("POST", "/v1/keys/verify").with_header("Authorization", &format!("Bearer {ADMIN_TOKEN}"));
+    h.send(request.with_body(body.to_string())).json_body()
 }
 
 /// Two keys of one owner at 30 per minute: together they get the owner's burst of 6.
