@@ -243,3 +243,46 @@ fn a_key_without_an_owner_cannot_charge_another_customers_owner() {
         assert_eq!(h.root("GET", OWNER, Value::Null).json_body()["credits"]["remaining"], 100);
     })
 }
+
+/// Attacker review: a customer's keys:read key listed, read and watched other
+/// customers' keys (and the project's audit log named every owner's plan).
+#[test]
+fn a_key_with_an_owner_reads_only_its_owners_keys() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let reader =
+            h.create("acme", json!({"name": "reader", "scopes": ["keys:read", "keys:write"], "owner_id": "acct_1"}));
+        let mine = h.create("acme", json!({"name": "mine", "owner_id": "acct_1"}));
+        let theirs = h.create("acme", json!({"name": "theirs", "owner_id": "acct_2"}));
+        let unowned = h.create("acme", json!({"name": "unowned"}));
+        let as_reader = |method: &str, path: &str| h.call(method, path, &secret(&reader), Value::Null);
+        let listed = as_reader("GET", "/v1/projects/acme/keys").json_body();
+        let mut names: Vec<&str> =
+            listed["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["mine", "reader"]);
+        let other = as_reader("GET", "/v1/projects/acme/keys?owner_id=acct_2");
+        assert_eq!((other.status, other.json_body()["error"]["field"].clone()), (403, json!("owner_id")));
+        let path = |key: &Value| format!("/v1/projects/acme/keys/{}", key["id"].as_str().unwrap());
+        assert_eq!(as_reader("GET", &path(&mine)).status, 200);
+        for key in [&theirs, &unowned] {
+            assert_eq!(code(&as_reader("GET", &path(key))), "KEY_NOT_FOUND");
+            assert_eq!(code(&as_reader("GET", &format!("{}/usage", path(key)))), "KEY_NOT_FOUND");
+            let patched = h.call("PATCH", &path(key), &secret(&reader), json!({"name": "x"}));
+            assert_eq!(code(&patched), "KEY_NOT_FOUND", "as if it did not exist");
+            assert_eq!(code(&h.call("DELETE", &path(key), &secret(&reader), Value::Null)), "KEY_NOT_FOUND");
+        }
+        for project_wide in ["/v1/projects/acme/audit", "/v1/projects/acme/usage"] {
+            let refused = as_reader("GET", project_wide);
+            assert_eq!(
+                (refused.status, refused.json_body()["error"]["field"].clone()),
+                (403, json!("owner_id")),
+                "{project_wide}"
+            );
+        }
+        // A key without an owner still reads the whole project.
+        let unowned_reader = secret(&h.create("acme", json!({"name": "ops", "scopes": ["keys:read"]})));
+        assert_eq!(h.call("GET", "/v1/projects/acme/audit", &unowned_reader, Value::Null).status, 200);
+        assert_eq!(h.call("GET", &path(&theirs), &unowned_reader, Value::Null).status, 200);
+    })
+}

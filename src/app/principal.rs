@@ -22,6 +22,7 @@ use std::rc::Rc;
 
 use crate::credits::{Credits, Refill};
 use crate::error::Error;
+use crate::ids::OwnerId;
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::ScopeSet;
 
@@ -62,6 +63,35 @@ impl Principal {
             return Err(exceeds("owner_id", "Only the admin token puts a key under another owner's shared limits."));
         }
         Ok(())
+    }
+
+    /// The owner whose keys alone this principal reads, for a key with an
+    /// owner: a customer's key sees neither other customers' keys nor the
+    /// project's audit log and usage (which span every customer).
+    pub fn reads_only(&self) -> Option<&OwnerId> {
+        match self {
+            Principal::Key(own, _) => own.owner_id.as_ref(),
+            Principal::Root => None,
+        }
+    }
+
+    /// Refuses reading `target` as if it did not exist (404, like another
+    /// project's key) unless it is within [`Principal::reads_only`].
+    pub fn may_read(&self, target: &KeyRecord) -> Result<(), Error> {
+        match self.reads_only() {
+            Some(owner) if target.owner_id.as_ref() != Some(owner) => Err(Error::KeyNotFound),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a project-wide read (audit log, project usage) to a key confined to its owner.
+    pub fn may_read_project(&self) -> Result<(), Error> {
+        match self.reads_only() {
+            Some(_) => {
+                Err(exceeds("owner_id", "A key with an owner reads only its owner's keys, not the whole project's."))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Gives a key this principal creates the principal's own owner, unless it names one.

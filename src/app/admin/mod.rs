@@ -161,9 +161,15 @@ impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
         let Some(id) = id else {
             return match (route, request.method.as_str()) {
                 (Route::Keys { .. }, "POST") => self.create(project, &principal, request).await,
-                (Route::Keys { .. }, _) => self.list(project, request).await,
-                (Route::Audit { .. }, _) => self.audit(project, request).await,
-                (_, _) => self.project_usage(project, request).await,
+                (Route::Keys { .. }, _) => self.list(project, &principal, request).await,
+                (Route::Audit { .. }, _) => {
+                    principal.may_read_project()?;
+                    self.audit(project, request).await
+                }
+                (_, _) => {
+                    principal.may_read_project()?;
+                    self.project_usage(project, request).await
+                }
             };
         };
         let id = &KeyId::parse(id).map_err(|_| Error::KeyNotFound)?;
@@ -171,13 +177,14 @@ impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
         match (route, request.method.as_str()) {
             (Route::Key { .. }, "GET") => {
                 let found = self.find_live(project, id).await?;
+                principal.may_read(&found.record)?;
                 Ok(key_answer(200, &found.record, found.last_used_at, found.balance.as_ref(), None, self.now))
             }
             (Route::Key { .. }, "PATCH") => self.update(project, id, &principal, precondition, request).await,
             (Route::Key { .. }, _) => self.delete(project, id, &principal, precondition, request).await,
             (Route::Rotate { .. }, _) => self.rotate(project, id, &principal, precondition, request).await,
             (Route::Credits { .. }, _) => self.change_credits(project, id, &principal, request).await,
-            (Route::Usage { .. }, _) => self.usage(project, id, request).await,
+            (Route::Usage { .. }, _) => self.usage(project, id, &principal, request).await,
             _ => Err(Error::NotFound),
         }
     }

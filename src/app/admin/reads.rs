@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::{key_json, Params};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::{out_of_protocol, Limiter};
+use crate::app::principal::Principal;
 use crate::app::projects::{project_out_of_protocol, Projects};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
@@ -104,10 +105,23 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         }
     }
 
-    /// The catalog, newest first; a project's keys from before the catalog are imported first, once.
-    pub(super) async fn list(&self, project: &ProjectId, request: &Request) -> Result<Response, Error> {
+    /// The catalog, newest first (a key with an owner sees its owner's keys
+    /// only); a project's keys from before the catalog are imported first, once.
+    pub(super) async fn list(
+        &self,
+        project: &ProjectId,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Response, Error> {
         let params = Params::of(request, LIST_PARAMETERS)?;
-        let query = ListQuery::parse(|name| params.get(name))?;
+        let mut query = ListQuery::parse(|name| params.get(name))?;
+        if let Some(owner) = principal.reads_only() {
+            if query.owner_id.as_ref().is_some_and(|asked| asked != owner) {
+                let message = "A key with an owner lists only its owner's keys.".into();
+                return Err(Error::Exceeds { field: "owner_id", message });
+            }
+            query.owner_id = Some(owner.clone());
+        }
         let call = || ProjectCall::List { project: project.clone(), query: query.clone() };
         let mut answer = self.limiter.project(project, call()).await?;
         for _ in 0..IMPORT_BATCHES {
@@ -149,10 +163,16 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     }
 
     /// A key's counters and history, from its own object: current to the request.
-    pub(super) async fn usage(&self, project: &ProjectId, id: &KeyId, request: &Request) -> Result<Response, Error> {
+    pub(super) async fn usage(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Response, Error> {
         let params = Params::of(request, USAGE_PARAMETERS)?;
         let query = UsageQuery::parse(|name| params.get(name), self.now)?;
-        self.find_live(project, id).await?;
+        principal.may_read(&self.find_live(project, id).await?.record)?;
         let call = LimiterCall::Usage { query: Some(query) };
         let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } = self.limiter.call(id, call).await?
         else {

@@ -68,6 +68,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         precondition: Option<&Precondition>,
     ) -> Result<LiveKey, Error> {
         let found = self.find_live(project, id).await?;
+        principal.may_read(&found.record)?;
         if let Some(precondition) = precondition {
             precondition.holds_for(&found.record)?;
         }
@@ -317,6 +318,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                     let Some(left) = left.filter(|left| &left.project == project && &left.id == id) else {
                         return Err(Error::KeyNotFound);
                     };
+                    principal.may_read(&left)?;
                     principal.may_touch(&left)?;
                     self.keys.remove(Some(&digest_hex), project, id).await?;
                     let change = CatalogChange::Remove { key_id: id.clone(), version: self.now };
@@ -326,6 +328,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 Found::Deleted { digest_hex: None } => return Err(Error::KeyNotFound),
                 Found::Live(found) => found,
             };
+            principal.may_read(&found.record)?;
             if let Some(precondition) = &precondition {
                 precondition.holds_for(&found.record)?;
             }
