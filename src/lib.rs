@@ -3,6 +3,7 @@
 //! The pure core (everything but `edge`) decides; `edge` only adapts the
 //! `worker` runtime to it and exists only in the wasm build.
 
+pub mod allowlist;
 pub mod app;
 pub mod config;
 pub mod credits;
