@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::allowlist::Allowlist;
 use crate::credits::{Balance, Credits};
 use crate::ids::{KeyId, ProjectId};
 use crate::key::Environment;
@@ -55,6 +56,9 @@ pub struct KeyRecord {
     /// balance itself lives in the key's object (spending is no admin write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<Credits>,
+    /// The client addresses the key answers from; `None`: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Allowlist>,
 }
 
 /// Where and when a leak report found a key.
@@ -113,6 +117,7 @@ impl KeyRecord {
             "rotated_to": self.rotated_to,
             "credits": self.credits_json(None, 0),
             "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
+            "allowed_ips": self.allowed_ips.as_ref().map(Allowlist::to_strings),
         })
     }
 }

@@ -6,12 +6,14 @@
 //! naming the field, with a message of ours that never echoes the value
 //! (which may be a secret); nothing is written unless the whole body is valid.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
 
+use crate::allowlist::Allowlist;
 use crate::app::json::JsonObject;
 use crate::app::principal::Principal;
 use crate::config::Config;
@@ -47,6 +49,8 @@ const RULES: &[(&str, &str)] = &[
     ("credits", "Must be null or {\"remaining\": N, \"refill\": null | {\"interval\": \"daily\"|\"monthly\", \"amount\": N, \"day\": 1-31}}."),
     ("op", "Must be `set`, `increment` or `decrement`."),
     ("amount", "Must be an integer from 0."),
+    ("allowed_ips", "Must be null or an array of 1 to 32 IPv4/IPv6 addresses or CIDR blocks."),
+    ("ip", "Must be an IPv4 or IPv6 address."),
 ];
 
 /// `name`: 1 to 100 characters, not blank, without control characters.
@@ -236,6 +240,22 @@ pub struct VerifyKey {
     /// The credits this request spends if admitted (1 by default).
     #[serde(default)]
     pub cost: Option<Whole>,
+    /// The address of the client that sent `key`, judged by a key with `allowed_ips`.
+    #[serde(default)]
+    pub ip: Option<ClientIp>,
+}
+
+/// An IP address (IPv4, or IPv6 without a zone).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ClientIp(pub IpAddr);
+
+impl TryFrom<String> for ClientIp {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<ClientIp, &'static str> {
+        text.parse().map(ClientIp).map_err(|_| "Must be an IPv4 or IPv6 address.")
+    }
 }
 
 /// `POST /v1/projects/{project}/keys`. `null` counts as absent.
@@ -257,6 +277,8 @@ pub struct CreateKey {
     meta: Option<Meta>,
     #[serde(default)]
     credits: Option<CreditsBody>,
+    #[serde(default)]
+    allowed_ips: Option<Allowlist>,
 }
 
 /// `PATCH /v1/projects/{project}/keys/{id}`: absent fields stay as they are;
@@ -281,6 +303,9 @@ pub struct PatchKey {
     /// `null`: no credits (unlimited).
     #[serde(default, deserialize_with = "nullable")]
     credits: Option<Option<CreditsBody>>,
+    /// `null`: any address.
+    #[serde(default, deserialize_with = "nullable")]
+    allowed_ips: Option<Option<Allowlist>>,
 }
 
 impl PatchKey {
@@ -402,6 +427,7 @@ pub fn new_record(
         disabled_by_admin: false,
         leaked: None,
         credits,
+        allowed_ips: body.allowed_ips,
     };
     Ok((record, balance))
 }
@@ -436,6 +462,9 @@ pub fn apply_patch(
         None => {}
         Some(None) => record.meta = Map::new(),
         Some(Some(meta)) => record.meta.clone_from(&meta.0),
+    }
+    if let Some(allowed_ips) = &body.allowed_ips {
+        record.allowed_ips.clone_from(allowed_ips);
     }
     let (credits, balance) = match body.credits {
         None => return Ok(None),

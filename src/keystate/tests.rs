@@ -24,6 +24,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         disabled_by_admin: false,
         leaked: None,
         credits: None,
+        allowed_ips: None,
     }
 }
 
@@ -36,6 +37,7 @@ fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Re
         scope: scope.map(Into::into),
         project: None,
         cost: 1,
+        ip: None,
     };
     let answer = match state.apply(call(None), NOW) {
         (LimiterAnswer::NeedRecord, Change::Nothing) => {
@@ -120,6 +122,7 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     match state.apply(ask(NOW + 5), NOW).0 {
         LimiterAnswer::Checked { refusal: None, record: None, .. } => {}
@@ -235,6 +238,7 @@ fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     let (answer, _) = later.apply(kv_copy, NOW + 1000 * IDLE_MILLIS);
     assert_eq!(
@@ -262,6 +266,7 @@ fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     object.on_call(call, now)
 }
@@ -399,6 +404,7 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     assert!(!adopt("d1").fits_in_url(), "a call holding a digest goes in a body");
     let (answer, _) = state.apply(adopt("d2"), NOW);
@@ -408,7 +414,7 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
     );
     assert!(state.record.is_none(), "not adopted under another digest");
     assert!(matches!(state.apply(adopt("d1"), NOW).0, LimiterAnswer::Checked { refusal: None, .. }));
-    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None, cost: 1 };
+    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None, cost: 1, ip: None };
     assert!(plain.fits_in_url());
     let json = serde_json::to_string(&plain).unwrap();
     assert!(!json.contains("\"d1\""), "{json}");
@@ -623,6 +629,7 @@ mod credits {
             scope: None,
             project: None,
             cost,
+            ip: None,
         };
         match state.apply(call, now) {
             (LimiterAnswer::Checked { refusal, credits, .. }, change) => (refusal, credits, change),
@@ -704,6 +711,7 @@ mod credits {
             scope: Some("bots:read".into()),
             project: None,
             cost: 1,
+            ip: None,
         };
         let (answer, _) = state.apply(call, NOW);
         assert!(matches!(
