@@ -7,7 +7,6 @@
 
 use serde_json::json;
 
-use crate::allowlist::client_address;
 use crate::app::credential::{credential_headers, Credential};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
@@ -37,7 +36,7 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
         }
         let matched = rules::find(&config.routes, &request.method, path).ok_or(Error::NotFound)?;
         trace.route = matched.pattern;
-        let ip = client_address(request.header("cf-connecting-ip"));
+        let ip = request.client_ip();
         let requirement =
             Requirement { scope: Some(matched.scope), project: matched.project, cost: matched.cost, ip };
         let grant = match trace.saw(self.verify(Credential::of(request, config)?.value, &requirement).await?).decision {

@@ -12,7 +12,6 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use crate::allowlist::client_address;
 use crate::app::bodies::{parse_body, VerifyKey};
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
@@ -143,7 +142,7 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
             Some(key) => (key, body.ip.map(|ip| ip.0)),
             None if body.ip.is_some() => return Err(Error::validation("ip", rule_of_ip())),
             None => match Credential::of(request, self.config) {
-                Ok(credential) => (credential.value, client_address(request.header("cf-connecting-ip"))),
+                Ok(credential) => (credential.value, request.client_ip()),
                 Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
             },
         };

@@ -17,7 +17,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::allowlist::client_address;
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
@@ -195,7 +194,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
             project: Some(project.to_string()),
             cost: None,
-            ip: client_address(request.header("cf-connecting-ip")),
+            ip: request.client_ip(),
         };
         self.principal(request, &requirement, trace).await
     }
