@@ -46,14 +46,27 @@ impl From<Allowlist> for Vec<String> {
 }
 
 /// One entry: an address, or a CIDR block with nothing set after its prefix.
+/// The address is read by std's parser (which the worker has anyway), the
+/// prefix length as 1 to 3 digits; ipnet checks it against the address.
 fn parse_block(entry: &str) -> Result<IpNet, &'static str> {
-    let block = if entry.contains('/') {
-        entry.parse::<IpNet>().map_err(|_| "is not an IPv4 or IPv6 CIDR block (address/prefix length)")?
-    } else {
-        IpNet::from(entry.parse::<IpAddr>().map_err(|_| "is not an IPv4 or IPv6 address or CIDR block")?)
+    let not_a_block = "is not an IPv4 or IPv6 address or CIDR block (address/prefix length)";
+    let (address, prefix) = match entry.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (entry, None),
+    };
+    let address = address.parse::<IpAddr>().map_err(|_| not_a_block)?;
+    let block = match prefix {
+        None => IpNet::from(address),
+        Some(digits) if (1..=3).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            let length = digits.parse::<u8>().map_err(|_| not_a_block)?;
+            IpNet::new(address, length).map_err(|_| not_a_block)?
+        }
+        Some(_) => return Err(not_a_block),
     };
     if block.trunc() != block {
-        return Err("has bits set after its prefix length: write the block's first address (10.0.0.0/8, not 10.0.0.1/8)");
+        return Err(
+            "has bits set after its prefix length: write the block's first address (10.0.0.0/8, not 10.0.0.1/8)",
+        );
     }
     Ok(as_ipv4(block))
 }
@@ -121,7 +134,7 @@ impl Allowlist {
                 if block.prefix_len() == block.max_prefix_len() {
                     block.addr().to_string()
                 } else {
-                    block.to_string()
+                    format!("{}/{}", block.addr(), block.prefix_len())
                 }
             })
             .collect()
@@ -207,8 +220,20 @@ mod tests {
         assert!(refusal(&[]).contains("null allows any"));
         assert!(refusal(&["10.0.0.1/8"]).contains("index 0 has bits set after its prefix"));
         assert!(refusal(&["10.0.0.0/8", "2001:db8::1/32"]).contains("index 1 has bits set"));
-        for bad in ["10.0.0.0/33", "2001:db8::/129", "10.0.0/8", "10.0.0.0/", "/8", "example.com", "fe80::1%eth0", " 10.0.0.1"]
-        {
+        for bad in [
+            "10.0.0.0/33",
+            "2001:db8::/129",
+            "10.0.0/8",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0.0/+8",
+            "10.0.0.0/0008",
+            "10.0.0.0/8/8",
+            "10.0.0.0/ 8",
+            "example.com",
+            "fe80::1%eth0",
+            " 10.0.0.1",
+        ] {
             assert!(refusal(&["10.0.0.0/8", bad]).starts_with("The entry at index 1 is not"), "{bad}");
         }
         let many: Vec<String> = (0..=MAX_BLOCKS).map(|i| format!("10.0.{i}.0/24")).collect();

@@ -228,7 +228,10 @@ mod tests {
     #[test]
     fn a_key_with_an_allowlist_gives_only_addresses_within_it() {
         let allowlist = |entries: &[&str]| {
-            Some(crate::allowlist::Allowlist::try_from(entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).unwrap())
+            Some(
+                crate::allowlist::Allowlist::try_from(entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
+                    .unwrap(),
+            )
         };
         let principal = key_principal(|own| own.allowed_ips = allowlist(&["10.0.0.0/8", "2001:db8::/32"]));
         let with = |allowed_ips| {

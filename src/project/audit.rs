@@ -125,8 +125,19 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 10] =
-    ["name", "scopes", "status", "environment", "plan", "rate_limit", "expires_at", "meta", "rotated_to", "leaked"];
+const AUDITED: [&str; 11] = [
+    "name",
+    "scopes",
+    "status",
+    "environment",
+    "plan",
+    "rate_limit",
+    "expires_at",
+    "meta",
+    "rotated_to",
+    "leaked",
+    "allowed_ips",
+];
 
 /// `{"<field>": {"from", "to"}}` for each audited field that differs between
 /// `before` and `after` (`None`: the key did not exist), as the API shows them.
@@ -182,6 +193,10 @@ mod tests {
         after.updated_at += 5;
         let diff = changes(Some(&before), &after);
         assert_eq!(Value::Object(diff), json!({"scopes": {"from": ["a:read"], "to": ["b:read"]}}));
+        let mut allowed = before.clone();
+        allowed.allowed_ips = Some(serde_json::from_value(json!(["10.0.0.0/8"])).unwrap());
+        let diff = changes(Some(&before), &allowed);
+        assert_eq!(Value::Object(diff), json!({"allowed_ips": {"from": null, "to": ["10.0.0.0/8"]}}));
     }
 
     #[test]
