@@ -24,7 +24,8 @@ fn allowlisted(h: &Session<'_>, allowed_ips: Value) -> (String, String) {
 
 /// A gateway request with `key` and `headers`.
 fn gateway(h: &Session<'_>, key: &str, headers: &[(&str, &str)]) -> Response {
-    let mut request = Request::new("GET", "/v1/projects/acme/bots/1").with_header("Authorization", &format!("Bearer {key}"));
+    let mut request =
+        Request::new("GET", "/v1/projects/acme/bots/1").with_header("Authorization", &format!("Bearer {key}"));
     for (name, value) in headers {
         request = request.with_header(name, value);
     }
@@ -139,7 +140,10 @@ fn a_patch_is_in_force_on_the_very_next_request() {
         assert_eq!(from(h, &key, INSIDE), passed());
         assert_eq!(h.root("PATCH", &path, json!({"allowed_ips": ["192.0.2.0/24"]})).status, 200);
         assert_eq!(from(h, &key, INSIDE), refused(), "narrowed again at once");
-        assert_eq!(h.root("PATCH", &path, json!({"name": "renamed"})).json_body()["allowed_ips"], json!(["192.0.2.0/24"]));
+        assert_eq!(
+            h.root("PATCH", &path, json!({"name": "renamed"})).json_body()["allowed_ips"],
+            json!(["192.0.2.0/24"])
+        );
         assert_eq!(h.root("PATCH", &path, json!({"allowed_ips": null})).status, 200);
         assert_eq!(from(h, &key, OUTSIDE), passed(), "null: any address");
         assert_eq!(gateway(h, &key, &[]).status, 200, "and no address needed");
@@ -236,7 +240,8 @@ fn verify_of_the_requests_own_credential_judges_its_cf_connecting_ip() {
     harness.with_limiter(|h| {
         let (key, _) = allowlisted(h, json!([OFFICE]));
         let own = |ip: Option<&str>, body: Value| {
-            let mut request = Request::new("POST", "/v1/keys/verify").with_header("Authorization", &format!("Bearer {key}"));
+            let mut request =
+                Request::new("POST", "/v1/keys/verify").with_header("Authorization", &format!("Bearer {key}"));
             if let Some(ip) = ip {
                 request = request.with_header("CF-Connecting-IP", ip);
             }
@@ -264,17 +269,26 @@ fn allowed_ips_are_validated_stored_canonically_shown_everywhere_and_rotated() {
         ] {
             let answer = h.root("POST", "/v1/projects/acme/keys", json!({"name": "n", "allowed_ips": bad}));
             let error = &answer.json_body()["error"];
-            assert_eq!((answer.status, error["code"].clone(), error["field"].clone()), (400, json!("VALIDATION_ERROR"), json!("allowed_ips")), "{bad}");
+            assert_eq!(
+                (answer.status, error["code"].clone(), error["field"].clone()),
+                (400, json!("VALIDATION_ERROR"), json!("allowed_ips")),
+                "{bad}"
+            );
             assert!(error["message"].as_str().unwrap().contains(fragment), "{bad}: {error}");
         }
-        let created = h.create("acme", json!({"name": "n", "allowed_ips": ["2001:DB8:0::/32", "10.0.0.1/32", "10.0.0.1"]}));
+        let created =
+            h.create("acme", json!({"name": "n", "allowed_ips": ["2001:DB8:0::/32", "10.0.0.1/32", "10.0.0.1"]}));
         assert_eq!(created["allowed_ips"], json!(["2001:db8::/32", "10.0.0.1"]));
         let path = format!("/v1/projects/acme/keys/{}", created["id"].as_str().unwrap());
         assert_eq!(h.root("GET", &path, Value::Null).json_body()["allowed_ips"], json!(["2001:db8::/32", "10.0.0.1"]));
         assert_eq!(h.create("acme", json!({"name": "any"}))["allowed_ips"], Value::Null);
         let bad_patch = h.root("PATCH", &path, json!({"allowed_ips": ["10.0.0.1/8"]}));
         assert_eq!((bad_patch.status, bad_patch.json_body()["error"]["field"].clone()), (400, json!("allowed_ips")));
-        assert_eq!(h.root("GET", &path, Value::Null).json_body()["allowed_ips"], json!(["2001:db8::/32", "10.0.0.1"]), "nothing written");
+        assert_eq!(
+            h.root("GET", &path, Value::Null).json_body()["allowed_ips"],
+            json!(["2001:db8::/32", "10.0.0.1"]),
+            "nothing written"
+        );
         // The catalog lists it; rotation hands it to the successor.
         h.settle();
         let listed = h.root("GET", "/v1/projects/acme/keys", Value::Null).json_body();
@@ -346,7 +360,9 @@ fn a_keys_write_key_with_an_allowlist_gives_only_lists_within_its_own() {
         // The writer itself, from outside its allowlist (or with no address), is refused.
         let outside = create(json!([INSIDE]), OUTSIDE);
         assert_eq!((outside.status, code(&outside)), refused());
-        let listing = h.send(Request::new("GET", "/v1/projects/acme/keys").with_header("Authorization", &format!("Bearer {writer}")));
+        let listing = h.send(
+            Request::new("GET", "/v1/projects/acme/keys").with_header("Authorization", &format!("Bearer {writer}")),
+        );
         assert_eq!((listing.status, code(&listing)), refused());
     })
 }

@@ -347,6 +347,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     ["Rotated from", k.rotated_from ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_from}`}>${k.rotated_from}</a>` : "—"],
     ["Rotated to", k.rotated_to ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_to}`}>${k.rotated_to}</a>` : "—"],
     ["Meta", Object.keys(k.meta).length ? html`<pre>${JSON.stringify(k.meta, null, 2)}</pre>` : "—"],
+    ["Allowed IPs", k.allowed_ips ? html`<span class="blocks">${k.allowed_ips.map((block) => html`<code>${block}</code> `)}</span>` : "any address"],
   ];
   return html`<section>
     <p><a href=${keysHash(project)}>← Keys in ${project}</a></p>
