@@ -65,6 +65,8 @@ pub enum Error {
     },
     /// A credits change on a key that has no credits (unlimited).
     NoCredits,
+    /// The key's `allowed_ips` do not hold the client's address (or there is none).
+    IpNotAllowed,
     Config(String),
     Origin,
     /// Storage or runtime failure; the detail is for logs only.
@@ -108,6 +110,7 @@ impl Error {
             Error::RateLimited { retry_after: 1, policy: "minute" },
             Error::UsageExceeded { retry_after: None },
             Error::NoCredits,
+            Error::IpNotAllowed,
             Error::Config(String::new()),
             Error::Origin,
             Error::Unavailable(String::new()),
@@ -140,6 +143,7 @@ impl Error {
                 | Error::RateLimited { .. }
                 | Error::UsageExceeded { .. }
                 | Error::NoCredits
+                | Error::IpNotAllowed
                 | Error::Config(_)
                 | Error::Origin
                 | Error::Unavailable(_) => {}
@@ -163,7 +167,8 @@ impl Error {
             Error::InsufficientPermissions { .. }
             | Error::Exceeds { .. }
             | Error::ProjectMismatch
-            | Error::AdminTokenRequired => 403,
+            | Error::AdminTokenRequired
+            | Error::IpNotAllowed => 403,
             Error::NotFound | Error::KeyNotFound | Error::EventNotFound | Error::OwnerNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::AlreadyRotated { .. } | Error::NoCredits => 409,
@@ -203,6 +208,7 @@ impl Error {
             Error::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             Error::UsageExceeded { .. } => "USAGE_EXCEEDED",
             Error::NoCredits => "KEY_HAS_NO_CREDITS",
+            Error::IpNotAllowed => "IP_NOT_ALLOWED",
             Error::Config(_) => "CONFIG_ERROR",
             Error::Origin => "ORIGIN_ERROR",
             Error::Unavailable(_) => "UNAVAILABLE",
@@ -249,6 +255,7 @@ impl Error {
             }
             Error::UsageExceeded { retry_after: None } => "The key's credits are used up.".into(),
             Error::NoCredits => "This key has no credits (it is unlimited); give it some with PATCH first.".into(),
+            Error::IpNotAllowed => "The API key may not be used from this client address.".into(),
             Error::Config(message) => format!("Configuration error: {message}"),
             Error::Origin => "The origin could not be reached.".into(),
             Error::Unavailable(_) => "Key storage is unavailable; the request was not let through.".into(),

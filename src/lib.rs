@@ -4,6 +4,7 @@
 //! `worker` runtime to it and exists only in the wasm build.
 
 pub mod admission;
+pub mod allowlist;
 pub mod app;
 pub mod config;
 pub mod credits;

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::allowlist::Allowlist;
 use crate::credits::{Balance, Credits};
 use crate::ids::{KeyId, OwnerId, ProjectId};
 use crate::key::Environment;
@@ -58,6 +59,9 @@ pub struct KeyRecord {
     /// The customer whose keys share limits (held by the owner's object); `None`: no shared limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<OwnerId>,
+    /// The client addresses the key answers from; `None`: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Allowlist>,
 }
 
 /// Where and when a leak report found a key.
@@ -117,6 +121,7 @@ impl KeyRecord {
             "credits": self.credits_json(None, 0),
             "owner_id": self.owner_id,
             "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
+            "allowed_ips": self.allowed_ips.as_ref().map(Allowlist::to_strings),
         })
     }
 }

@@ -31,10 +31,11 @@ pub enum Outcome {
     Disabled,
     Expired,
     UsageExceeded,
+    IpNotAllowed,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Valid,
         Outcome::RateLimited,
         Outcome::InsufficientPermissions,
@@ -42,6 +43,7 @@ impl Outcome {
         Outcome::Disabled,
         Outcome::Expired,
         Outcome::UsageExceeded,
+        Outcome::IpNotAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +55,7 @@ impl Outcome {
             Outcome::Disabled => "disabled",
             Outcome::Expired => "expired",
             Outcome::UsageExceeded => "usage_exceeded",
+            Outcome::IpNotAllowed => "ip_not_allowed",
         }
     }
 

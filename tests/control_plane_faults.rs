@@ -37,6 +37,7 @@ fn a_failed_usage_push_waits_for_its_retry_time() {
                 scope: None,
                 project: None,
                 cost: 1,
+                ip: None,
             },
             now,
         )

@@ -80,6 +80,7 @@ fn f4_a_patch_racing_a_spend_does_not_refund_it() {
         scope: None,
         project: None,
         cost: 10,
+        ip: None,
     };
     *racing.before_next_write.borrow_mut() = Some((id.clone(), spend));
     let patched = send(

@@ -65,5 +65,6 @@ export const OUTCOMES = [
   ["disabled", "Disabled", "#6b7280"],
   ["expired", "Expired", "#b91c1c"],
   ["usage_exceeded", "Usage exceeded", "#be185d"],
+  ["ip_not_allowed", "IP not allowed", "#9a3412"],
 ] as const satisfies readonly (readonly [Outcome, string, string])[];
 type _EveryOutcome = Assert<Covers<Outcome, (typeof OUTCOMES)[number][0]>>;

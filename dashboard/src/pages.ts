@@ -352,6 +352,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     ["Owner", k.owner_id ? html`<code>${k.owner_id}</code> (shares its owner's limits)` : "—"],
     ["Rotated to", k.rotated_to ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_to}`}>${k.rotated_to}</a>` : "—"],
     ["Meta", Object.keys(k.meta).length ? html`<pre>${JSON.stringify(k.meta, null, 2)}</pre>` : "—"],
+    ["Allowed IPs", k.allowed_ips ? html`<span class="blocks">${k.allowed_ips.map((block) => html`<code>${block}</code> `)}</span>` : "any address"],
   ];
   return html`<section>
     <p><a href=${keysHash(project)}>← Keys in ${project}</a></p>

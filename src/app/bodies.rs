@@ -6,12 +6,14 @@
 //! naming the field, with a message of ours that never echoes the value
 //! (which may be a secret); nothing is written unless the whole body is valid.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
 
+use crate::allowlist::Allowlist;
 use crate::app::json::JsonObject;
 use crate::app::principal::Principal;
 use crate::config::Config;
@@ -48,6 +50,8 @@ const RULES: &[(&str, &str)] = &[
     ("op", "Must be `set`, `increment` or `decrement`."),
     ("amount", "Must be an integer from 0."),
     ("owner_id", "Must be 1 to 128 letters, digits and . _ : -"),
+    ("allowed_ips", "Must be null or an array of 1 to 32 IPv4/IPv6 addresses or CIDR blocks."),
+    ("ip", "Must be an IPv4 or IPv6 address."),
 ];
 
 /// `name`: 1 to 100 characters, not blank, without control characters.
@@ -237,6 +241,22 @@ pub struct VerifyKey {
     /// The credits this request spends if admitted (1 by default).
     #[serde(default)]
     pub cost: Option<Whole>,
+    /// The address of the client that sent `key`, judged by a key with `allowed_ips`.
+    #[serde(default)]
+    pub ip: Option<ClientIp>,
+}
+
+/// An IP address (IPv4, or IPv6 without a zone).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ClientIp(pub IpAddr);
+
+impl TryFrom<String> for ClientIp {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<ClientIp, &'static str> {
+        text.parse().map(ClientIp).map_err(|_| "Must be an IPv4 or IPv6 address.")
+    }
 }
 
 /// `POST /v1/projects/{project}/keys`. `null` counts as absent.
@@ -260,6 +280,7 @@ pub struct CreateKey {
     credits: Option<CreditsBody>,
     #[serde(default)]
     owner_id: Option<OwnerId>,
+    allowed_ips: Option<Allowlist>,
 }
 
 /// `PATCH /v1/projects/{project}/keys/{id}`: absent fields stay as they are;
@@ -287,6 +308,9 @@ pub struct PatchKey {
     /// `null`: the key no longer shares its owner's limits.
     #[serde(default, deserialize_with = "nullable")]
     owner_id: Option<Option<OwnerId>>,
+    /// `null`: any address.
+    #[serde(default, deserialize_with = "nullable")]
+    allowed_ips: Option<Option<Allowlist>>,
 }
 
 impl PatchKey {
@@ -409,6 +433,7 @@ pub fn new_record(
         leaked: None,
         credits,
         owner_id: body.owner_id,
+        allowed_ips: body.allowed_ips,
     };
     Ok((record, balance))
 }
@@ -446,6 +471,9 @@ pub fn apply_patch(
     }
     if let Some(owner_id) = &body.owner_id {
         record.owner_id.clone_from(owner_id);
+    }
+    if let Some(allowed_ips) = &body.allowed_ips {
+        record.allowed_ips.clone_from(allowed_ips);
     }
     let (credits, balance) = match body.credits {
         None => return Ok(None),

@@ -36,7 +36,8 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
         }
         let matched = rules::find(&config.routes, &request.method, path).ok_or(Error::NotFound)?;
         trace.route = matched.pattern;
-        let requirement = Requirement { scope: Some(matched.scope), project: matched.project, cost: matched.cost };
+        let ip = request.client_ip();
+        let requirement = Requirement { scope: Some(matched.scope), project: matched.project, cost: matched.cost, ip };
         let grant = match trace.saw(self.verify(Credential::of(request, config)?.value, &requirement).await?).decision {
             Decision::Allow(grant) => grant,
             Decision::Deny(denial) => return Err(denial),

@@ -89,6 +89,15 @@ impl Request {
         self.header_values(lower_name).next()
     }
 
+    /// The client's address: `CF-Connecting-IP`, which Cloudflare's edge sets
+    /// over anything the client sent (trusted for that reason alone; no other
+    /// header is read). `None` when it is absent, repeated or no address.
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        let mut values = self.header_values("cf-connecting-ip");
+        let first = values.next()?;
+        values.next().is_none().then(|| crate::allowlist::client_address(first)).flatten()
+    }
+
     /// Whether the query carries `_method` (in any case or encoding), which
     /// Rails, Laravel, Symfony and others read as the request's real method.
     pub fn has_method_override(&self) -> bool {

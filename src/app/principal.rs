@@ -16,6 +16,8 @@
 //! it): it can never mint a key that escapes its customer's plan. Only the
 //! admin token puts a key under an owner other than the acting key's own: an
 //! owner's limits are a budget its keys share, so adding a key spends it.
+//! A key with `allowed_ips` only acts on keys whose every block lies inside
+//! one of its own (never on a key allowed from any address).
 //! The admin token may do anything.
 
 use std::rc::Rc;
@@ -43,6 +45,7 @@ impl Principal {
         self.holds(&target.scopes)?;
         within_limits(own, target)?;
         within_expiry(own, target)?;
+        within_allowlist(own, target)?;
         if target.environment != own.environment {
             let message = format!("A key can only act on {} keys.", own.environment.as_str());
             return Err(exceeds("environment", message));
@@ -217,6 +220,17 @@ fn within_expiry(own: &KeyRecord, new: &KeyRecord) -> Result<(), Error> {
     }
 }
 
+fn within_allowlist(own: &KeyRecord, new: &KeyRecord) -> Result<(), Error> {
+    match (&own.allowed_ips, &new.allowed_ips) {
+        (None, _) => Ok(()),
+        (Some(own), Some(new)) if new.within(own) => Ok(()),
+        (Some(own), _) => Err(exceeds(
+            "allowed_ips",
+            format!("A key can only give addresses within its own allowed_ips ({}).", own.to_strings().join(", ")),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +281,39 @@ mod tests {
         assert_eq!(field(Principal::Root.may_touch(&record(&["admin"]))), None);
         let forever = key_principal(|own| own.expires_at = None);
         assert_eq!(field(forever.may_touch(&record(&[]))), None, "no expiry only from a key without one");
+    }
+
+    #[test]
+    fn a_key_with_an_allowlist_gives_only_addresses_within_it() {
+        let allowlist = |entries: &[&str]| {
+            Some(
+                crate::allowlist::Allowlist::try_from(entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>())
+                    .unwrap(),
+            )
+        };
+        let principal = key_principal(|own| own.allowed_ips = allowlist(&["10.0.0.0/8", "2001:db8::/32"]));
+        let with = |allowed_ips| {
+            let mut new = peer(&["bots:read"]);
+            new.allowed_ips = allowed_ips;
+            field(principal.may_touch(&new))
+        };
+        assert_eq!(with(allowlist(&["10.1.0.0/16", "2001:db8:1::1"])), None);
+        assert_eq!(with(allowlist(&["10.0.0.0/8"])), None);
+        assert_eq!(with(None), Some("allowed_ips".into()), "any address is wider than its own");
+        assert_eq!(with(allowlist(&["10.0.0.0/7"])), Some("allowed_ips".into()));
+        assert_eq!(with(allowlist(&["10.0.0.1", "192.0.2.1"])), Some("allowed_ips".into()));
+        // A key without an allowlist gives any; the admin token anything.
+        let anywhere = key_principal(|_| {});
+        assert_eq!(field(anywhere.may_touch(&peer(&[]))), None);
+        let mut narrowed = peer(&[]);
+        narrowed.allowed_ips = allowlist(&["192.0.2.1"]);
+        assert_eq!(field(anywhere.may_touch(&narrowed)), None);
+        // Nor may it widen a key it may touch (a PATCH to null or a wider list).
+        let mut inside = peer(&[]);
+        inside.allowed_ips = allowlist(&["10.1.0.0/16"]);
+        let mut widened = inside.clone();
+        widened.allowed_ips = None;
+        assert_eq!(field(principal.may_change(&inside, &widened)), Some("allowed_ips".into()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! about the key is a [`Decision`], and unknown, deleted and wrong-environment
 //! keys get the same public answer.
 
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use serde_json::{json, Value};
@@ -69,6 +70,8 @@ pub struct Requirement {
     pub project: Option<String>,
     /// The credits an admitted request spends; `None`: 1.
     pub cost: Option<u64>,
+    /// The client's address, judged by a key with `allowed_ips` (`None`: it has none, and is refused).
+    pub ip: Option<IpAddr>,
 }
 
 impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
@@ -96,19 +99,26 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
         }
         let identity = Some((record.id.clone(), record.project.clone()));
         let digest_hex = digest.to_hex();
-        let call = |adopt: Option<Adopt>| LimiterCall::Check {
+        let call = |adopt: Option<Adopt>, with_ip: bool| LimiterCall::Check {
             tag: digest_tag(&digest_hex),
             seen_updated_at: record.updated_at,
             adopt,
             scope: requirement.scope.as_ref().map(Scope::to_string),
             project: requirement.project.clone(),
             cost: requirement.cost.unwrap_or(1),
+            ip: with_ip.then(|| requirement.ip.map_or_else(String::new, |ip| ip.to_string())),
         };
-        // The KV copy travels only to an object that has never seen the key.
-        let mut answer = self.limiter.call(&record.id, call(None)).await?;
+        // The KV copy travels only to an object that has never seen the key,
+        // the client's address only to one whose key has `allowed_ips`.
+        let mut with_ip = record.allowed_ips.is_some();
+        let mut answer = self.limiter.call(&record.id, call(None, with_ip)).await?;
+        if answer == LimiterAnswer::NeedIp && !with_ip {
+            with_ip = true;
+            answer = self.limiter.call(&record.id, call(None, with_ip)).await?;
+        }
         if answer == LimiterAnswer::NeedRecord {
             let adopt = Adopt { digest: digest_hex.clone(), record: KeyRecord::clone(&record) };
-            answer = self.limiter.call(&record.id, call(Some(adopt))).await?;
+            answer = self.limiter.call(&record.id, call(Some(adopt), with_ip)).await?;
         }
         let LimiterAnswer::Checked { refusal, record: newer, rate, credits } = answer else {
             return Err(out_of_protocol());
@@ -134,14 +144,18 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 "A cost above 1 needs the admin token as this request's bearer token (with `key` in the body).";
             return Err(Error::Exceeds { field: "cost", message: message.into() });
         }
-        let presented = match body.key.as_deref() {
-            Some(key) => key,
+        // The address judged: the body's `ip` from the backend that sends a
+        // client's key; the request's own for a key that is its credential
+        // (its holder must not choose it).
+        let (presented, ip) = match body.key.as_deref() {
+            Some(key) => (key, body.ip.map(|ip| ip.0)),
+            None if body.ip.is_some() => return Err(Error::validation("ip", rule_of_ip())),
             None => match Credential::of(request, self.config) {
-                Ok(credential) => credential.value,
+                Ok(credential) => (credential.value, request.client_ip()),
                 Err(denial) => return Ok(Response::json(200, &invalid(&denial))),
             },
         };
-        let verdict = trace.saw(self.verify(presented, &Requirement { scope, project, cost }).await?);
+        let verdict = trace.saw(self.verify(presented, &Requirement { scope, project, cost, ip }).await?);
         let mut answer = match verdict.decision {
             Decision::Allow(grant) => valid(&grant.record, verdict.rate.as_ref()),
             Decision::Deny(denial) => invalid(&denial),
@@ -168,6 +182,11 @@ fn valid(record: &KeyRecord, rate: Option<&RateDecision>) -> Value {
         "expires_at": record.expires_at.map(rfc3339),
         "ratelimit": ratelimit,
     })
+}
+
+/// Why verify refuses an `ip` without a `key`.
+fn rule_of_ip() -> &'static str {
+    "Only with `key`: a key sent as this request's credential is judged by this request's own address."
 }
 
 fn invalid(denial: &Error) -> Value {

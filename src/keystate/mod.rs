@@ -115,6 +115,11 @@ pub enum LimiterCall {
         /// The credits an admitted request spends (a key with credits only).
         #[serde(default = "one_credit")]
         cost: u64,
+        /// The client's address, for a key with `allowed_ips` (`""`: it had
+        /// none). Sent only when the caller's copy has an allowlist, or after
+        /// an answer of [`LimiterAnswer::NeedIp`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
     },
     /// An admin write, applied before KV is written, if the object's record
     /// is still at version `expected` (its `updated_at`; `None` to create).
@@ -165,12 +170,13 @@ pub fn digest_tag(digest_hex: &str) -> String {
 
 impl LimiterCall {
     /// Whether this call may travel in a URL (which runtime traces may show):
-    /// it holds no digest and no audit event (with a client's address).
+    /// it holds no digest, no client address and no audit event (with a client's address).
     pub fn fits_in_url(&self) -> bool {
         !matches!(
             self,
             LimiterCall::Put { .. }
                 | LimiterCall::Check { adopt: Some(_), .. }
+                | LimiterCall::Check { ip: Some(_), .. }
                 | LimiterCall::Delete { entry: Some(_), .. }
                 | LimiterCall::Discard { entry: Some(_) }
                 | LimiterCall::Credits { entry: Some(_), .. }
@@ -221,6 +227,8 @@ pub enum Refusal {
     UsageExceeded {
         refills_at: Option<UnixMillis>,
     },
+    /// The client's address is not in the key's `allowed_ips` (or it had none).
+    IpNotAllowed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,6 +253,8 @@ pub enum LimiterAnswer {
     /// is refused as unavailable (never let through); never sent to the worker.
     #[serde(skip)]
     OwnerUnavailable,
+    /// The key has `allowed_ips` (the caller's copy had none): send the client's address.
+    NeedIp,
     Done,
     /// A write refused: the record is no longer at the version the writer read.
     Conflict,
@@ -292,8 +302,9 @@ impl KeyState {
     /// Applies one call at `now`; returns the answer and what changed.
     pub fn apply(&mut self, call: LimiterCall, now: UnixMillis) -> (LimiterAnswer, Change) {
         match call {
-            LimiterCall::Check { tag, seen_updated_at, adopt, scope, project, cost } => {
-                self.check(&tag, seen_updated_at, adopt, scope.as_deref(), project.as_deref(), cost, now)
+            LimiterCall::Check { tag, seen_updated_at, adopt, scope, project, cost, ip } => {
+                let asked = Asked { scope: scope.as_deref(), project: project.as_deref(), ip: ip.as_deref() };
+                self.check(&tag, seen_updated_at, adopt, &asked, cost, now)
             }
             LimiterCall::Put { digest, record, expected, entry, balance, lower_only } => {
                 if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
@@ -422,14 +433,12 @@ impl KeyState {
         Some(held.at(credits.refill.as_ref(), now))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn check(
         &mut self,
         tag: &str,
         seen_updated_at: UnixMillis,
         adopt: Option<Adopt>,
-        scope: Option<&str>,
-        project: Option<&str>,
+        asked: &Asked<'_>,
         cost: u64,
         now: UnixMillis,
     ) -> (LimiterAnswer, Change) {
@@ -453,9 +462,13 @@ impl KeyState {
             change = Change::Everything;
         }
         let record = self.record.as_ref().expect("set above");
+        if record.allowed_ips.is_some() && asked.ip.is_none() {
+            // Judged by this record, not the caller's (older) copy: nothing counted yet.
+            return (LimiterAnswer::NeedIp, change);
+        }
         // The caller's copy is current unless an admin write moved `updated_at`.
         let newer = (record.updated_at != seen_updated_at).then(|| record.clone());
-        let refusal = match judge(record, now, scope, project) {
+        let refusal = match judge(record, now, asked) {
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
                 self.count(&refusal, now, &mut change);
                 let credits = self.current_balance(now).map(|held| held.remaining);
@@ -521,6 +534,7 @@ impl KeyState {
             Refusal::MissingScope(_) => Outcome::InsufficientPermissions,
             Refusal::RateLimited => Outcome::RateLimited,
             Refusal::UsageExceeded { .. } => Outcome::UsageExceeded,
+            Refusal::IpNotAllowed => Outcome::IpNotAllowed,
         };
         self.usage.count(outcome, now);
         if *change == Change::Nothing {
@@ -542,8 +556,19 @@ impl KeyState {
     }
 }
 
-/// Status, expiry, project and scope, cheapest first. Unknown and deleted look alike.
-pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: Option<&str>) -> Result<(), Refusal> {
+/// What a check asks of a key besides being valid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    pub scope: Option<&'a str>,
+    pub project: Option<&'a str>,
+    /// The client's address (`""` or `None`: none), judged by a key with `allowed_ips` only.
+    pub ip: Option<&'a str>,
+}
+
+/// Status, expiry, project, client address and scope, cheapest first.
+/// Unknown and deleted look alike; a key without `allowed_ips` skips the address.
+pub fn judge(record: &KeyRecord, now: UnixMillis, asked: &Asked<'_>) -> Result<(), Refusal> {
+    let Asked { scope, project, ip } = *asked;
     if record.status == KeyStatus::Inactive {
         return Err(Refusal::Disabled);
     }
@@ -552,6 +577,9 @@ pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: 
     }
     if project.is_some_and(|project| project != record.project.as_str()) {
         return Err(Refusal::ProjectMismatch);
+    }
+    if record.allowed_ips.as_ref().is_some_and(|allowed| !allowed.allows(ip)) {
+        return Err(Refusal::IpNotAllowed);
     }
     if let Some(wanted) = scope {
         let wanted = Scope::parse(wanted).map_err(|_| Refusal::MissingScope(wanted.to_owned()))?;
@@ -587,6 +615,7 @@ impl Refusal {
             Refusal::UsageExceeded { refills_at } => Error::UsageExceeded {
                 retry_after: refills_at.map(|at| u64::try_from((at - now + 999) / 1000).unwrap_or(0).max(1)),
             },
+            Refusal::IpNotAllowed => Error::IpNotAllowed,
         }
     }
 }

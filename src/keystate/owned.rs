@@ -126,6 +126,7 @@ mod tests {
             adopt: None,
             scope: None,
             project: None,
+            ip: None,
             cost,
         };
         match object.on_call(call, now).answer {

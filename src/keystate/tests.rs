@@ -25,6 +25,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         leaked: None,
         credits: None,
         owner_id: None,
+        allowed_ips: None,
     }
 }
 
@@ -37,6 +38,7 @@ fn check(state: &mut KeyState, kv: KeyRecord, scope: Option<&str>) -> (Option<Re
         scope: scope.map(Into::into),
         project: None,
         cost: 1,
+        ip: None,
     };
     let answer = match state.apply(call(None), NOW) {
         (LimiterAnswer::NeedRecord, Change::Nothing) => {
@@ -121,6 +123,7 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     match state.apply(ask(NOW + 5), NOW).0 {
         LimiterAnswer::Checked { refusal: None, record: None, .. } => {}
@@ -236,6 +239,7 @@ fn a_write_on_a_version_that_moved_on_is_refused_and_a_deletion_is_final() {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     let (answer, _) = later.apply(kv_copy, NOW + 1000 * IDLE_MILLIS);
     assert_eq!(
@@ -263,6 +267,7 @@ fn admitted_check(object: &mut KeyObject, now: UnixMillis) -> Effects {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     object.on_call(call, now)
 }
@@ -400,6 +405,7 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
         scope: None,
         project: None,
         cost: 1,
+        ip: None,
     };
     assert!(!adopt("d1").fits_in_url(), "a call holding a digest goes in a body");
     let (answer, _) = state.apply(adopt("d2"), NOW);
@@ -409,7 +415,8 @@ fn checks_present_a_tag_and_only_a_matching_digest_is_adopted() {
     );
     assert!(state.record.is_none(), "not adopted under another digest");
     assert!(matches!(state.apply(adopt("d1"), NOW).0, LimiterAnswer::Checked { refusal: None, .. }));
-    let plain = LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None, cost: 1 };
+    let plain =
+        LimiterCall::Check { tag, seen_updated_at: NOW, adopt: None, scope: None, project: None, cost: 1, ip: None };
     assert!(plain.fits_in_url());
     let json = serde_json::to_string(&plain).unwrap();
     assert!(!json.contains("\"d1\""), "{json}");
@@ -624,6 +631,7 @@ mod credits {
             scope: None,
             project: None,
             cost,
+            ip: None,
         };
         match state.apply(call, now) {
             (LimiterAnswer::Checked { refusal, credits, .. }, change) => (refusal, credits, change),
@@ -705,6 +713,7 @@ mod credits {
             scope: Some("bots:read".into()),
             project: None,
             cost: 1,
+            ip: None,
         };
         let (answer, _) = state.apply(call, NOW);
         assert!(matches!(
@@ -800,4 +809,51 @@ mod credits {
         let admitted = (0..50).filter(|i| spend(&mut state, 1, NOW + i).0.is_none()).count();
         assert_eq!(admitted, 10);
     }
+}
+
+/// The object judges its own record's `allowed_ips`: a call that brings no
+/// address (the caller's copy had no allowlist) is asked for one, with nothing
+/// counted or spent; an empty address is refused and counted; the address is
+/// judged before the scope.
+#[test]
+fn a_key_with_an_allowlist_asks_for_the_address_and_refuses_none() {
+    let mut state = KeyState::default();
+    let mut listed = record(&["bots:read"]);
+    listed.allowed_ips = Some(serde_json::from_value(serde_json::json!(["203.0.113.0/24"])).unwrap());
+    assert_eq!(check(&mut state, record(&["bots:read"]), None), (None, Change::Everything));
+    state.record = Some(listed.clone());
+    let call = |ip: Option<&str>, scope: Option<&str>| LimiterCall::Check {
+        tag: digest_tag("d1"),
+        seen_updated_at: NOW,
+        adopt: None,
+        scope: scope.map(Into::into),
+        project: None,
+        cost: 1,
+        ip: ip.map(Into::into),
+    };
+    let limit = state.limit;
+    assert_eq!(state.apply(call(None, None), NOW), (LimiterAnswer::NeedIp, Change::Nothing));
+    assert_eq!(state.limit, limit, "nothing spent");
+    let refusal = |state: &mut KeyState, ip, scope| match state.apply(call(ip, scope), NOW).0 {
+        LimiterAnswer::Checked { refusal, .. } => refusal,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refusal(&mut state, Some(""), None), Some(Refusal::IpNotAllowed));
+    assert_eq!(refusal(&mut state, Some("198.51.100.1"), None), Some(Refusal::IpNotAllowed));
+    assert_eq!(refusal(&mut state, Some("198.51.100.1"), Some("users:read")), Some(Refusal::IpNotAllowed));
+    assert_eq!(state.limit, limit, "a refused address spends no rate-limit token");
+    assert_eq!(refusal(&mut state, Some("203.0.113.9"), Some("bots:read")), None);
+    assert_eq!(refusal(&mut state, Some("::ffff:203.0.113.9"), None), None);
+    let hourly =
+        UsageQuery { granularity: crate::usage::Granularity::Hour, from: NOW - 3_600_000, to: NOW + 3_600_000 };
+    let counted: u64 = state
+        .usage
+        .history
+        .series(&hourly)
+        .iter()
+        .map(|(_, c)| c.0.get(&Outcome::IpNotAllowed).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(counted, 3);
+    assert_eq!(Refusal::IpNotAllowed.to_error(None, NOW).code(), "IP_NOT_ALLOWED");
+    assert_eq!(Refusal::IpNotAllowed.to_error(None, NOW).status(), 403);
 }

@@ -144,7 +144,7 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 11] = [
+const AUDITED: [&str; 12] = [
     "name",
     "scopes",
     "status",
@@ -156,6 +156,7 @@ const AUDITED: [&str; 11] = [
     "rotated_to",
     "leaked",
     "owner_id",
+    "allowed_ips",
 ];
 
 /// `{"<field>": {"from", "to"}}` for each audited field that differs between
@@ -212,6 +213,10 @@ mod tests {
         after.updated_at += 5;
         let diff = changes(Some(&before), &after);
         assert_eq!(Value::Object(diff), json!({"scopes": {"from": ["a:read"], "to": ["b:read"]}}));
+        let mut allowed = before.clone();
+        allowed.allowed_ips = Some(serde_json::from_value(json!(["10.0.0.0/8"])).unwrap());
+        let diff = changes(Some(&before), &allowed);
+        assert_eq!(Value::Object(diff), json!({"allowed_ips": {"from": null, "to": ["10.0.0.0/8"]}}));
     }
 
     #[test]

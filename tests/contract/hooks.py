@@ -6,6 +6,9 @@ and openapi.json states them in prose only:
 
 - `expires_at` must be in the future;
 - `meta` is at most 1024 bytes as JSON;
+- verify's `ip` comes with a `key` (an `if`/`then` the generator may not follow);
+- an `allowed_ips` block has no bits set after its prefix, and its prefix
+  length fits its address (the patterns only say "address/digits");
 - usage `from` must not be after `to`, and the range is at most 7 days by
   hour and 90 days by day; audit `since` must not be after `until`;
 - a `cursor` is one a previous page returned (the ones the server handed
@@ -18,6 +21,7 @@ server must refuse.
 """
 
 from datetime import datetime, timedelta, timezone
+import ipaddress
 import json
 
 import schemathesis
@@ -60,6 +64,21 @@ def _fix_body(body, now):
     meta = body.get("meta")
     if isinstance(meta, dict) and len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_META_BYTES:
         body["meta"] = {}
+    if isinstance(body.get("ip"), str) and not isinstance(body.get("key"), str):
+        body.pop("ip")
+    allowed = body.get("allowed_ips")
+    if isinstance(allowed, list):
+        body["allowed_ips"] = [_block(entry) for entry in allowed]
+
+
+def _block(entry):
+    """A block "address/digits" as the network it names (bits after the prefix cleared), else a fixed block."""
+    if not isinstance(entry, str) or "/" not in entry:
+        return entry
+    try:
+        return str(ipaddress.ip_network(entry, strict=False))
+    except ValueError:
+        return "192.0.2.0/24"
 
 
 def _fix_query(query, now, handed_out):

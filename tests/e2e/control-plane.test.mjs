@@ -14,7 +14,7 @@ after(() => worker?.stop());
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const bearer = (key) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const OUTCOMES = ["valid", "rate_limited", "insufficient_permissions", "project_mismatch", "disabled", "expired", "usage_exceeded"];
+const OUTCOMES = ["valid", "rate_limited", "insufficient_permissions", "project_mismatch", "disabled", "expired", "usage_exceeded", "ip_not_allowed"];
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** GETs `path` and expects 200; answers the body. */

@@ -182,6 +182,25 @@ test("an admin manages a key end to end, and the audit log lists each step", asy
   await page.getByRole("dialog").waitFor({ state: "detached" });
   await page.getByText('"by": "someone else"').waitFor();
 
+  // The key's allowed IPs: any address, then the list a PATCH set.
+  const allowedIps = page.locator("dt", { hasText: "Allowed IPs" }).locator("xpath=following-sibling::dd");
+  assert.equal(await allowedIps.textContent(), "any address");
+  const allowlist = ["203.0.113.0/24", "2001:db8::/32"];
+  const listed = await worker.call("PATCH", `/v1/projects/shop/keys/${keyId}`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    json: { allowed_ips: allowlist },
+  });
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  await page.reload();
+  await allowedIps.getByText("2001:db8::/32").waitFor();
+  assert.deepEqual(await allowedIps.locator("code").allTextContents(), allowlist);
+  await worker.call("PATCH", `/v1/projects/shop/keys/${keyId}`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    json: { allowed_ips: null },
+  });
+  await page.reload();
+  await page.getByRole("heading", { name: "checkout" }).waitFor();
+
   // Deactivate.
   await edit.click();
   await page.getByRole("dialog").getByLabel("Status", { exact: true }).selectOption("inactive");
@@ -247,9 +266,11 @@ test("an admin manages a key end to end, and the audit log lists each step", asy
   await page.getByLabel("Action").selectOption("");
   await page.getByLabel("Key id").fill(keyId);
   await page.getByRole("button", { name: "Filter" }).click();
-  await page.waitForFunction(() => document.querySelectorAll("table.audit tbody tr").length === 5);
+  await page.waitForFunction(() => document.querySelectorAll("table.audit tbody tr").length === 7);
   assert.deepEqual(await page.locator("table.audit td[data-label=Action]").allInnerTexts(), [
     "key.rotated",
+    "key.updated",
+    "key.updated",
     "key.updated",
     "key.updated",
     "key.updated",

@@ -64,6 +64,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
         leaked: None,
         credits: None,
         owner_id: None,
+        allowed_ips: None,
     }
 }
 

@@ -205,6 +205,7 @@ impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
             scope: Some(Scope::Action { resource: "keys".into(), action: action.into() }),
             project: Some(project.to_string()),
             cost: None,
+            ip: request.client_ip(),
         };
         self.principal(request, &requirement, trace).await
     }
