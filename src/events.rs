@@ -47,6 +47,9 @@ pub enum EventType {
     KeyRateLimited,
     #[serde(rename = "key.expiring")]
     KeyExpiring,
+    /// A recoverable key's secret was revealed: operators hear of every reveal.
+    #[serde(rename = "key.revealed")]
+    KeyRevealed,
 }
 
 /// One notification, as queued and as kept when its delivery failed.

@@ -55,6 +55,10 @@ pub struct KeyRecord {
     /// balance itself lives in the key's object (spending is no admin write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<Credits>,
+    /// Its secret is kept, sealed, in the key's object (`VAULT_KEY`), and
+    /// the admin token may reveal it. Set at creation or rotation only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recoverable: bool,
 }
 
 /// Where and when a leak report found a key.
@@ -113,6 +117,7 @@ impl KeyRecord {
             "rotated_to": self.rotated_to,
             "credits": self.credits_json(None, 0),
             "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
+            "recoverable": self.recoverable,
         })
     }
 }

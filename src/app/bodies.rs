@@ -47,6 +47,7 @@ const RULES: &[(&str, &str)] = &[
     ("credits", "Must be null or {\"remaining\": N, \"refill\": null | {\"interval\": \"daily\"|\"monthly\", \"amount\": N, \"day\": 1-31}}."),
     ("op", "Must be `set`, `increment` or `decrement`."),
     ("amount", "Must be an integer from 0."),
+    ("recoverable", "Must be true or false."),
 ];
 
 /// `name`: 1 to 100 characters, not blank, without control characters.
@@ -257,6 +258,9 @@ pub struct CreateKey {
     meta: Option<Meta>,
     #[serde(default)]
     credits: Option<CreditsBody>,
+    /// Keep the secret, sealed with `VAULT_KEY`, for the admin token to reveal.
+    #[serde(default)]
+    recoverable: Option<bool>,
 }
 
 /// `PATCH /v1/projects/{project}/keys/{id}`: absent fields stay as they are;
@@ -296,6 +300,9 @@ impl PatchKey {
 pub struct RotateKey {
     #[serde(default)]
     grace_seconds: Option<Whole>,
+    /// Keep the new key's secret (the retired key's is never kept).
+    #[serde(default)]
+    recoverable: Option<bool>,
 }
 
 impl RotateKey {
@@ -307,6 +314,22 @@ impl RotateKey {
             }
             seconds => Ok(seconds.map_or(0, |Whole(seconds)| seconds)),
         }
+    }
+
+    /// Whether the new key is to be recoverable (which needs `VAULT_KEY`).
+    pub fn recoverable(&self, config: &Config) -> Result<bool, Error> {
+        recoverable(config, self.recoverable)
+    }
+}
+
+/// `recoverable`, refused when the deployment has no `VAULT_KEY` to seal with.
+fn recoverable(config: &Config, asked: Option<bool>) -> Result<bool, Error> {
+    match asked {
+        Some(true) if config.vault.is_none() => Err(Error::validation(
+            "recoverable",
+            "This deployment keeps no secrets: recoverable keys need VAULT_KEY to be set.",
+        )),
+        asked => Ok(asked.unwrap_or(false)),
     }
 }
 
@@ -402,6 +425,7 @@ pub fn new_record(
         disabled_by_admin: false,
         leaked: None,
         credits,
+        recoverable: recoverable(config, body.recoverable)?,
     };
     Ok((record, balance))
 }
@@ -482,6 +506,12 @@ mod tests {
         let (field, message) = refusal::<PatchKey>(r#"{"scopez": ["a:read"]}"#);
         assert_eq!(field, "scopez");
         assert!(message.starts_with("Unknown field; this route takes name, scopes"), "{message}");
+        // A secret shown once cannot be made recoverable afterwards.
+        let (field, message) = refusal::<PatchKey>(r#"{"recoverable": true}"#);
+        assert_eq!(field, "recoverable");
+        assert!(message.starts_with("Unknown field"), "{message}");
+        assert_eq!(refusal::<CreateKey>(r#"{"name": "n", "recoverable": "yes"}"#).0, "recoverable");
+        assert_eq!(refusal::<RotateKey>(r#"{"recoverable": 1}"#).0, "recoverable");
     }
 
     #[test]

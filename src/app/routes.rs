@@ -21,6 +21,7 @@ enum Kind {
     RetryEvent,
     SecretScanning,
     Webhook,
+    Reveal,
 }
 
 /// One of keygate's routes: its path template, its methods, and the
@@ -70,6 +71,7 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
     ),
     spec("/v1/secret-scanning/github", &["POST"], Some("/v1/secret-scanning"), Kind::SecretScanning),
     spec("/webhooks/{source}", &["POST"], Some("/webhooks"), Kind::Webhook),
+    spec("/v1/projects/{project}/keys/{id}/reveal", &["POST"], Some("/v1/projects/{project}/keys"), Kind::Reveal),
 ];
 
 /// Namespaces keygate reserves without an API route of its own: the
@@ -121,6 +123,11 @@ pub enum Route<'p> {
     Webhook {
         source: &'p str,
     },
+    /// The secret of a recoverable key (the admin token's alone).
+    Reveal {
+        project: &'p str,
+        id: &'p str,
+    },
 }
 
 /// The parameters of `path` when its segments match `template`'s (all of
@@ -161,6 +168,7 @@ impl<'p> Route<'p> {
                 (Kind::RetryEvent, [project, id]) => Route::RetryEvent { project, id },
                 (Kind::SecretScanning, []) => Route::SecretScanning,
                 (Kind::Webhook, [source]) => Route::Webhook { source },
+                (Kind::Reveal, [project, id]) => Route::Reveal { project, id },
                 _ => return None,
             })
         })
@@ -192,6 +200,7 @@ impl<'p> Route<'p> {
             Route::RetryEvent { .. } => Kind::RetryEvent,
             Route::SecretScanning => Kind::SecretScanning,
             Route::Webhook { .. } => Kind::Webhook,
+            Route::Reveal { .. } => Kind::Reveal,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
     }
@@ -233,6 +242,7 @@ mod tests {
             ("/v1/projects/acme/events", Some(Route::Events { project: "acme" })),
             ("/v1/projects/acme/events/evt_1/retry", Some(Route::RetryEvent { project: "acme", id: "evt_1" })),
             ("/v1/projects/acme/events/evt_1", None),
+            ("/v1/projects/acme/keys/key_1/reveal", Some(Route::Reveal { project: "acme", id: "key_1" })),
             ("/v1/secret-scanning/github", Some(Route::SecretScanning)),
             ("/v1/secret-scanning/gitlab", None),
             ("/v1/projects/acme/keys/", Some(Route::Key { project: "acme", id: "" })),
@@ -292,6 +302,7 @@ mod tests {
             Route::RetryEvent { project: "p", id: "i" },
             Route::SecretScanning,
             Route::Webhook { source: "s" },
+            Route::Reveal { project: "p", id: "i" },
         ];
         for route in routes {
             let concrete = route.template().replace("{project}", "p").replace("{id}", "i").replace("{source}", "s");

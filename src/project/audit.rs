@@ -26,16 +26,20 @@ pub enum Action {
     /// `POST …/keys/{id}/credits` changed the balance.
     #[serde(rename = "key.credits_updated")]
     KeyCreditsUpdated,
+    /// The admin token revealed a recoverable key's secret (`POST …/keys/{id}/reveal`).
+    #[serde(rename = "key.revealed")]
+    KeyRevealed,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::KeyCreated,
         Action::KeyUpdated,
         Action::KeyRotated,
         Action::KeyDeleted,
         Action::KeyLeaked,
         Action::KeyCreditsUpdated,
+        Action::KeyRevealed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Action {
             Action::KeyDeleted => "key.deleted",
             Action::KeyLeaked => "key.leaked",
             Action::KeyCreditsUpdated => "key.credits_updated",
+            Action::KeyRevealed => "key.revealed",
         }
     }
 
@@ -58,6 +63,7 @@ impl Action {
             Action::KeyDeleted => EventType::KeyDeleted,
             Action::KeyLeaked => EventType::KeyLeaked,
             Action::KeyCreditsUpdated => EventType::KeyCreditsUpdated,
+            Action::KeyRevealed => EventType::KeyRevealed,
         }
     }
 

@@ -63,6 +63,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
         disabled_by_admin: false,
         leaked: None,
         credits: None,
+        recoverable: false,
     }
 }
 

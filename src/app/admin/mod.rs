@@ -11,6 +11,7 @@ mod author;
 mod events;
 mod leaks;
 mod reads;
+mod reveal;
 mod writes;
 
 use serde_json::json;
@@ -143,6 +144,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             Route::RetryEvent { project, id } => {
                 self.authenticate_root(request)?;
                 return self.retry_event(&parse_project(project)?, id, request).await;
+            }
+            Route::Reveal { project, id } => {
+                self.authenticate_root(request)?;
+                return self.reveal(&parse_project(project)?, id, request).await;
             }
             Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
             Route::Key { project, id }
