@@ -509,8 +509,12 @@ fn every_admin_operation_names_the_scope_its_access_needs() {
         for (method, operation) in item.as_object().unwrap() {
             let Some(security) = operation["security"].as_array().filter(|s| !s.is_empty()) else { continue };
             let roles: Vec<&Value> = security.iter().flat_map(|s| s.as_object().unwrap().values()).collect();
-            let admin_only =
-                ["/v1/projects", "/v1/projects/{project}/events", "/v1/projects/{project}/events/{id}/retry"];
+            let admin_only = [
+                "/v1/projects",
+                "/v1/projects/{project}/events",
+                "/v1/projects/{project}/events/{id}/retry",
+                "/v1/projects/{project}/keys/{id}/reveal",
+            ];
             let wanted = if admin_only.contains(&path.as_str()) {
                 "admin_token"
             } else if method == "get" {
