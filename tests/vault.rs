@@ -193,10 +193,9 @@ fn a_missing_or_replaced_vault_key_is_503_vault_unavailable_never_the_sealed_sec
     harness.with_limiter(|h| {
         let key = h.create("acme", json!({"name": "kept", "recoverable": true}));
         let sealed = h.limiter.state(key["id"].as_str().unwrap()).unwrap().sealed.unwrap();
-        for (config, says) in [
-            (vault_config(None), "VAULT_KEY is not set"),
-            (vault_config(Some(OTHER_VAULT_KEY)), "not in VAULT_KEY"),
-        ] {
+        for (config, says) in
+            [(vault_config(None), "VAULT_KEY is not set"), (vault_config(Some(OTHER_VAULT_KEY)), "not in VAULT_KEY")]
+        {
             let refused = reveal_under(h, &config, &key);
             assert_eq!((refused.status, code(&refused)), (503, "VAULT_UNAVAILABLE".to_owned()));
             let body = refused.json_body().to_string();
@@ -235,5 +234,26 @@ fn the_secret_and_its_sealed_form_are_in_no_store_and_no_admin_answer() {
         }
         // The rename kept the secret.
         assert_eq!(reveal(h, &key, ADMIN_TOKEN).json_body()["key"], json!(plaintext));
+    })
+}
+
+#[test]
+fn the_audit_log_shows_a_key_made_recoverable_and_a_rotation_destroying_its_secret() {
+    let harness = Harness::with_config(vault_config(Some(VAULT_KEY)));
+    harness.with_limiter(|h| {
+        let key = h.create("acme", json!({"name": "kept", "recoverable": true}));
+        let plain = h.create("acme", json!({"name": "plain"}));
+        h.root("POST", &path(&key, "/rotate"), Value::Null);
+        h.settle();
+        let body = h.root("GET", "/v1/projects/acme/audit?limit=100", Value::Null).json_body();
+        let event = |action: &str, id: &Value| {
+            body["events"].as_array().unwrap().iter().find(|e| e["action"] == action && &e["key_id"] == id).cloned()
+        };
+        let created = event("key.created", &key["id"]).unwrap();
+        assert_eq!(created["changes"]["recoverable"], json!({"from": null, "to": true}));
+        let created_plain = event("key.created", &plain["id"]).unwrap();
+        assert_eq!(created_plain["changes"].get("recoverable"), None, "false is not news on a new key");
+        let rotated = event("key.rotated", &key["id"]).unwrap();
+        assert_eq!(rotated["changes"]["recoverable"], json!({"from": true, "to": false}));
     })
 }

@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, identify, storeToken, type Assert, type AuditAction, type AuditEvent, type Covers, type KeyObject, type Leak, type Principal, type SeriesEntry, type Success } from "./api";
 import { UsageChart } from "./chart";
-import { CreateDialog, DeleteDialog, EditDialog, RotateDialog } from "./dialogs";
+import { CreateDialog, DeleteDialog, EditDialog, RevealDialog, RotateDialog } from "./dialogs";
 import { masked, PROJECT_ID, when } from "./format";
 import { ErrorBox, html, Loading, useId } from "./ui";
 
@@ -304,7 +304,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   const [usage, setUsage] = useState<{ series: SeriesEntry[]; from: number; requests_today?: number } | null>(null);
   const [usageError, setUsageError] = useState<unknown>(null);
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
-  const [dialog, setDialog] = useState<"edit" | "rotate" | "delete" | null>(null);
+  const [dialog, setDialog] = useState<"edit" | "rotate" | "delete" | "reveal" | null>(null);
   const [reload, setReload] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
@@ -347,6 +347,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     ["Rotated from", k.rotated_from ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_from}`}>${k.rotated_from}</a>` : "—"],
     ["Rotated to", k.rotated_to ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_to}`}>${k.rotated_to}</a>` : "—"],
     ["Meta", Object.keys(k.meta).length ? html`<pre>${JSON.stringify(k.meta, null, 2)}</pre>` : "—"],
+    ["Recoverable", k.recoverable ? "Yes: the admin token can reveal its secret" : "No: only its hash is kept"],
   ];
   return html`<section>
     <p><a href=${keysHash(project)}>← Keys in ${project}</a></p>
@@ -354,6 +355,9 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
       <h1>${k.name}</h1>
       ${writable
         ? html`<div class="actions">
+            ${k.recoverable && principal.kind === "admin"
+              ? html`<button type="button" onClick=${() => setDialog("reveal")}>Reveal</button>`
+              : null}
             <button type="button" onClick=${() => setDialog("edit")}>Edit</button>
             ${k.rotated_to ? null : html`<button type="button" onClick=${() => setDialog("rotate")}>Rotate</button>`}
             <button type="button" class="danger" onClick=${() => setDialog("delete")}>Delete</button>
@@ -382,6 +386,10 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
       ? html`<${RotateDialog} keyObject=${k} etag=${etag}
           onClose=${(next?: KeyObject) => { setDialog(null); if (next) { setNotice(null); go(`${keysHash(project)}/keys/${next.id}`); } }} />`
       : null}
+    ${dialog === "reveal"
+      ? html`<${RevealDialog} keyObject=${k}
+          onClose=${(revealed?: boolean) => { setDialog(null); if (revealed) setReload(reload + 1); }} />`
+      : null}
     ${dialog === "delete"
       ? html`<${DeleteDialog} keyObject=${k} etag=${etag}
           onClose=${(deleted?: boolean) => { setDialog(null); if (deleted) go(keysHash(project)); }} />`
@@ -396,6 +404,7 @@ const ACTIONS = [
   "key.deleted",
   "key.leaked",
   "key.credits_updated",
+  "key.revealed",
 ] as const satisfies readonly AuditAction[];
 type _EveryAction = Assert<Covers<AuditAction, (typeof ACTIONS)[number]>>;
 

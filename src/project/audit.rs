@@ -131,8 +131,19 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 10] =
-    ["name", "scopes", "status", "environment", "plan", "rate_limit", "expires_at", "meta", "rotated_to", "leaked"];
+const AUDITED: [&str; 11] = [
+    "name",
+    "scopes",
+    "status",
+    "environment",
+    "plan",
+    "rate_limit",
+    "expires_at",
+    "meta",
+    "rotated_to",
+    "leaked",
+    "recoverable",
+];
 
 /// `{"<field>": {"from", "to"}}` for each audited field that differs between
 /// `before` and `after` (`None`: the key did not exist), as the API shows them.
@@ -150,9 +161,10 @@ pub fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Map<String, Val
     changes
 }
 
-/// An empty list or object is as good as nothing when a key is created.
+/// An empty list or object (or `false`) is as good as nothing when a key is created.
 fn is_empty(value: &Value) -> bool {
     match value {
+        Value::Bool(set) => !set,
         Value::Array(items) => items.is_empty(),
         Value::Object(fields) => fields.is_empty(),
         other => other.is_null(),

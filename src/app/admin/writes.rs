@@ -88,6 +88,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     /// found. Once the object took a change to an existing key, KV is only
     /// the index: the object judges every use on its own record, so a KV
     /// failure then is no reason to tell the writer its change failed.
+    // Each argument is a field of the one object call it makes.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn put(
         &self,
         digest_hex: &str,
