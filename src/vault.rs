@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -53,6 +55,18 @@ pub enum VaultError {
     /// The key it names did not open it: altered, moved to another key, or
     /// a different key under a colliding id.
     DoesNotOpen,
+}
+
+/// A sealed secret, as a key's object keeps it and answers it to a reveal:
+/// its `Debug` never shows it (ciphertext is kept out of logs too).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(pub String);
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealed([redacted])")
+    }
 }
 
 /// The id of a vault key: 8 hex characters of a hash of it (it says nothing of the key).
@@ -105,10 +119,10 @@ impl Vault {
     }
 
     /// Seals `secret` for the key `key_id` under the first vault key, with a fresh random nonce.
-    pub fn seal(&self, key_id: &str, secret: &str) -> Result<String, getrandom::Error> {
+    pub fn seal(&self, key_id: &str, secret: &str) -> Result<Sealed, getrandom::Error> {
         let mut nonce = [0u8; NONCE_BYTES];
         getrandom::fill(&mut nonce)?;
-        Ok(self.seal_with_nonce(key_id.as_bytes(), secret.as_bytes(), nonce))
+        Ok(Sealed(self.seal_with_nonce(key_id.as_bytes(), secret.as_bytes(), nonce)))
     }
 
     /// [`seal`](Self::seal) of any bytes with a given nonce (which must never repeat under one vault key).
@@ -124,7 +138,8 @@ impl Vault {
     }
 
     /// The secret `sealed` holds for the key `key_id`.
-    pub fn open(&self, key_id: &str, sealed: &str) -> Result<String, VaultError> {
+    pub fn open(&self, key_id: &str, sealed: &Sealed) -> Result<String, VaultError> {
+        let sealed = sealed.0.as_str();
         let id = sealed_by(sealed).ok_or(VaultError::DoesNotOpen)?;
         let key = self.keys.iter().find(|key| key.id == id).ok_or(VaultError::KeyMissing)?;
         let body = sealed.rsplit('.').next().unwrap_or_default();

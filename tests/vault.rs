@@ -192,7 +192,7 @@ fn a_missing_or_replaced_vault_key_is_503_vault_unavailable_never_the_sealed_sec
     let harness = Harness::with_config(vault_config(Some(VAULT_KEY)));
     harness.with_limiter(|h| {
         let key = h.create("acme", json!({"name": "kept", "recoverable": true}));
-        let sealed = h.limiter.state(key["id"].as_str().unwrap()).unwrap().sealed.unwrap();
+        let sealed = h.limiter.state(key["id"].as_str().unwrap()).unwrap().sealed.unwrap().0;
         for (config, says) in
             [(vault_config(None), "VAULT_KEY is not set"), (vault_config(Some(OTHER_VAULT_KEY)), "not in VAULT_KEY")]
         {
@@ -217,7 +217,7 @@ fn the_secret_and_its_sealed_form_are_in_no_store_and_no_admin_answer() {
     harness.with_limiter(|h| {
         let key = h.create("acme", json!({"name": "kept", "recoverable": true}));
         let plaintext = secret(&key);
-        let sealed = h.limiter.state(key["id"].as_str().unwrap()).unwrap().sealed.unwrap();
+        let sealed = h.limiter.state(key["id"].as_str().unwrap()).unwrap().sealed.unwrap().0;
         assert!(sealed.starts_with("v1.") && !sealed.contains(&plaintext));
         h.settle();
         let kv = format!("{:?}", h.harness.store.dump());

@@ -40,6 +40,7 @@ use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::record::{KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::{Scope, ScopeSet};
 use crate::usage::{Counts, History, Outcome, UsageQuery};
+use crate::vault::Sealed;
 use delivery::UsageState;
 
 /// How long a key may sit unused before its counters are dropped.
@@ -73,7 +74,7 @@ pub struct KeyState {
     /// The secret, sealed ([`crate::vault`]), while the live record is
     /// `recoverable`: held here only, and answered to [`LimiterCall::Reveal`] only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sealed: Option<String>,
+    pub sealed: Option<Sealed>,
 }
 
 fn one_credit() -> u64 {
@@ -130,7 +131,7 @@ pub enum LimiterCall {
         /// The secret, sealed, of a recoverable key being created; `None`
         /// keeps what is held. Held only while the record is `recoverable`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        sealed: Option<String>,
+        sealed: Option<Sealed>,
     },
     /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
     Delete { expected: Option<UnixMillis>, entry: Option<OutboxEntry> },
@@ -275,7 +276,7 @@ pub enum LimiterAnswer {
     },
     /// A reveal: the sealed secret (its audit event is queued).
     Sealed {
-        sealed: String,
+        sealed: Sealed,
     },
     /// A reveal of a key whose secret is not kept.
     NotRecoverable,
@@ -408,7 +409,7 @@ impl KeyState {
         let Some(sealed) = self.sealed.as_ref().filter(|_| record.recoverable) else {
             return (LimiterAnswer::NotRecoverable, Change::Nothing);
         };
-        if !crate::vault::sealed_by(sealed).is_some_and(|id| vault_keys.iter().any(|held| held == id)) {
+        if !crate::vault::sealed_by(&sealed.0).is_some_and(|id| vault_keys.iter().any(|held| held == id)) {
             return (LimiterAnswer::VaultKeyMissing, Change::Nothing);
         }
         let answer = LimiterAnswer::Sealed { sealed: sealed.clone() };

@@ -5,6 +5,7 @@ use super::tests::record;
 use super::*;
 use crate::ids::ProjectId;
 use crate::project::{CatalogChange, OutboxEntry};
+use crate::vault::Sealed;
 
 const NOW: UnixMillis = 1_795_420_800_000;
 const SEALED: &str = "v1.0a1b2c3d.c2VhbGVkLXNlY3JldC1ieXRlcw";
@@ -23,7 +24,7 @@ fn put(state: &mut KeyState, record: KeyRecord, sealed: Option<&str>) -> Limiter
         entry: None,
         balance: None,
         lower_only: false,
-        sealed: sealed.map(Into::into),
+        sealed: sealed.map(|sealed| Sealed(sealed.into())),
     };
     state.apply(call, NOW).0
 }
@@ -53,7 +54,8 @@ fn created() -> KeyState {
 fn a_reveal_answers_the_sealed_secret_with_its_event_written_first() {
     let mut state = created();
     let (answer, change) = reveal(&mut state, &VAULT_KEYS);
-    assert_eq!(answer, LimiterAnswer::Sealed { sealed: SEALED.into() });
+    assert_eq!(answer, LimiterAnswer::Sealed { sealed: Sealed(SEALED.into()) });
+    assert!(!format!("{answer:?} {state:?}").contains(SEALED), "Debug never shows it");
     assert_eq!(change, Change::Everything, "the audit event is stored before the answer");
     assert_eq!(state.outbox.len(), 1);
 }
@@ -83,7 +85,7 @@ fn a_write_keeps_the_sealed_secret_only_while_the_record_is_recoverable() {
     updated.name = "renamed".into();
     updated.updated_at = NOW + 1;
     put(&mut state, updated.clone(), None);
-    assert_eq!(state.sealed.as_deref(), Some(SEALED));
+    assert_eq!(state.sealed, Some(Sealed(SEALED.into())));
     // The retirement by rotation clears `recoverable`: the secret goes.
     let mut retired = updated;
     retired.recoverable = false;

@@ -47,17 +47,17 @@ fn sealing_is_aes_256_gcm_as_published() {
 #[test]
 fn a_sealed_secret_opens_for_its_key_only() {
     let vault = vault(&vault_key(7));
-    let sealed = vault.seal(KEY_ID, SECRET).unwrap();
-    assert_eq!(vault.open(KEY_ID, &sealed).as_deref(), Ok(SECRET));
+    let sealed = vault.seal(KEY_ID, SECRET).unwrap().0;
+    assert_eq!(vault.open(KEY_ID, &Sealed(sealed.to_owned())).as_deref(), Ok(SECRET));
     assert!(!sealed.contains(SECRET) && !sealed.contains(&STANDARD.encode(SECRET)), "{sealed}");
     // Moved to another key (the associated data): it does not open.
-    assert_eq!(vault.open("key_AAAAAAAAAAAAAAAAAAAAAA", &sealed), Err(VaultError::DoesNotOpen));
+    assert_eq!(vault.open("key_AAAAAAAAAAAAAAAAAAAAAA", &Sealed(sealed.to_owned())), Err(VaultError::DoesNotOpen));
 }
 
 #[test]
 fn every_seal_has_a_fresh_nonce() {
     let vault = vault(&vault_key(7));
-    let (first, second) = (vault.seal(KEY_ID, SECRET).unwrap(), vault.seal(KEY_ID, SECRET).unwrap());
+    let (first, second) = (vault.seal(KEY_ID, SECRET).unwrap().0, vault.seal(KEY_ID, SECRET).unwrap().0);
     assert_ne!(first, second);
     assert_ne!(sealed_bytes(&first)[..12], sealed_bytes(&second)[..12]);
 }
@@ -65,42 +65,42 @@ fn every_seal_has_a_fresh_nonce() {
 #[test]
 fn any_altered_byte_is_detected() {
     let vault = vault(&vault_key(7));
-    let sealed = vault.seal(KEY_ID, SECRET).unwrap();
+    let sealed = vault.seal(KEY_ID, SECRET).unwrap().0;
     let bytes = sealed_bytes(&sealed);
     // The nonce (0..12), the ciphertext, and the tag (the last 16 bytes).
     for index in [0, 11, 12, 12 + SECRET.len() - 1, bytes.len() - 16, bytes.len() - 1] {
         let mut altered = bytes.clone();
         altered[index] ^= 0x01;
-        assert_eq!(vault.open(KEY_ID, &with_bytes(&sealed, &altered)), Err(VaultError::DoesNotOpen), "{index}");
+        assert_eq!(vault.open(KEY_ID, &Sealed(with_bytes(&sealed, &altered))), Err(VaultError::DoesNotOpen), "{index}");
     }
     let cut = with_bytes(&sealed, &bytes[..bytes.len() - 1]);
-    assert_eq!(vault.open(KEY_ID, &cut), Err(VaultError::DoesNotOpen));
-    assert_eq!(vault.open(KEY_ID, &with_bytes(&sealed, &bytes[..27])), Err(VaultError::DoesNotOpen));
-    assert_eq!(vault.open(KEY_ID, "v2.x.y"), Err(VaultError::DoesNotOpen));
-    assert_eq!(vault.open(KEY_ID, &format!("{sealed}!")), Err(VaultError::DoesNotOpen));
+    assert_eq!(vault.open(KEY_ID, &Sealed(cut.to_owned())), Err(VaultError::DoesNotOpen));
+    assert_eq!(vault.open(KEY_ID, &Sealed(with_bytes(&sealed, &bytes[..27]))), Err(VaultError::DoesNotOpen));
+    assert_eq!(vault.open(KEY_ID, &Sealed("v2.x.y".to_owned())), Err(VaultError::DoesNotOpen));
+    assert_eq!(vault.open(KEY_ID, &Sealed(format!("{sealed}!"))), Err(VaultError::DoesNotOpen));
 }
 
 #[test]
 fn after_a_rotation_the_older_vault_key_still_opens_what_it_sealed() {
     let old = vault(&vault_key(1));
-    let sealed_by_old = old.seal(KEY_ID, SECRET).unwrap();
+    let sealed_by_old = old.seal(KEY_ID, SECRET).unwrap().0;
     let rotated = vault(&format!(r#"["{}", "{}"]"#, vault_key(2), vault_key(1)));
-    assert_eq!(rotated.open(KEY_ID, &sealed_by_old).as_deref(), Ok(SECRET));
+    assert_eq!(rotated.open(KEY_ID, &Sealed(sealed_by_old.to_owned())).as_deref(), Ok(SECRET));
     // The first entry seals.
-    let sealed_by_new = rotated.seal(KEY_ID, SECRET).unwrap();
+    let sealed_by_new = rotated.seal(KEY_ID, SECRET).unwrap().0;
     assert_eq!(sealed_by(&sealed_by_new), Some(rotated.key_ids()[0].as_str()));
-    assert_eq!(old.open(KEY_ID, &sealed_by_new), Err(VaultError::KeyMissing));
-    assert_eq!(vault(&vault_key(2)).open(KEY_ID, &sealed_by_new).as_deref(), Ok(SECRET));
+    assert_eq!(old.open(KEY_ID, &Sealed(sealed_by_new.to_owned())), Err(VaultError::KeyMissing));
+    assert_eq!(vault(&vault_key(2)).open(KEY_ID, &Sealed(sealed_by_new.to_owned())).as_deref(), Ok(SECRET));
 }
 
 #[test]
 fn a_wrong_vault_key_does_not_open() {
-    let sealed = vault(&vault_key(1)).seal(KEY_ID, SECRET).unwrap();
-    assert_eq!(vault(&vault_key(3)).open(KEY_ID, &sealed), Err(VaultError::KeyMissing));
+    let sealed = vault(&vault_key(1)).seal(KEY_ID, SECRET).unwrap().0;
+    assert_eq!(vault(&vault_key(3)).open(KEY_ID, &Sealed(sealed.to_owned())), Err(VaultError::KeyMissing));
     // Even a wrong key that claims the right id (a collision, or a forged id) does not open it.
     let mut wrong = vault(&vault_key(3));
     wrong.keys[0].id = vault(&vault_key(1)).key_ids()[0].clone();
-    assert_eq!(wrong.open(KEY_ID, &sealed), Err(VaultError::DoesNotOpen));
+    assert_eq!(wrong.open(KEY_ID, &Sealed(sealed.to_owned())), Err(VaultError::DoesNotOpen));
 }
 
 #[test]

@@ -98,7 +98,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         entry: &OutboxEntry,
         balance: Option<u64>,
         lower_only: bool,
-        sealed: Option<String>,
+        sealed: Option<crate::vault::Sealed>,
     ) -> Result<Option<Written>, Error> {
         let put = LimiterCall::Put {
             digest: digest_hex.to_owned(),
