@@ -5,7 +5,7 @@
 // its sealed form there opens with Node's own AES-256-GCM (an implementation
 // keygate did not write). A redeployment without, or with another, VAULT_KEY
 // answers 503 VAULT_UNAVAILABLE; a malformed one is a CONFIG_ERROR that does
-// not repeat it.
+// not repeat it. No log line of any of those deployments holds a secret.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -16,9 +16,11 @@ import { startWorker, temporaryDirectory, eventually, ADMIN_TOKEN } from "./fixt
 const VAULT_KEY = randomBytes(32).toString("base64");
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const storage = temporaryDirectory();
+/** Every line the worker logged, in every deployment below. */
+const logs = [];
 let worker;
 before(async () => {
-  worker = await startWorker({ vars: { VAULT_KEY }, persistTo: storage.dir });
+  worker = await startWorker({ vars: { VAULT_KEY }, persistTo: storage.dir, logs });
 });
 after(async () => {
   await worker?.stop();
@@ -148,7 +150,7 @@ test("no persisted file holds the plaintext; the sealed form there opens with no
     }
   });
   assert.ok(opened.includes(kept.key.key), `the sealed secret was not found in ${all.length} files`);
-  worker = await startWorker({ persistTo: storage.dir });
+  worker = await startWorker({ persistTo: storage.dir, logs });
 });
 
 test("a redeployment without or with another VAULT_KEY answers 503 VAULT_UNAVAILABLE, a malformed one 500", async () => {
@@ -158,7 +160,7 @@ test("a redeployment without or with another VAULT_KEY answers 503 VAULT_UNAVAIL
   assert.match(refused.body.error.message, /VAULT_KEY is not set/);
   await worker.stop();
 
-  worker = await startWorker({ vars: { VAULT_KEY: randomBytes(32).toString("base64") }, persistTo: storage.dir });
+  worker = await startWorker({ vars: { VAULT_KEY: randomBytes(32).toString("base64") }, persistTo: storage.dir, logs });
   const replaced = await reveal(kept.key);
   assert.equal(replaced.status, 503);
   assert.equal(replaced.body.error.code, "VAULT_UNAVAILABLE");
@@ -166,18 +168,29 @@ test("a redeployment without or with another VAULT_KEY answers 503 VAULT_UNAVAIL
   await worker.stop();
 
   const malformed = randomBytes(20).toString("base64");
-  worker = await startWorker({ vars: { VAULT_KEY: malformed }, persistTo: storage.dir });
+  worker = await startWorker({ vars: { VAULT_KEY: malformed }, persistTo: storage.dir, logs });
   const broken = await reveal(kept.key);
   assert.equal(broken.status, 500);
   assert.equal(broken.body.error.code, "CONFIG_ERROR");
   assert.match(broken.body.error.message, /VAULT_KEY/);
   assert.ok(!JSON.stringify(broken.body).includes(malformed));
+  kept.malformed = malformed;
   await worker.stop();
 
   // Rotated: a new vault key first, the old one kept: the secret opens again.
   const rotated = JSON.stringify([randomBytes(32).toString("base64"), VAULT_KEY]);
-  worker = await startWorker({ vars: { VAULT_KEY: rotated }, persistTo: storage.dir });
+  worker = await startWorker({ vars: { VAULT_KEY: rotated }, persistTo: storage.dir, logs });
   const again = await reveal(kept.key);
   assert.equal(again.status, 200);
   assert.equal(again.body.key, kept.key.key);
+});
+
+test("no log line holds a recoverable key's plaintext, its sealed form or a VAULT_KEY", async () => {
+  const text = logs.join("");
+  assert.match(text, /\/reveal/, "the worker's log lines were read");
+  for (const secret of [kept.key.key, kept.deleted.key]) {
+    for (const spelling of spellings(secret)) assert.ok(!text.includes(spelling), "a plaintext in the log");
+  }
+  assert.ok(!/v1\.[0-9a-f]{8}\.[A-Za-z0-9_-]{20,}/.test(text), "a sealed secret in the log");
+  for (const vaultKey of [VAULT_KEY, kept.malformed]) assert.ok(!text.includes(vaultKey), "a VAULT_KEY in the log");
 });
