@@ -11,7 +11,7 @@ import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import { Miniflare } from "miniflare";
-import { startWorker, makeKey } from "../tests/e2e/fixture.mjs";
+import { startWorker, makeKey, ADMIN_TOKEN } from "../tests/e2e/fixture.mjs";
 
 const root = new URL("../", import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -132,6 +132,14 @@ const referenceBase = reference.url.toString().replace(/\/$/, "");
 const benchKey = { name: "bench", scopes: ["things:read"], rate_limit: { per_minute: 4000000000, per_day: 4000000000 } };
 const { key } = await keygate.createKey("bench", benchKey);
 const { key: gatewayKey } = await gateway.createKey("bench", benchKey);
+// A key with an owner (limits shared with other keys): one more object call, key object to owner object.
+const roomy = { per_minute: 4000000000, per_day: 4000000000 };
+const owned = await keygate.call("PUT", "/v1/projects/bench/owners/acct_bench", {
+  headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  json: { rate_limit: roomy },
+});
+if (owned.status !== 201) throw new Error(`bench: PUT owner answered ${owned.status}`);
+const { key: ownedKey } = await keygate.createKey("bench", { ...benchKey, owner_id: "acct_bench" });
 const badChecksum = key.slice(0, -1) + (key.endsWith("A") ? "B" : "A");
 const unknown = makeKey();
 
@@ -146,6 +154,7 @@ const scenarios = [
   ["reference: ok + the same log line (floor 3)", `${referenceBase}/logged-ok`, {}, null],
   ["reference: KV + DO + origin fetch + log line (floor 4)", `${referenceBase}/logged-origin`, {}, null],
   ["gateway, valid key, with ORIGIN", `${gatewayBase}/v1/projects/bench/things`, { headers: { "x-api-key": gatewayKey } }, 8],
+  ["gateway, valid key with an owner, no ORIGIN", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": ownedKey } }, 2],
 ];
 const FLOOR_NAMES = { 1: "floor 1", 2: "floor 2", 7: "floor 3", 8: "floor 4" };
 

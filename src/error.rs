@@ -39,6 +39,8 @@ pub enum Error {
     KeyNotFound,
     /// No failed event notification with this id in this project.
     EventNotFound,
+    /// No shared limits for this owner in this project.
+    OwnerNotFound,
     MethodNotAllowed {
         allow: &'static [&'static str],
     },
@@ -102,6 +104,7 @@ impl Error {
             Error::NotFound,
             Error::KeyNotFound,
             Error::EventNotFound,
+            Error::OwnerNotFound,
             Error::MethodNotAllowed { allow: &[] },
             Error::PayloadTooLarge { limit_bytes: 0 },
             Error::PreconditionFailed,
@@ -135,6 +138,7 @@ impl Error {
                 | Error::NotFound
                 | Error::KeyNotFound
                 | Error::EventNotFound
+                | Error::OwnerNotFound
                 | Error::MethodNotAllowed { .. }
                 | Error::PayloadTooLarge { .. }
                 | Error::PreconditionFailed
@@ -169,7 +173,7 @@ impl Error {
             | Error::Exceeds { .. }
             | Error::ProjectMismatch
             | Error::AdminTokenRequired => 403,
-            Error::NotFound | Error::KeyNotFound | Error::EventNotFound => 404,
+            Error::NotFound | Error::KeyNotFound | Error::EventNotFound | Error::OwnerNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
             Error::AlreadyRotated { .. } | Error::NoCredits | Error::KeyNotRecoverable => 409,
             Error::PreconditionFailed => 412,
@@ -200,6 +204,7 @@ impl Error {
             Error::NotFound => "NOT_FOUND",
             Error::KeyNotFound => "KEY_NOT_FOUND",
             Error::EventNotFound => "EVENT_NOT_FOUND",
+            Error::OwnerNotFound => "OWNER_NOT_FOUND",
             Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Error::PreconditionFailed => "PRECONDITION_FAILED",
@@ -238,6 +243,7 @@ impl Error {
             Error::NotFound => "No such route.".into(),
             Error::KeyNotFound => "No such key in this project.".into(),
             Error::EventNotFound => "No failed event with this id in this project.".into(),
+            Error::OwnerNotFound => "This owner has no shared limits in this project.".into(),
             Error::MethodNotAllowed { allow } => format!("Method not allowed; this route takes {}.", allow.join(", ")),
             Error::PayloadTooLarge { limit_bytes } => {
                 format!("The request body is larger than {limit_bytes} bytes.")

@@ -47,6 +47,10 @@ pub enum EventType {
     KeyRateLimited,
     #[serde(rename = "key.expiring")]
     KeyExpiring,
+    #[serde(rename = "owner.updated")]
+    OwnerUpdated,
+    #[serde(rename = "owner.deleted")]
+    OwnerDeleted,
     /// A recoverable key's secret was revealed: operators hear of every reveal.
     #[serde(rename = "key.revealed")]
     KeyRevealed,

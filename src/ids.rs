@@ -1,8 +1,9 @@
-//! The two identifiers of the data model: a key's public id and a project id.
+//! The identifiers of the data model: a key's public id, a project id, and
+//! the id of a key's owner (the customer whose keys share limits).
 //!
-//! Guarantee: a [`KeyId`] or [`ProjectId`] that exists is well-formed; they
-//! are made only by parsing (serde goes through the same check) or, for a
-//! key id, by [`KeyId::generate`].
+//! Guarantee: a [`KeyId`], [`ProjectId`] or [`OwnerId`] that exists is
+//! well-formed; they are made only by parsing (serde goes through the same
+//! check) or, for a key id, by [`KeyId::generate`].
 
 use std::fmt;
 
@@ -13,6 +14,7 @@ use crate::slug::{is_slug, First};
 const KEY_ID_PREFIX: &str = "key_";
 const KEY_ID_LEN: usize = 22;
 const PROJECT_ID_MAX_LEN: usize = 64;
+const OWNER_ID_MAX_LEN: usize = 128;
 
 /// A key's public id: `key_` + 22 base62 characters. It says nothing of the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,6 +25,11 @@ pub struct KeyId(String);
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProjectId(String);
+
+/// A key's owner, as the deployment names its customers: `[A-Za-z0-9._:-]{1,128}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OwnerId(String);
 
 /// Why a text is not an identifier (it never repeats the text).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +89,30 @@ impl ProjectId {
     }
 }
 
+impl OwnerId {
+    pub const SHAPE: &'static str = "An owner id is 1 to 128 letters, digits and . _ : -";
+
+    pub fn parse(text: &str) -> Result<OwnerId, InvalidId> {
+        let well_formed = (1..=OWNER_ID_MAX_LEN).contains(&text.len())
+            && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"._:-".contains(&byte));
+        if well_formed {
+            Ok(OwnerId(text.to_owned()))
+        } else {
+            Err(InvalidId(OwnerId::SHAPE))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name of the Durable Object holding this owner's state in `project`
+    /// (a project id has no `:`, so the name says which is which).
+    pub fn object_name(&self, project: &ProjectId) -> String {
+        format!("{project}:{self}")
+    }
+}
+
 macro_rules! string_conversions {
     ($name:ident) => {
         impl TryFrom<String> for $name {
@@ -121,6 +152,7 @@ macro_rules! string_conversions {
 
 string_conversions!(KeyId);
 string_conversions!(ProjectId);
+string_conversions!(OwnerId);
 
 #[cfg(test)]
 mod tests {
@@ -148,6 +180,18 @@ mod tests {
         for bad in ["", "Acme", "-acme", "_a", "a b", "a/b", &"a".repeat(65)] {
             assert!(ProjectId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn owner_ids_are_what_customers_are_called() {
+        for good in ["acct_123", "org:42", "a.b-c_d", "A", &"x".repeat(128)] {
+            assert!(OwnerId::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "é", "a\n", &"x".repeat(129)] {
+            assert_eq!(OwnerId::parse(bad), Err(InvalidId(OwnerId::SHAPE)), "{bad}");
+        }
+        let owner = OwnerId::parse("org:42").unwrap();
+        assert_eq!(owner.object_name(&ProjectId::parse("acme").unwrap()), "acme:org:42");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! The pure core (everything but `edge`) decides; `edge` only adapts the
 //! `worker` runtime to it and exists only in the wasm build.
 
+pub mod admission;
 pub mod app;
 pub mod config;
 pub mod credits;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod key;
 pub mod keystate;
+pub mod owner;
 pub mod path;
 pub mod project;
 pub mod ratelimit;

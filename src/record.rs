@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::credits::{Balance, Credits};
-use crate::ids::{KeyId, ProjectId};
+use crate::ids::{KeyId, OwnerId, ProjectId};
 use crate::key::Environment;
 use crate::ratelimit::Quota;
 
@@ -55,6 +55,9 @@ pub struct KeyRecord {
     /// balance itself lives in the key's object (spending is no admin write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credits: Option<Credits>,
+    /// The customer whose keys share limits (held by the owner's object); `None`: no shared limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<OwnerId>,
     /// Its secret is kept, sealed, in the key's object (`VAULT_KEY`), and
     /// the admin token may reveal it. Set at creation or rotation only.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -116,6 +119,7 @@ impl KeyRecord {
             "rotated_from": self.rotated_from,
             "rotated_to": self.rotated_to,
             "credits": self.credits_json(None, 0),
+            "owner_id": self.owner_id,
             "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
             "recoverable": self.recoverable,
         })

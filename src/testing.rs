@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::app::http::{Body, Response, Stream};
 use crate::app::limiter::Limiter;
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
+use crate::app::owners::Owners;
 use crate::app::projects::Projects;
 use crate::app::store::{KeyValueStore, ListPage};
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
@@ -19,6 +20,7 @@ use crate::error::Error;
 use crate::events::Notification;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
+use crate::owner::{OwnerAnswer, OwnerCall, OwnerObject, OwnerState};
 use crate::project::object::{ProjectDecisions, DEFAULT_AUDIT_RETENTION_DAYS};
 use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::{ProjectAnswer, ProjectCall};
@@ -131,6 +133,8 @@ impl KeyValueStore for MemoryStore {
 /// SQLite), on a fake clock.
 pub struct MemoryLimiter<C> {
     objects: RefCell<HashMap<String, KeyObject>>,
+    owners: RefCell<HashMap<String, OwnerObject>>,
+    owners_failing: Cell<bool>,
     deliveries: RefCell<HashMap<String, DeliveryState>>,
     projects: RefCell<HashMap<String, ProjectDecisions<MemorySql>>>,
     clock: C,
@@ -143,6 +147,8 @@ impl<C: Clock> MemoryLimiter<C> {
     pub fn new(clock: C) -> MemoryLimiter<C> {
         MemoryLimiter {
             objects: RefCell::default(),
+            owners: RefCell::default(),
+            owners_failing: Cell::new(false),
             deliveries: RefCell::default(),
             projects: RefCell::default(),
             clock,
@@ -150,6 +156,35 @@ impl<C: Clock> MemoryLimiter<C> {
             failing: Cell::new(false),
             projects_failing: Cell::new(false),
         }
+    }
+
+    /// Makes every owner's object unreachable, or reachable again.
+    pub fn fail_owners(&self, failing: bool) {
+        self.owners_failing.set(failing);
+    }
+
+    /// The state of the owner's object `name`, if it exists.
+    pub fn owner_state(&self, name: &str) -> Option<OwnerState> {
+        self.owners.borrow().get(name).map(|object| object.state.clone())
+    }
+
+    /// A key's object as the runtime runs it: a held check asks the owner's object, then settles.
+    fn run_key_object(&self, key_id: &KeyId, call: LimiterCall) -> LimiterAnswer {
+        let now = self.clock.now();
+        let answer = self.objects.borrow_mut().entry(key_id.to_string()).or_default().on_call(call, now).answer;
+        let LimiterAnswer::Held(hold) = answer else { return answer };
+        let verdict = match self.owner_call(&hold.owner, OwnerCall::Admit { cost: hold.cost }) {
+            Ok(OwnerAnswer::Verdict(verdict)) => Some(verdict),
+            _ => None,
+        };
+        self.objects.borrow_mut().get_mut(key_id.as_str()).expect("called above").on_owner(*hold, verdict, now).answer
+    }
+
+    fn owner_call(&self, name: &str, call: OwnerCall) -> Result<OwnerAnswer, Error> {
+        if self.owners_failing.get() {
+            return Err(Error::Unavailable("memory owners set to fail".into()));
+        }
+        Ok(self.owners.borrow_mut().entry(name.to_owned()).or_default().on_call(call, self.clock.now()).answer)
     }
 
     /// Makes every project's object unreachable, or reachable again.
@@ -241,8 +276,17 @@ impl<C: Clock> Limiter for MemoryLimiter<C> {
         if self.failing.get() {
             return Err(Error::Unavailable("memory limiter set to fail".into()));
         }
-        let mut objects = self.objects.borrow_mut();
-        Ok(objects.entry(key_id.to_string()).or_default().on_call(call, self.clock.now()).answer)
+        match self.run_key_object(key_id, call) {
+            LimiterAnswer::OwnerUnavailable => Err(Error::Unavailable("the owner's object could not be asked".into())),
+            answer => Ok(answer),
+        }
+    }
+}
+
+impl<C: Clock> Owners for MemoryLimiter<C> {
+    async fn owner(&self, name: &str, call: OwnerCall) -> Result<OwnerAnswer, Error> {
+        self.calls.set(self.calls.get() + 1);
+        self.owner_call(name, call)
     }
 }
 

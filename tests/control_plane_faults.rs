@@ -184,10 +184,11 @@ impl keygate::app::limiter::Limiter for Racing<'_> {
                 id: "evt_winnerwinnerwinnerwin".into(),
                 at: NOW,
                 action: Action::KeyDeleted,
-                key_id: key_id.clone(),
+                key_id: Some(key_id.clone()),
                 actor: Actor::AdminToken,
                 changes: None,
                 new_key_id: None,
+                owner_id: None,
                 origin: Default::default(),
             };
             let entry = OutboxEntry {
@@ -206,6 +207,12 @@ impl keygate::app::limiter::Limiter for Racing<'_> {
 impl keygate::app::projects::Projects for Racing<'_> {
     async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
         self.inner.project(project, call).await
+    }
+}
+
+impl keygate::app::owners::Owners for Racing<'_> {
+    async fn owner(&self, name: &str, call: keygate::owner::OwnerCall) -> Result<keygate::owner::OwnerAnswer, Error> {
+        self.inner.owner(name, call).await
     }
 }
 

@@ -16,12 +16,15 @@ fn secret(key: &Value) -> String {
     key["key"].as_str().unwrap().to_owned()
 }
 
+/// A verification by the backend (the admin token asks the cost).
 fn verify_cost(h: &Session<'_>, key: &str, cost: Option<u64>) -> keygate::app::http::Response {
     let body = match cost {
         Some(cost) => json!({"key": key, "cost": cost}),
         None => json!({"key": key}),
     };
-    h.send(Request::new("POST", "/v1/keys/verify").with_body(body.to_string()))
+    let request =
+        Request::new("POST", "/v1/keys/verify").with_header("Authorization", &format!("Bearer {ADMIN_TOKEN}"));
+    h.send(request.with_body(body.to_string()))
 }
 
 fn header(response: &keygate::app::http::Response, name: &str) -> Option<String> {
@@ -57,6 +60,19 @@ fn verify_spends_cost_and_reports_what_remains() {
         let refused =
             h.send(Request::new("POST", "/v1/keys/verify").with_body(json!({"key": "x", "cost": -1}).to_string()));
         assert_eq!((refused.status, refused.json_body()["error"]["field"].clone()), (400, json!("cost")));
+        // Attacker review: anyone may call verify; a cost above 1 could spend a
+        // whole balance (a key's, or its owner's) at once, so it is the backend's to ask.
+        let plain = |body: Value| h.send(Request::new("POST", "/v1/keys/verify").with_body(body.to_string()));
+        let drain = plain(json!({"key": secret(&key), "cost": 4}));
+        assert_eq!((drain.status, drain.json_body()["error"]["field"].clone()), (403, json!("cost")));
+        let as_key = h.send(
+            Request::new("POST", "/v1/keys/verify")
+                .with_header("Authorization", &format!("Bearer {}", secret(&unlimited)))
+                .with_body(json!({"key": secret(&key), "cost": 4}).to_string()),
+        );
+        assert_eq!(as_key.status, 403, "only the admin token asks a cost");
+        assert_eq!(plain(json!({"key": secret(&key), "cost": 1})).json_body()["credits"]["remaining"], 3);
+        assert_eq!(plain(json!({"key": secret(&key), "cost": 0})).json_body()["credits"]["remaining"], 3);
     })
 }
 

@@ -262,7 +262,11 @@ function AuditTable({ events, project, showKey }: { events: AuditEvent[]; projec
         (e) => html`<tr>
           <td data-label="When">${when(e.at)}</td>
           <td data-label="Action"><code>${e.action}</code></td>
-          ${showKey ? html`<td data-label="Key"><a href=${`${keysHash(project)}/keys/${e.key_id}`}>${e.key_id}</a></td>` : null}
+          ${showKey
+            ? html`<td data-label="Key">${e.key_id
+                ? html`<a href=${`${keysHash(project)}/keys/${e.key_id}`}>${e.key_id}</a>`
+                : html`owner <code>${e.owner_id}</code>`}</td>`
+            : null}
           <td data-label="By">${actorText(e.actor)}</td>
           <td data-label="Changes">${describeChanges(e)}</td>
         </tr>`,
@@ -345,6 +349,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     ["Last used", when(k.last_used_at, "never")],
     ["Expires", when(k.expires_at, "never")],
     ["Rotated from", k.rotated_from ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_from}`}>${k.rotated_from}</a>` : "—"],
+    ["Owner", k.owner_id ? html`<code>${k.owner_id}</code> (shares its owner's limits)` : "—"],
     ["Rotated to", k.rotated_to ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_to}`}>${k.rotated_to}</a>` : "—"],
     ["Meta", Object.keys(k.meta).length ? html`<pre>${JSON.stringify(k.meta, null, 2)}</pre>` : "—"],
     ["Recoverable", k.recoverable ? "Yes: the admin token can reveal its secret" : "No: only its hash is kept"],
@@ -404,6 +409,8 @@ const ACTIONS = [
   "key.deleted",
   "key.leaked",
   "key.credits_updated",
+  "owner.updated",
+  "owner.deleted",
   "key.revealed",
 ] as const satisfies readonly AuditAction[];
 type _EveryAction = Assert<Covers<AuditAction, (typeof ACTIONS)[number]>>;

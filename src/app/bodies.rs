@@ -17,7 +17,7 @@ use crate::app::principal::Principal;
 use crate::config::Config;
 use crate::credits::{Credits, Refill};
 use crate::error::Error;
-use crate::ids::{KeyId, ProjectId};
+use crate::ids::{KeyId, OwnerId, ProjectId};
 use crate::key::Environment;
 use crate::keystate::CreditOp;
 use crate::ratelimit::Quota;
@@ -47,6 +47,7 @@ const RULES: &[(&str, &str)] = &[
     ("credits", "Must be null or {\"remaining\": N, \"refill\": null | {\"interval\": \"daily\"|\"monthly\", \"amount\": N, \"day\": 1-31}}."),
     ("op", "Must be `set`, `increment` or `decrement`."),
     ("amount", "Must be an integer from 0."),
+    ("owner_id", "Must be 1 to 128 letters, digits and . _ : -"),
     ("recoverable", "Must be true or false."),
 ];
 
@@ -258,6 +259,8 @@ pub struct CreateKey {
     meta: Option<Meta>,
     #[serde(default)]
     credits: Option<CreditsBody>,
+    #[serde(default)]
+    owner_id: Option<OwnerId>,
     /// Keep the secret, sealed with `VAULT_KEY`, for the admin token to reveal.
     #[serde(default)]
     recoverable: Option<bool>,
@@ -285,6 +288,9 @@ pub struct PatchKey {
     /// `null`: no credits (unlimited).
     #[serde(default, deserialize_with = "nullable")]
     credits: Option<Option<CreditsBody>>,
+    /// `null`: the key no longer shares its owner's limits.
+    #[serde(default, deserialize_with = "nullable")]
+    owner_id: Option<Option<OwnerId>>,
 }
 
 impl PatchKey {
@@ -375,7 +381,7 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8], empty_ok: bool) -> Result<T,
 }
 
 /// The limits a body names: a plan of this deployment's, or explicit limits; never both.
-fn limits(
+pub(crate) fn limits(
     config: &Config,
     plan: Option<&str>,
     rate_limit: Option<RateLimit>,
@@ -425,6 +431,7 @@ pub fn new_record(
         disabled_by_admin: false,
         leaked: None,
         credits,
+        owner_id: body.owner_id,
         recoverable: recoverable(config, body.recoverable)?,
     };
     Ok((record, balance))
@@ -460,6 +467,9 @@ pub fn apply_patch(
         None => {}
         Some(None) => record.meta = Map::new(),
         Some(Some(meta)) => record.meta.clone_from(&meta.0),
+    }
+    if let Some(owner_id) = &body.owner_id {
+        record.owner_id.clone_from(owner_id);
     }
     let (credits, balance) = match body.credits {
         None => return Ok(None),

@@ -7,6 +7,9 @@
 //! skipped; the headers read here are exactly [`credential_headers`], which
 //! the origin never receives.
 
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
 use crate::app::http::Request;
 use crate::config::Config;
 use crate::error::Error;
@@ -38,6 +41,19 @@ impl<'r> Credential<'r> {
     }
 }
 
+impl Credential<'_> {
+    /// Whether this is `ADMIN_TOKEN` as a bearer token (compared in constant time).
+    pub fn is_admin_token(&self, config: &Config) -> bool {
+        let admin_token = config.admin_token.as_deref();
+        self.bearer && admin_token.is_some_and(|admin_token| same_secret(self.value, admin_token))
+    }
+}
+
+/// Compares secrets in constant time, hiding their lengths too.
+fn same_secret(presented: &str, expected: &str) -> bool {
+    Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
+}
+
 /// Every header a credential may come in (lower-case): `authorization` and the `KEY_HEADERS`.
 pub fn credential_headers(config: &Config) -> impl Iterator<Item = &str> + Clone {
     std::iter::once("authorization").chain(config.key_headers.iter().map(String::as_str))
@@ -59,6 +75,13 @@ fn bearer_token(value: &str) -> Result<&str, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_by_value_only() {
+        assert!(same_secret("0123456789abcdef", "0123456789abcdef"));
+        assert!(!same_secret("0123456789abcdef", "0123456789abcdeF"));
+        assert!(!same_secret("", "0123456789abcdef"));
+    }
 
     fn config() -> Config {
         Config::from_vars(|name| (name == "KEY_HEADERS").then(|| "X-API-Key, X-TLM-Key".to_owned())).unwrap()

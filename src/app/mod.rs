@@ -13,6 +13,7 @@ pub mod http;
 pub mod json;
 pub mod limiter;
 pub mod origin;
+pub mod owners;
 pub mod principal;
 pub mod projects;
 pub mod routes;
@@ -33,6 +34,7 @@ use http::MAX_JSON_BODY_BYTES;
 use http::{Request, Response};
 use limiter::Limiter;
 use origin::Origin;
+use owners::Owners;
 use projects::Projects;
 use routes::Route;
 use store::{KeyStore, KeyValueStore};
@@ -132,7 +134,7 @@ fn redact_hex_runs(detail: &str) -> String {
     out
 }
 
-impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> App<'_, S, L, O, C> {
+impl<S: KeyValueStore, L: Limiter + Deliveries + Projects + Owners, O: Origin, C: Clock> App<'_, S, L, O, C> {
     pub async fn handle(&self, request: &Request) -> Response {
         self.handle_logged(request).await.0
     }
@@ -185,7 +187,7 @@ impl<S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin, C: Clock> 
     }
 }
 
-impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects, O: Origin> Context<'a, S, L, O> {
+impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects + Owners, O: Origin> Context<'a, S, L, O> {
     async fn route(&self, request: &Request, trace: &mut Trace<'a>) -> Result<Response, Error> {
         // Every decision reads this one path, worked out once per request.
         let path = request.canonical_path().map_err(Error::InvalidPath)?;
@@ -244,8 +246,9 @@ pub fn reads_headers(request: &Request) -> bool {
     !request.canonical_path().is_ok_and(|path| matches!(Route::parse(path), Some(Route::Health | Route::OpenApi)))
 }
 
-/// The OpenAPI 3.1 document of this contract, kept true by a test against [`routes::ROUTE_TABLE`].
-pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+/// The OpenAPI 3.1 document of this contract (`openapi.json`, embedded without
+/// its indentation by `build.rs`), kept true by a test against [`routes::ROUTE_TABLE`].
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 /// The document as this deployment serves it: [`OPENAPI_JSON`] with what a
 /// request may name that the configuration decides, the plans of `PLANS` and

@@ -11,12 +11,18 @@
 //! `remaining`, drop or lower (never add) a refill, and give credits to a key
 //! that had none, but never raise a balance, remove the limit, or give more
 //! than it has itself (when it has credits; an unlimited key may give any).
+//! A key with an owner acts only on keys of the same owner, and the keys it
+//! creates share its owner's limits (they get its `owner_id` unless they name
+//! it): it can never mint a key that escapes its customer's plan. Only the
+//! admin token puts a key under an owner other than the acting key's own: an
+//! owner's limits are a budget its keys share, so adding a key spends it.
 //! The admin token may do anything.
 
 use std::rc::Rc;
 
 use crate::credits::{Credits, Refill};
 use crate::error::Error;
+use crate::ids::OwnerId;
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::ScopeSet;
 
@@ -41,7 +47,58 @@ impl Principal {
             let message = format!("A key can only act on {} keys.", own.environment.as_str());
             return Err(exceeds("environment", message));
         }
+        if own.owner_id.is_some() && target.owner_id != own.owner_id {
+            return Err(exceeds("owner_id", "A key with an owner can only act on keys of the same owner."));
+        }
         Ok(())
+    }
+
+    /// Refuses putting a key under an owner other than this principal's own:
+    /// an owner's limits are a shared budget, and only the admin token decides
+    /// who may spend it. (`before`: `None` for a key being created.)
+    pub fn may_assign_owner(&self, before: Option<&KeyRecord>, after: &KeyRecord) -> Result<(), Error> {
+        let Principal::Key(own, _) = self else { return Ok(()) };
+        let moved = before.is_none_or(|before| before.owner_id != after.owner_id);
+        if moved && after.owner_id.is_some() && after.owner_id != own.owner_id {
+            return Err(exceeds("owner_id", "Only the admin token puts a key under another owner's shared limits."));
+        }
+        Ok(())
+    }
+
+    /// The owner whose keys alone this principal reads, for a key with an
+    /// owner: a customer's key sees neither other customers' keys nor the
+    /// project's audit log and usage (which span every customer).
+    pub fn reads_only(&self) -> Option<&OwnerId> {
+        match self {
+            Principal::Key(own, _) => own.owner_id.as_ref(),
+            Principal::Root => None,
+        }
+    }
+
+    /// Refuses reading `target` as if it did not exist (404, like another
+    /// project's key) unless it is within [`Principal::reads_only`].
+    pub fn may_read(&self, target: &KeyRecord) -> Result<(), Error> {
+        match self.reads_only() {
+            Some(owner) if target.owner_id.as_ref() != Some(owner) => Err(Error::KeyNotFound),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a project-wide read (audit log, project usage) to a key confined to its owner.
+    pub fn may_read_project(&self) -> Result<(), Error> {
+        match self.reads_only() {
+            Some(_) => {
+                Err(exceeds("owner_id", "A key with an owner reads only its owner's keys, not the whole project's."))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Gives a key this principal creates the principal's own owner, unless it names one.
+    pub fn lend_owner(&self, record: &mut KeyRecord) {
+        if let (Principal::Key(own, _), None) = (self, &record.owner_id) {
+            record.owner_id.clone_from(&own.owner_id);
+        }
     }
 
     /// Refuses a change from `before` (which it may touch) to `after` that
@@ -50,6 +107,7 @@ impl Principal {
     pub fn may_change(&self, before: &KeyRecord, after: &KeyRecord) -> Result<(), Error> {
         let Principal::Key(..) = self else { return Ok(()) };
         self.may_touch(after)?;
+        self.may_assign_owner(Some(before), after)?;
         let extended = match (before.expires_at, after.expires_at) {
             (Some(_), None) => true,
             (Some(before), Some(after)) => after > before,
@@ -256,6 +314,36 @@ mod tests {
         assert_eq!(field(principal.may_touch(&target)), None);
         target.scopes.push("bots:write".into());
         assert_eq!(field(principal.may_touch(&target)), Some("scope bots:write".into()));
+    }
+
+    #[test]
+    fn a_key_with_an_owner_never_makes_or_frees_a_key_outside_its_owner() {
+        let owner = |id: &str| Some(crate::ids::OwnerId::parse(id).unwrap());
+        let principal = key_principal(|own| own.owner_id = owner("acct_1"));
+        let mut created = peer(&[]);
+        principal.lend_owner(&mut created);
+        assert_eq!(created.owner_id, owner("acct_1"), "inherited when not named");
+        assert_eq!(field(principal.may_touch(&created)), None);
+        let mut other = peer(&[]);
+        other.owner_id = owner("acct_2");
+        principal.lend_owner(&mut other);
+        assert_eq!(field(principal.may_touch(&other)), Some("owner_id".into()));
+        let mut freed = created.clone();
+        freed.owner_id = None;
+        assert_eq!(field(principal.may_change(&created, &freed)), Some("owner_id".into()));
+        // A key without an owner may act on owned keys and take them out, but
+        // never put a key under an owner: that would spend the owner's budget.
+        let unowned = key_principal(|_| {});
+        assert_eq!(field(unowned.may_touch(&other)), None);
+        assert_eq!(field(unowned.may_change(&created, &freed)), None);
+        assert_eq!(field(unowned.may_assign_owner(None, &other)), Some("owner_id".into()));
+        assert_eq!(field(unowned.may_change(&freed, &created)), Some("owner_id".into()));
+        let mut renamed = other.clone();
+        renamed.name = "renamed".into();
+        assert_eq!(field(unowned.may_change(&other, &renamed)), None, "a key already under an owner stays");
+        let mut root_made = peer(&[]);
+        Principal::Root.lend_owner(&mut root_made);
+        assert_eq!(root_made.owner_id, None);
     }
 
     #[test]

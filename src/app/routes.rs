@@ -21,6 +21,7 @@ enum Kind {
     RetryEvent,
     SecretScanning,
     Webhook,
+    Owner,
     Reveal,
 }
 
@@ -71,6 +72,12 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
     ),
     spec("/v1/secret-scanning/github", &["POST"], Some("/v1/secret-scanning"), Kind::SecretScanning),
     spec("/webhooks/{source}", &["POST"], Some("/webhooks"), Kind::Webhook),
+    spec(
+        "/v1/projects/{project}/owners/{owner_id}",
+        &["GET", "PUT", "DELETE"],
+        Some("/v1/projects/{project}/owners"),
+        Kind::Owner,
+    ),
     spec("/v1/projects/{project}/keys/{id}/reveal", &["POST"], Some("/v1/projects/{project}/keys"), Kind::Reveal),
 ];
 
@@ -123,6 +130,11 @@ pub enum Route<'p> {
     Webhook {
         source: &'p str,
     },
+    /// The limits an owner's keys share.
+    Owner {
+        project: &'p str,
+        owner_id: &'p str,
+    },
     /// The secret of a recoverable key (the admin token's alone).
     Reveal {
         project: &'p str,
@@ -168,6 +180,7 @@ impl<'p> Route<'p> {
                 (Kind::RetryEvent, [project, id]) => Route::RetryEvent { project, id },
                 (Kind::SecretScanning, []) => Route::SecretScanning,
                 (Kind::Webhook, [source]) => Route::Webhook { source },
+                (Kind::Owner, [project, owner_id]) => Route::Owner { project, owner_id },
                 (Kind::Reveal, [project, id]) => Route::Reveal { project, id },
                 _ => return None,
             })
@@ -200,6 +213,7 @@ impl<'p> Route<'p> {
             Route::RetryEvent { .. } => Kind::RetryEvent,
             Route::SecretScanning => Kind::SecretScanning,
             Route::Webhook { .. } => Kind::Webhook,
+            Route::Owner { .. } => Kind::Owner,
             Route::Reveal { .. } => Kind::Reveal,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
@@ -242,6 +256,8 @@ mod tests {
             ("/v1/projects/acme/events", Some(Route::Events { project: "acme" })),
             ("/v1/projects/acme/events/evt_1/retry", Some(Route::RetryEvent { project: "acme", id: "evt_1" })),
             ("/v1/projects/acme/events/evt_1", None),
+            ("/v1/projects/acme/owners/org:42", Some(Route::Owner { project: "acme", owner_id: "org:42" })),
+            ("/v1/projects/acme/owners", None),
             ("/v1/projects/acme/keys/key_1/reveal", Some(Route::Reveal { project: "acme", id: "key_1" })),
             ("/v1/secret-scanning/github", Some(Route::SecretScanning)),
             ("/v1/secret-scanning/gitlab", None),
@@ -273,6 +289,8 @@ mod tests {
             "/v1/projects/p/usage",
             "/v1/projects/p/events/evt_1",
             "/v1/secret-scanning/gitlab",
+            "/v1/projects/p/owners",
+            "/v1/projects/p/owners/o/x",
             "/dashboard",
             "/dashboard/",
             "/dashboard/app.js",
@@ -302,17 +320,28 @@ mod tests {
             Route::RetryEvent { project: "p", id: "i" },
             Route::SecretScanning,
             Route::Webhook { source: "s" },
+            Route::Owner { project: "p", owner_id: "o" },
             Route::Reveal { project: "p", id: "i" },
         ];
         for route in routes {
-            let concrete = route.template().replace("{project}", "p").replace("{id}", "i").replace("{source}", "s");
+            let concrete = route
+                .template()
+                .replace("{project}", "p")
+                .replace("{id}", "i")
+                .replace("{source}", "s")
+                .replace("{owner_id}", "o");
             assert_eq!(Route::parse(&concrete), Some(route));
             assert!(!route.methods().is_empty());
         }
         assert_eq!(routes.len(), ROUTE_TABLE.len());
         // Each kind's row is the one that parses back to it.
         for spec in ROUTE_TABLE {
-            let concrete = spec.template.replace("{project}", "p").replace("{id}", "i").replace("{source}", "s");
+            let concrete = spec
+                .template
+                .replace("{project}", "p")
+                .replace("{id}", "i")
+                .replace("{source}", "s")
+                .replace("{owner_id}", "o");
             assert_eq!(Route::parse(&concrete).map(|route| route.template()), Some(spec.template));
         }
     }

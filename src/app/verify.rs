@@ -125,6 +125,15 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     pub async fn handle_verify(&self, request: &Request, trace: &mut Trace<'_>) -> Result<Response, Error> {
         let body: VerifyKey = parse_body(&request.body, true)?;
         let (scope, project, cost) = (body.scope.map(|wanted| wanted.0), body.project, body.cost.map(|cost| cost.0));
+        // Anyone may call verify: a cost above 1 (which could spend a key's, or
+        // its owner's, whole balance at once) is the backend's to ask, with the admin token.
+        let backend =
+            body.key.is_some() && Credential::of(request, self.config).is_ok_and(|c| c.is_admin_token(self.config));
+        if cost.is_some_and(|cost| cost > 1) && !backend {
+            let message =
+                "A cost above 1 needs the admin token as this request's bearer token (with `key` in the body).";
+            return Err(Error::Exceeds { field: "cost", message: message.into() });
+        }
         let presented = match body.key.as_deref() {
             Some(key) => key,
             None => match Credential::of(request, self.config) {

@@ -17,6 +17,7 @@ use worker::{durable_object, js_sys, wasm_bindgen_futures, web_sys, DurableObjec
 
 use super::now;
 use crate::app::limiter::Limiter;
+use crate::app::owners::Owners;
 use crate::app::projects::Projects;
 use crate::app::store::KeyStore;
 use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
@@ -24,11 +25,14 @@ use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::delivery::UsageState;
 use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
+use crate::owner::{OwnerAnswer, OwnerCall};
 use crate::project::{ProjectAnswer, ProjectCall};
 use crate::ratelimit::LimitState;
 
 /// The Durable Object namespace binding of per-project objects (also read by key objects).
 pub const PROJECTS_BINDING: &str = "PROJECTS";
+/// The Durable Object namespace binding of per-owner objects (asked by key objects).
+pub const OWNERS_BINDING: &str = "OWNERS";
 
 #[durable_object]
 pub struct LimiterObject {
@@ -38,6 +42,9 @@ pub struct LimiterObject {
     loaded: RefCell<Option<KeyObject>>,
     /// Where deliveries go; `None` if the binding is missing (they wait).
     projects: Option<Namespace>,
+    /// Where checks of keys with an owner are decided too; `None` if the
+    /// binding is missing (such checks are then refused as unavailable).
+    owners: Option<Namespace>,
     /// For the directory of projects, kept in step with what deliveries change.
     keys: Option<super::kv::KvStore>,
     /// Whether events are sent (`EVENTS_URL` is set).
@@ -159,7 +166,40 @@ impl LimiterObject {
         if let Some(at) = effects.set_alarm_at {
             self.set_alarm(at, now).await;
         }
-        Ok(effects.answer)
+        let LimiterAnswer::Held(hold) = effects.answer else { return Ok(effects.answer) };
+        // A key with an owner: the owner's object decides too, then the key settles.
+        let asked = match &self.owners {
+            Some(owners) => {
+                call_object::<OwnerAnswer>(owners, &hold.owner, &OwnerCall::Admit { cost: hold.cost }, true)
+                    .await
+                    .map_err(|error| error.detail().unwrap_or("unavailable").to_owned())
+            }
+            None => Err(format!("the Durable Object binding `{OWNERS_BINDING}` is missing")),
+        };
+        let verdict = match &asked {
+            Ok(OwnerAnswer::Verdict(verdict)) => Some(verdict.to_owned()),
+            _ => None,
+        };
+        let now = super::now();
+        let effects = self.with_object(|object| {
+            let effects = object.on_owner(*hold, verdict, now);
+            if effects.write_state {
+                self.write(&object.state, true)?;
+            }
+            Ok(effects)
+        })?;
+        if let Some(at) = effects.set_alarm_at {
+            self.set_alarm(at, now).await;
+        }
+        match (effects.answer, asked) {
+            (LimiterAnswer::OwnerUnavailable, Err(detail)) => {
+                Err(worker::Error::RustError(format!("owner object: {detail}")))
+            }
+            (LimiterAnswer::OwnerUnavailable, Ok(_)) => {
+                Err(worker::Error::RustError("owner object: out of protocol".into()))
+            }
+            (answer, _) => Ok(answer),
+        }
     }
 
     /// Sets the alarm; on failure the object sets it again at its next chance.
@@ -180,9 +220,10 @@ pub(super) fn status(code: u16) -> worker::Result<worker::Response> {
 impl DurableObject for LimiterObject {
     fn new(state: State, env: Env) -> Self {
         let projects = Namespace::bind(&env, PROJECTS_BINDING).ok();
+        let owners = Namespace::bind(&env, OWNERS_BINDING).ok();
         let keys = super::kv::KvStore::bind(&env, super::KEYS_BINDING).ok();
         let notify = crate::config::events_on(super::var(&env, "EVENTS_URL"));
-        let object = LimiterObject { state, loaded: RefCell::new(None), projects, keys, notify };
+        let object = LimiterObject { state, loaded: RefCell::new(None), projects, owners, keys, notify };
         // A failure resurfaces on the first query as a 500 to the worker (→ 503).
         let _ = object.create_tables();
         object
@@ -293,16 +334,17 @@ pub struct DurableObjects {
     keys: Namespace,
     deliveries: Namespace,
     projects: Namespace,
+    owners: Namespace,
 }
 
 /// A Durable Object namespace and the binding that names it (for the log line).
-struct Namespace {
+pub(super) struct Namespace {
     objects: worker::ObjectNamespace,
     binding: &'static str,
 }
 
 impl Namespace {
-    fn bind(env: &Env, binding: &'static str) -> Result<Namespace, Error> {
+    pub(super) fn bind(env: &Env, binding: &'static str) -> Result<Namespace, Error> {
         env.durable_object(binding)
             .map(|objects| Namespace { objects, binding })
             .map_err(|_| Error::Config(format!("the Durable Object binding `{binding}` is missing")))
@@ -315,6 +357,7 @@ impl DurableObjects {
             keys: Namespace::bind(env, keys)?,
             deliveries: Namespace::bind(env, deliveries)?,
             projects: Namespace::bind(env, PROJECTS_BINDING)?,
+            owners: Namespace::bind(env, OWNERS_BINDING)?,
         })
     }
 }
@@ -332,7 +375,7 @@ const MAX_DETAIL_CHARS: usize = 200;
 /// reads, queries) goes in the URL's query, which spares streaming a request
 /// body; a large one, or one holding a key's digest or an audit event (which
 /// runtime traces of URLs must not show), in a POST body.
-async fn call_object<A: serde::de::DeserializeOwned>(
+pub(super) async fn call_object<A: serde::de::DeserializeOwned>(
     namespace: &Namespace,
     name: &str,
     call: &impl serde::Serialize,
@@ -395,6 +438,13 @@ impl Limiter for DurableObjects {
 impl Projects for DurableObjects {
     async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
         call_object(&self.projects, project.as_str(), &call, call.fits_in_url()).await
+    }
+}
+
+impl Owners for DurableObjects {
+    async fn owner(&self, name: &str, call: OwnerCall) -> Result<OwnerAnswer, Error> {
+        let in_url = matches!(call, OwnerCall::Admit { .. } | OwnerCall::Get { .. });
+        call_object(&self.owners, name, &call, in_url).await
     }
 }
 

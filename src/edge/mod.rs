@@ -5,6 +5,7 @@ mod events;
 mod kv;
 mod limiter;
 mod origin;
+mod owner;
 mod project;
 
 use std::cell::OnceCell;

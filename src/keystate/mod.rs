@@ -26,12 +26,15 @@
 
 pub mod delivery;
 mod object;
+mod owned;
 
 pub use object::{AlarmPlan, DeliveredPlan, Effects, KeyObject, FLUSH_MILLIS};
+pub use owned::Hold;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::admission::{self, Limits, Shortfall};
 use crate::credits::Balance;
 use crate::error::Error;
 use crate::events::ExpiryNotices;
@@ -71,6 +74,11 @@ pub struct KeyState {
     /// The credits left, when the record has `credits`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<Balance>,
+    /// Bumped whenever an admin write replaces the balance outright (not by a
+    /// spend, a give-back or a relative change): a held check gives credits
+    /// back only to the balance it spent from.
+    #[serde(default)]
+    pub balance_version: u64,
     /// The secret, sealed ([`crate::vault`]), while the live record is
     /// `recoverable`: held here only, and answered to [`LimiterCall::Reveal`] only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,6 +251,14 @@ pub enum LimiterAnswer {
     },
     /// The object has never seen this key: send the KV copy along.
     NeedRecord,
+    /// A check admitted by the key's own limits, waiting for its owner's
+    /// ([`KeyObject::on_owner`]); never sent to the worker.
+    #[serde(skip)]
+    Held(Box<Hold>),
+    /// The owner's object of a held check could not be asked: the request
+    /// is refused as unavailable (never let through); never sent to the worker.
+    #[serde(skip)]
+    OwnerUnavailable,
     Done,
     /// A write refused: the record is no longer at the version the writer read.
     Conflict,
@@ -310,6 +326,9 @@ impl KeyState {
                     (Some(_), Some(held)) => LimiterAnswer::Replaced { remaining: held.remaining },
                     _ => LimiterAnswer::Done,
                 };
+                if balance.is_some() || record.credits.is_none() {
+                    self.balance_version += 1;
+                }
                 self.balance = match (&record.credits, balance) {
                     (None, _) => None,
                     (Some(_), Some(remaining)) => {
@@ -340,7 +359,16 @@ impl KeyState {
                     CreditOp::Decrement => from.saturating_sub(amount),
                 };
                 // Any refill due by now has happened (in `held`); the next comes on schedule.
-                self.balance = Some(Balance::set(to, now));
+                // A relative change that did not saturate keeps what a held check may give back.
+                let relative = match op {
+                    CreditOp::Set => false,
+                    CreditOp::Increment => true,
+                    CreditOp::Decrement => from >= amount,
+                };
+                self.balance = Some(if relative { Balance { remaining: to, ..held } } else { Balance::set(to, now) });
+                if !relative {
+                    self.balance_version += 1;
+                }
                 self.changed_at = Some(now);
                 self.outbox.extend(entry.map(|mut entry| {
                     if let Some(event) = &mut entry.event {
@@ -464,13 +492,13 @@ impl KeyState {
             self.digest = Some(adopt.digest);
             // A key with credits starts with none left here, until its next refill.
             self.balance = adopt.record.credits.map(|_| Balance::set(0, now));
+            self.balance_version += 1;
             self.record = Some(adopt.record);
             change = Change::Everything;
         }
         let record = self.record.as_ref().expect("set above");
         // The caller's copy is current unless an admin write moved `updated_at`.
         let newer = (record.updated_at != seen_updated_at).then(|| record.clone());
-        let now_micros = now * 1000;
         let refusal = match judge(record, now, scope, project) {
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
                 self.count(&refusal, now, &mut change);
@@ -481,47 +509,54 @@ impl KeyState {
             Err(refusal) => Some(refusal),
             Ok(()) => None,
         };
-        // Credits first (a key without makes no more than this `None` check),
-        // then the rate limit; neither is committed unless both admit.
-        let held = self.current_balance(now);
-        let (mut refusal, mut spent) = (refusal, None);
-        if let (Some(mut balance), None) = (held, &refusal) {
-            let refill = record.credits.and_then(|credits| credits.refill);
-            match balance.spend(cost, refill.as_ref(), now) {
-                Ok(()) => spent = Some(balance),
-                Err(exhausted) => refusal = Some(Refusal::UsageExceeded { refills_at: exhausted.refills_at }),
-            }
-        }
-        let (rate, limit) = match refusal {
-            Some(_) => (ratelimit::peek(record.rate_limit, self.limit, now_micros), self.limit),
-            None => ratelimit::check(record.rate_limit, self.limit, now_micros),
+        // Credits first, then the rate limit; neither is committed unless both admit.
+        let limits = Limits {
+            balance: self.current_balance(now),
+            refill: record.credits.as_ref().and_then(|credits| credits.refill.as_ref()),
+            quota: Some(record.rate_limit),
         };
-        let refusal = refusal.or((!rate.admitted).then_some(Refusal::RateLimited));
-        let mut credits = held.map(|held| held.remaining);
-        match &refusal {
-            Some(refusal) => self.count(refusal, now, &mut change),
+        let admission = admission::admit(limits, self.limit, cost, refusal.is_some(), now);
+        let rate = admission.rate.expect("a key has a quota");
+        let refusal = refusal.or(admission.shortfall.map(Refusal::from));
+        let owner = record.owner_id.as_ref().map(|owner| owner.object_name(&record.project));
+        let Some(spent) = admission.spent.filter(|_| refusal.is_none()) else {
+            let refusal = refusal.expect("refused when nothing was spent");
+            self.count(&refusal, now, &mut change);
+            let answer = LimiterAnswer::Checked {
+                refusal: Some(refusal),
+                record: newer,
+                rate: Some(rate),
+                credits: admission.remaining,
+            };
+            return (answer, change);
+        };
+        self.limit = spent.limit;
+        self.last_used_at = Some(now);
+        if change == Change::Nothing {
+            change = Change::Counters;
+        }
+        if self.balance != spent.balance && spent.cost > 0 {
+            // A spend is never forgotten: written before the answer.
+            self.balance = spent.balance;
+            change = Change::Everything;
+        }
+        let answer =
+            LimiterAnswer::Checked { refusal: None, record: newer, rate: Some(rate), credits: admission.remaining };
+        match owner {
+            // The owner's object decides too; counted once it has.
+            Some(owner) => {
+                let balance_version = self.balance_version;
+                (LimiterAnswer::Held(Box::new(Hold { owner, cost, spent, balance_version, answer })), change)
+            }
             None => {
-                self.limit = limit;
-                self.last_used_at = Some(now);
                 self.usage.count(Outcome::Valid, now);
-                if change == Change::Nothing {
-                    change = Change::Counters;
-                }
-                if let Some(spent) = spent {
-                    credits = Some(spent.remaining);
-                    if self.balance != Some(spent) {
-                        // A spend is never forgotten: written before the answer.
-                        self.balance = Some(spent);
-                        change = Change::Everything;
-                    }
-                }
+                (answer, change)
             }
         }
-        (LimiterAnswer::Checked { refusal, record: newer, rate: Some(rate), credits }, change)
     }
 
     /// Counts a refusal in the usage history (an unknown key has none).
-    fn count(&mut self, refusal: &Refusal, now: UnixMillis, change: &mut Change) {
+    pub(crate) fn count(&mut self, refusal: &Refusal, now: UnixMillis, change: &mut Change) {
         let outcome = match refusal {
             Refusal::Unknown => return,
             Refusal::Disabled => Outcome::Disabled,
@@ -569,6 +604,15 @@ pub fn judge(record: &KeyRecord, now: UnixMillis, scope: Option<&str>, project: 
         }
     }
     Ok(())
+}
+
+impl From<Shortfall> for Refusal {
+    fn from(shortfall: Shortfall) -> Refusal {
+        match shortfall {
+            Shortfall::RateLimited => Refusal::RateLimited,
+            Shortfall::UsageExceeded { refills_at } => Refusal::UsageExceeded { refills_at },
+        }
+    }
 }
 
 impl Refusal {

@@ -2,8 +2,9 @@
 //! what to deliver. The object executes these plans and decides nothing.
 
 use super::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
-use super::{Change, KeyState, LimiterAnswer, LimiterCall, Refusal, IDLE_MILLIS};
+use super::{Change, Hold, KeyState, LimiterAnswer, LimiterCall, Refusal, IDLE_MILLIS};
 use crate::events::{self, ExpiryNotices, Notification, RATE_LIMITED_NOTICE_MILLIS};
+use crate::owner::OwnerVerdict;
 use crate::project::audit::new_event_id;
 use crate::project::{CatalogChange, OutboxEntry, ProjectCall};
 use crate::ratelimit::LimitState;
@@ -69,10 +70,23 @@ impl KeyObject {
         KeyObject { state, deliver_at, notify, ..KeyObject::default() }
     }
 
-    /// Decides `call` at `now`.
+    /// Decides `call` at `now`. A check of a key with an owner answers
+    /// [`LimiterAnswer::Held`]: ask the owner's object, then [`KeyObject::on_owner`].
     pub fn on_call(&mut self, call: LimiterCall, now: UnixMillis) -> Effects {
         let outbox_before = self.state.outbox.len();
-        let (answer, mut change) = self.state.apply(call, now);
+        let (answer, change) = self.state.apply(call, now);
+        self.effects(answer, change, outbox_before, now)
+    }
+
+    /// Settles a held check with its owner's `verdict` (`None`: the owner's
+    /// object could not be asked; the answer is then [`LimiterAnswer::OwnerUnavailable`]).
+    pub fn on_owner(&mut self, hold: Hold, verdict: Option<OwnerVerdict>, now: UnixMillis) -> Effects {
+        let outbox_before = self.state.outbox.len();
+        let (answer, change) = self.state.settle(hold, verdict, now);
+        self.effects(answer.unwrap_or(LimiterAnswer::OwnerUnavailable), change, outbox_before, now)
+    }
+
+    fn effects(&mut self, answer: LimiterAnswer, mut change: Change, outbox_before: usize, now: UnixMillis) -> Effects {
         if self.notify_rate_limited(&answer, now) {
             change = Change::Everything;
         }

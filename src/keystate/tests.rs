@@ -24,6 +24,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         disabled_by_admin: false,
         leaked: None,
         credits: None,
+        owner_id: None,
         recoverable: false,
     }
 }

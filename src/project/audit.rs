@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::events::EventType;
-use crate::ids::KeyId;
+use crate::ids::{KeyId, OwnerId};
 use crate::record::{rfc3339, KeyRecord, UnixMillis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,19 +26,27 @@ pub enum Action {
     /// `POST …/keys/{id}/credits` changed the balance.
     #[serde(rename = "key.credits_updated")]
     KeyCreditsUpdated,
+    /// `PUT …/owners/{owner_id}` set an owner's shared limits.
+    #[serde(rename = "owner.updated")]
+    OwnerUpdated,
+    /// `DELETE …/owners/{owner_id}` removed them.
+    #[serde(rename = "owner.deleted")]
+    OwnerDeleted,
     /// The admin token revealed a recoverable key's secret (`POST …/keys/{id}/reveal`).
     #[serde(rename = "key.revealed")]
     KeyRevealed,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::KeyCreated,
         Action::KeyUpdated,
         Action::KeyRotated,
         Action::KeyDeleted,
         Action::KeyLeaked,
         Action::KeyCreditsUpdated,
+        Action::OwnerUpdated,
+        Action::OwnerDeleted,
         Action::KeyRevealed,
     ];
 
@@ -50,6 +58,8 @@ impl Action {
             Action::KeyDeleted => "key.deleted",
             Action::KeyLeaked => "key.leaked",
             Action::KeyCreditsUpdated => "key.credits_updated",
+            Action::OwnerUpdated => "owner.updated",
+            Action::OwnerDeleted => "owner.deleted",
             Action::KeyRevealed => "key.revealed",
         }
     }
@@ -63,6 +73,8 @@ impl Action {
             Action::KeyDeleted => EventType::KeyDeleted,
             Action::KeyLeaked => EventType::KeyLeaked,
             Action::KeyCreditsUpdated => EventType::KeyCreditsUpdated,
+            Action::OwnerUpdated => EventType::OwnerUpdated,
+            Action::OwnerDeleted => EventType::OwnerDeleted,
             Action::KeyRevealed => EventType::KeyRevealed,
         }
     }
@@ -100,12 +112,16 @@ pub struct AuditEvent {
     pub id: String,
     pub at: UnixMillis,
     pub action: Action,
-    pub key_id: KeyId,
+    /// The key changed; `None` for an owner's event.
+    pub key_id: Option<KeyId>,
     pub actor: Actor,
     pub changes: Option<Map<String, Value>>,
     /// For `key.rotated`: the key that replaced this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_key_id: Option<KeyId>,
+    /// The owner whose limits an `owner.*` event changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<OwnerId>,
     #[serde(flatten)]
     pub origin: RequestOrigin,
 }
@@ -123,6 +139,9 @@ impl AuditEvent {
             "ip": self.origin.ip,
             "user_agent": self.origin.user_agent,
         });
+        if let Some(owner_id) = &self.owner_id {
+            event["owner_id"] = json!(owner_id);
+        }
         if let Some(new_key_id) = &self.new_key_id {
             event["new_key_id"] = json!(new_key_id);
         }
@@ -131,7 +150,7 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 11] = [
+const AUDITED: [&str; 12] = [
     "name",
     "scopes",
     "status",
@@ -142,6 +161,7 @@ const AUDITED: [&str; 11] = [
     "meta",
     "rotated_to",
     "leaked",
+    "owner_id",
     "recoverable",
 ];
 
@@ -222,10 +242,11 @@ mod tests {
             id: "evt_1".into(),
             at: 1_795_420_800_000,
             action: Action::KeyUpdated,
-            key_id: KeyId::parse("key_0000000000000000000001").unwrap(),
+            key_id: Some(KeyId::parse("key_0000000000000000000001").unwrap()),
             actor: Actor::Key { key_id: KeyId::parse("key_0000000000000000000002").unwrap(), name: "ci".into() },
             changes: None,
             new_key_id: None,
+            owner_id: None,
             origin: RequestOrigin { request_id: "r".into(), ip: Some("192.0.2.1".into()), user_agent: None },
         };
         let shown = event.to_json();

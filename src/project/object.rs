@@ -222,7 +222,7 @@ impl<S: Sql> ProjectDecisions<S> {
                 &[
                     event.id.as_str().into(),
                     event.at.into(),
-                    event.key_id.as_str().into(),
+                    event.key_id.as_deref().unwrap_or("").into(),
                     event.action.as_str().into(),
                     to_json(event)?.into(),
                 ],

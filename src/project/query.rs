@@ -11,7 +11,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::ids::KeyId;
+use crate::ids::{KeyId, OwnerId};
 use crate::key::Environment;
 use crate::project::audit::Action;
 use crate::record::{time_param, KeyRecord, KeyStatus, UnixMillis};
@@ -58,9 +58,12 @@ pub struct ListQuery {
     pub scope: Option<String>,
     /// Lower-cased.
     pub q: Option<String>,
+    /// Keys of this owner only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<OwnerId>,
 }
 
-pub const LIST_PARAMETERS: &[&str] = &["limit", "cursor", "status", "environment", "scope", "q"];
+pub const LIST_PARAMETERS: &[&str] = &["limit", "cursor", "status", "environment", "scope", "q", "owner_id"];
 
 impl ListQuery {
     pub fn parse<'q>(param: impl Fn(&str) -> Option<&'q str>) -> Result<ListQuery, Error> {
@@ -89,9 +92,12 @@ impl ListQuery {
             Some(text) if (1..=MAX_Q_CHARS).contains(&text.chars().count()) => Some(text.to_lowercase()),
             Some(_) => return Err(Error::validation("q", "Must be 1 to 100 characters.")),
         };
+        let owner_id = param("owner_id")
+            .map(|text| OwnerId::parse(text).map_err(|invalid| Error::validation("owner_id", invalid.0)))
+            .transpose()?;
         let after =
             param("cursor").map(|cursor| Position::from_cursor(cursor, |id| KeyId::parse(id).is_ok())).transpose()?;
-        Ok(ListQuery { limit: page_size(&param)?, after, status, environment, scope, q })
+        Ok(ListQuery { limit: page_size(&param)?, after, status, environment, scope, q, owner_id })
     }
 
     /// Whether `record` passes every filter (the position aside).
@@ -105,7 +111,8 @@ impl ListQuery {
             .q
             .as_deref()
             .is_none_or(|q| record.name.to_lowercase().contains(q) || record.prefix.to_lowercase().contains(q));
-        status_ok && environment_ok && scope_ok && q_ok
+        let owner_ok = self.owner_id.is_none() || record.owner_id == self.owner_id;
+        status_ok && environment_ok && scope_ok && q_ok && owner_ok
     }
 }
 

@@ -18,7 +18,8 @@ before(async () => {
 after(() => worker?.stop());
 
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const verify = (json) => worker.call("POST", "/v1/keys/verify", { json });
+// As the backend calls it: a cost above 1 needs the admin token.
+const verify = (json) => worker.call("POST", "/v1/keys/verify", { json, headers: root });
 
 test("50 concurrent requests on remaining 10: exactly 10 pass, through the gateway and verify", async () => {
   const key = await worker.createKey("burst", {
@@ -101,6 +102,11 @@ test("verify spends its cost and reports credits.remaining", async () => {
   assert.equal(answer.body.valid, true);
   assert.equal(answer.body.credits, undefined);
   assert.equal(answer.headers.get("x-credits-remaining"), null);
+  // Anyone may call verify: a cost above 1 without the admin token is refused, and spends nothing.
+  const drain = await worker.call("POST", "/v1/keys/verify", { json: { key: key.key, cost: 6 } });
+  assert.equal(drain.status, 403);
+  assert.equal(drain.body.error.field, "cost");
+  assert.deepEqual((await verify({ key: key.key, cost: 0 })).body.credits, { remaining: 6 });
 });
 
 test("an exhausted key with a refill says when; an admin set refills it at once and is audited", async () => {

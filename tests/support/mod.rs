@@ -63,6 +63,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
         disabled_by_admin: false,
         leaked: None,
         credits: None,
+        owner_id: None,
         recoverable: false,
     }
 }
@@ -79,7 +80,10 @@ pub fn seed(store: &MemoryStore, scopes: &[&str], edit: impl FnOnce(&mut KeyReco
 pub fn send<S, L, O, C>(app: &App<'_, S, L, O, C>, request: Request) -> Response
 where
     S: keygate::app::store::KeyValueStore,
-    L: keygate::app::limiter::Limiter + keygate::app::webhooks::Deliveries + keygate::app::projects::Projects,
+    L: keygate::app::limiter::Limiter
+        + keygate::app::webhooks::Deliveries
+        + keygate::app::projects::Projects
+        + keygate::app::owners::Owners,
     O: keygate::app::origin::Origin,
     C: keygate::app::Clock,
 {

@@ -51,6 +51,12 @@ impl Projects for Racing<'_> {
     }
 }
 
+impl keygate::app::owners::Owners for Racing<'_> {
+    async fn owner(&self, name: &str, call: keygate::owner::OwnerCall) -> Result<keygate::owner::OwnerAnswer, Error> {
+        self.inner.owner(name, call).await
+    }
+}
+
 impl Deliveries for Racing<'_> {
     async fn delivery(&self, name: &str, call: DeliveryCall) -> Result<bool, Error> {
         self.inner.delivery(name, call).await

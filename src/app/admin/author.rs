@@ -3,7 +3,7 @@
 use crate::app::http::Request;
 use crate::app::principal::Principal;
 use crate::error::Error;
-use crate::ids::{KeyId, ProjectId};
+use crate::ids::{KeyId, OwnerId, ProjectId};
 use crate::project::audit::{changes, new_event_id, new_request_id, RequestOrigin};
 use crate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry};
 use crate::record::{KeyRecord, UnixMillis};
@@ -48,17 +48,42 @@ impl Author {
         action: Option<(Action, &KeyId, UnixMillis)>,
     ) -> Result<OutboxEntry, Error> {
         let id = new_event_id().map_err(randomness)?;
-        let event = action.map(|(action, key_id, at)| AuditEvent {
-            id: id.clone(),
+        let event = action.map(|(action, key_id, at)| self.event(&id, action, Some(key_id.clone()), None, at));
+        Ok(OutboxEntry { id, project: project.clone(), change, event, notice: None })
+    }
+
+    /// The entry recording `action` on `owner`'s shared limits (the owner's object fills in `changes`).
+    pub(super) fn owner_entry(
+        &self,
+        project: &ProjectId,
+        action: Action,
+        owner: &OwnerId,
+        at: UnixMillis,
+    ) -> Result<OutboxEntry, Error> {
+        let id = new_event_id().map_err(randomness)?;
+        let event = Some(self.event(&id, action, None, Some(owner.clone()), at));
+        Ok(OutboxEntry { id, project: project.clone(), change: CatalogChange::Unchanged, event, notice: None })
+    }
+
+    fn event(
+        &self,
+        id: &str,
+        action: Action,
+        key_id: Option<KeyId>,
+        owner_id: Option<OwnerId>,
+        at: UnixMillis,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: id.to_owned(),
             at,
             action,
-            key_id: key_id.clone(),
+            key_id,
             actor: self.actor.clone(),
             changes: None,
             new_key_id: None,
+            owner_id,
             origin: self.origin.clone(),
-        });
-        Ok(OutboxEntry { id, project: project.clone(), change, event, notice: None })
+        }
     }
 
     /// The entry of a write of `after` (an upsert), with its audit event.

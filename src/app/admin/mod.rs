@@ -10,17 +10,17 @@
 mod author;
 mod events;
 mod leaks;
+mod owners;
 mod reads;
 mod reveal;
 mod writes;
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::app::credential::Credential;
 use crate::app::http::{Request, Response};
 use crate::app::limiter::Limiter;
+use crate::app::owners::Owners;
 use crate::app::principal::Principal;
 use crate::app::projects::Projects;
 use crate::app::routes::Route;
@@ -124,7 +124,7 @@ impl Params {
     }
 }
 
-impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
+impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
     /// Serves an admin route; `method` has been checked against the route already.
     pub async fn handle_admin(
         &self,
@@ -145,6 +145,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 self.authenticate_root(request)?;
                 return self.retry_event(&parse_project(project)?, id, request).await;
             }
+            Route::Owner { project, owner_id } => {
+                self.authenticate_root(request)?;
+                return self.owner(&parse_project(project)?, owner_id, request).await;
+            }
             Route::Reveal { project, id } => {
                 self.authenticate_root(request)?;
                 return self.reveal(&parse_project(project)?, id, request).await;
@@ -162,9 +166,15 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let Some(id) = id else {
             return match (route, request.method.as_str()) {
                 (Route::Keys { .. }, "POST") => self.create(project, &principal, request).await,
-                (Route::Keys { .. }, _) => self.list(project, request).await,
-                (Route::Audit { .. }, _) => self.audit(project, request).await,
-                (_, _) => self.project_usage(project, request).await,
+                (Route::Keys { .. }, _) => self.list(project, &principal, request).await,
+                (Route::Audit { .. }, _) => {
+                    principal.may_read_project()?;
+                    self.audit(project, request).await
+                }
+                (_, _) => {
+                    principal.may_read_project()?;
+                    self.project_usage(project, request).await
+                }
             };
         };
         let id = &KeyId::parse(id).map_err(|_| Error::KeyNotFound)?;
@@ -172,13 +182,14 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         match (route, request.method.as_str()) {
             (Route::Key { .. }, "GET") => {
                 let found = self.find_live(project, id).await?;
+                principal.may_read(&found.record)?;
                 Ok(key_answer(200, &found.record, found.last_used_at, found.balance.as_ref(), None, self.now))
             }
             (Route::Key { .. }, "PATCH") => self.update(project, id, &principal, precondition, request).await,
             (Route::Key { .. }, _) => self.delete(project, id, &principal, precondition, request).await,
             (Route::Rotate { .. }, _) => self.rotate(project, id, &principal, precondition, request).await,
             (Route::Credits { .. }, _) => self.change_credits(project, id, &principal, request).await,
-            (Route::Usage { .. }, _) => self.usage(project, id, request).await,
+            (Route::Usage { .. }, _) => self.usage(project, id, &principal, request).await,
             _ => Err(Error::NotFound),
         }
     }
@@ -203,10 +214,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         self.principal(request, &requirement, trace).await
     }
 
-    /// Whether `credential` is `ADMIN_TOKEN` as a bearer token (compared in constant time).
     fn is_admin_token(&self, credential: &Credential<'_>) -> bool {
-        let admin_token = self.config.admin_token.as_deref();
-        credential.bearer && admin_token.is_some_and(|admin_token| same_secret(credential.value, admin_token))
+        credential.is_admin_token(self.config)
     }
 
     /// The refusal of a bearer token that is neither the admin token nor a key.
@@ -255,21 +264,9 @@ fn parse_project(project: &str) -> Result<ProjectId, Error> {
     ProjectId::parse(project).map_err(|invalid| Error::validation("project", invalid.0))
 }
 
-/// Compares secrets in constant time, hiding their lengths too.
-fn same_secret(presented: &str, expected: &str) -> bool {
-    Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_by_value_only() {
-        assert!(same_secret("0123456789abcdef", "0123456789abcdef"));
-        assert!(!same_secret("0123456789abcdef", "0123456789abcdeF"));
-        assert!(!same_secret("", "0123456789abcdef"));
-    }
 
     #[test]
     fn query_parameters_are_known_and_single() {

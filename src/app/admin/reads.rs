@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::{key_json, Params};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::{out_of_protocol, Limiter};
+use crate::app::principal::Principal;
 use crate::app::projects::{project_out_of_protocol, Projects};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
@@ -15,11 +16,11 @@ use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{LimiterAnswer, LimiterCall};
 use crate::project::query::{page_size, AUDIT_PARAMETERS, LIST_PARAMETERS};
 use crate::project::{AuditQuery, ListQuery, ProjectAnswer, ProjectCall};
-use crate::ratelimit::PolicyStatus;
+use crate::ratelimit::{PolicyStatus, RateDecision};
 use crate::record::{rfc3339, KeyRecord, UnixMillis};
-use crate::usage::{series_json, UsageQuery};
+use crate::usage::{series_json, Counts, UsageQuery};
 
-const USAGE_PARAMETERS: &[&str] = &["granularity", "from", "to"];
+pub(super) const USAGE_PARAMETERS: &[&str] = &["granularity", "from", "to"];
 /// Keys an older version wrote are imported in batches (two KV reads each),
 /// a few per listing, within a request's budget of storage operations; a
 /// listing that could not finish answers 503 and the next one continues.
@@ -104,10 +105,23 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         }
     }
 
-    /// The catalog, newest first; a project's keys from before the catalog are imported first, once.
-    pub(super) async fn list(&self, project: &ProjectId, request: &Request) -> Result<Response, Error> {
+    /// The catalog, newest first (a key with an owner sees its owner's keys
+    /// only); a project's keys from before the catalog are imported first, once.
+    pub(super) async fn list(
+        &self,
+        project: &ProjectId,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Response, Error> {
         let params = Params::of(request, LIST_PARAMETERS)?;
-        let query = ListQuery::parse(|name| params.get(name))?;
+        let mut query = ListQuery::parse(|name| params.get(name))?;
+        if let Some(owner) = principal.reads_only() {
+            if query.owner_id.as_ref().is_some_and(|asked| asked != owner) {
+                let message = "A key with an owner lists only its owner's keys.".into();
+                return Err(Error::Exceeds { field: "owner_id", message });
+            }
+            query.owner_id = Some(owner.clone());
+        }
         let call = || ProjectCall::List { project: project.clone(), query: query.clone() };
         let mut answer = self.limiter.project(project, call()).await?;
         for _ in 0..IMPORT_BATCHES {
@@ -149,23 +163,22 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     }
 
     /// A key's counters and history, from its own object: current to the request.
-    pub(super) async fn usage(&self, project: &ProjectId, id: &KeyId, request: &Request) -> Result<Response, Error> {
+    pub(super) async fn usage(
+        &self,
+        project: &ProjectId,
+        id: &KeyId,
+        principal: &Principal,
+        request: &Request,
+    ) -> Result<Response, Error> {
         let params = Params::of(request, USAGE_PARAMETERS)?;
         let query = UsageQuery::parse(|name| params.get(name), self.now)?;
-        self.find_live(project, id).await?;
+        principal.may_read(&self.find_live(project, id).await?.record)?;
         let call = LimiterCall::Usage { query: Some(query) };
         let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } = self.limiter.call(id, call).await?
         else {
             return Err(out_of_protocol());
         };
-        let policy = |status: PolicyStatus, now| json!({"limit": status.limit, "remaining": status.remaining, "reset": status.reset_at(now)});
-        let ratelimit =
-            rate.map(|rate| json!({"minute": policy(rate.minute, rate.now), "day": policy(rate.day, rate.now)}));
-        let mut body = usage_range(&query);
-        body["requests_today"] = json!(requests_today);
-        body["last_used_at"] = json!(last_used_at.map(rfc3339));
-        body["ratelimit"] = ratelimit.unwrap_or(Value::Null);
-        body["series"] = series_json(series.iter().map(|(start, counts)| (*start, counts)));
+        let body = usage_json(&query, u64::from(requests_today), last_used_at, rate, &series);
         Ok(Response::json(200, &body))
     }
 
@@ -192,6 +205,26 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         let projects: Vec<Value> = projects.iter().map(|(id, keys)| json!({"id": id, "keys": keys})).collect();
         Ok(Response::json(200, &json!({ "projects": projects, "cursor": cursor })))
     }
+}
+
+/// A usage answer (a key's, or an owner's shared usage): where the limits
+/// stand now, the last use, and the series `query` asked for.
+pub(super) fn usage_json(
+    query: &UsageQuery,
+    requests_today: u64,
+    last_used_at: Option<UnixMillis>,
+    rate: Option<RateDecision>,
+    series: &[(UnixMillis, Counts)],
+) -> Value {
+    let policy = |status: PolicyStatus, now| json!({"limit": status.limit, "remaining": status.remaining, "reset": status.reset_at(now)});
+    let ratelimit =
+        rate.map(|rate| json!({"minute": policy(rate.minute, rate.now), "day": policy(rate.day, rate.now)}));
+    let mut body = usage_range(query);
+    body["requests_today"] = json!(requests_today);
+    body["last_used_at"] = json!(last_used_at.map(rfc3339));
+    body["ratelimit"] = ratelimit.unwrap_or(Value::Null);
+    body["series"] = series_json(series.iter().map(|(start, counts)| (*start, counts)));
+    body
 }
 
 /// `{"granularity", "from", "to"}` of a usage answer.

@@ -68,6 +68,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         precondition: Option<&Precondition>,
     ) -> Result<LiveKey, Error> {
         let found = self.find_live(project, id).await?;
+        principal.may_read(&found.record)?;
         if let Some(precondition) = precondition {
             precondition.holds_for(&found.record)?;
         }
@@ -190,8 +191,11 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         request: &Request,
     ) -> Result<Response, Error> {
         let author = Author::of(principal, request)?;
-        let (record, balance) = new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
+        let (mut record, balance) =
+            new_record(self.config, project.clone(), parse_body(&request.body, false)?, self.now)?;
+        principal.lend_owner(&mut record);
         principal.may_touch(&record)?;
+        principal.may_assign_owner(None, &record)?;
         principal.may_give_credits(None, record.credits.zip(balance))?;
         let given = balance.map(|remaining| Balance::set(remaining, self.now));
         let entry_of = |record: &KeyRecord| {
@@ -324,6 +328,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                     let Some(left) = left.filter(|left| &left.project == project && &left.id == id) else {
                         return Err(Error::KeyNotFound);
                     };
+                    principal.may_read(&left)?;
                     principal.may_touch(&left)?;
                     self.keys.remove(Some(&digest_hex), project, id).await?;
                     let change = CatalogChange::Remove { key_id: id.clone(), version: self.now };
@@ -333,6 +338,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 Found::Deleted { digest_hex: None } => return Err(Error::KeyNotFound),
                 Found::Live(found) => found,
             };
+            principal.may_read(&found.record)?;
             if let Some(precondition) = &precondition {
                 precondition.holds_for(&found.record)?;
             }
