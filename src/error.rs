@@ -71,6 +71,11 @@ pub enum Error {
     Origin,
     /// Storage or runtime failure; the detail is for logs only.
     Unavailable(String),
+    /// A reveal of a key whose secret was not kept (it was not created recoverable).
+    KeyNotRecoverable,
+    /// A reveal that `VAULT_KEY` cannot serve: not set, or no longer holding
+    /// the vault key that sealed the secret, or a sealed secret that does not open.
+    VaultUnavailable(&'static str),
 }
 
 impl Error {
@@ -114,6 +119,8 @@ impl Error {
             Error::Config(String::new()),
             Error::Origin,
             Error::Unavailable(String::new()),
+            Error::KeyNotRecoverable,
+            Error::VaultUnavailable(""),
         ];
         for error in &all {
             // Adding a variant fails to compile here until it is added to the list above.
@@ -146,7 +153,9 @@ impl Error {
                 | Error::IpNotAllowed
                 | Error::Config(_)
                 | Error::Origin
-                | Error::Unavailable(_) => {}
+                | Error::Unavailable(_)
+                | Error::KeyNotRecoverable
+                | Error::VaultUnavailable(_) => {}
             }
         }
         all
@@ -171,13 +180,13 @@ impl Error {
             | Error::IpNotAllowed => 403,
             Error::NotFound | Error::KeyNotFound | Error::EventNotFound | Error::OwnerNotFound => 404,
             Error::MethodNotAllowed { .. } => 405,
-            Error::AlreadyRotated { .. } | Error::NoCredits => 409,
+            Error::AlreadyRotated { .. } | Error::NoCredits | Error::KeyNotRecoverable => 409,
             Error::PreconditionFailed => 412,
             Error::PayloadTooLarge { .. } => 413,
             Error::RateLimited { .. } | Error::UsageExceeded { .. } => 429,
             Error::Config(_) => 500,
             Error::Origin => 502,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::VaultUnavailable(_) => 503,
         }
     }
 
@@ -212,6 +221,8 @@ impl Error {
             Error::Config(_) => "CONFIG_ERROR",
             Error::Origin => "ORIGIN_ERROR",
             Error::Unavailable(_) => "UNAVAILABLE",
+            Error::KeyNotRecoverable => "KEY_NOT_RECOVERABLE",
+            Error::VaultUnavailable(_) => "VAULT_UNAVAILABLE",
         }
     }
 
@@ -221,6 +232,7 @@ impl Error {
             | Error::Validation { message, .. }
             | Error::InvalidApiKey(message)
             | Error::Exceeds { message, .. } => message.clone(),
+            Error::VaultUnavailable(message) => (*message).into(),
             Error::InvalidPath(reason) => format!("Invalid path: {reason}."),
             Error::MethodOverride => {
                 "A `_method` query parameter is refused: keygate checks the request's own method.".into()
@@ -259,6 +271,10 @@ impl Error {
             Error::Config(message) => format!("Configuration error: {message}"),
             Error::Origin => "The origin could not be reached.".into(),
             Error::Unavailable(_) => "Key storage is unavailable; the request was not let through.".into(),
+            Error::KeyNotRecoverable => {
+                "This key's secret was not kept: only a key created or rotated with `recoverable: true` can be revealed."
+                    .into()
+            }
         }
     }
 

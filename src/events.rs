@@ -51,6 +51,9 @@ pub enum EventType {
     OwnerUpdated,
     #[serde(rename = "owner.deleted")]
     OwnerDeleted,
+    /// A recoverable key's secret was revealed: operators hear of every reveal.
+    #[serde(rename = "key.revealed")]
+    KeyRevealed,
 }
 
 /// One notification, as queued and as kept when its delivery failed.

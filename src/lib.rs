@@ -23,6 +23,7 @@ pub mod scope;
 pub mod secret_scanning;
 pub mod slug;
 pub mod usage;
+pub mod vault;
 pub mod webhook;
 
 #[cfg(any(test, feature = "testing"))]

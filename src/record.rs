@@ -62,6 +62,10 @@ pub struct KeyRecord {
     /// The client addresses the key answers from; `None`: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_ips: Option<Allowlist>,
+    /// Its secret is kept, sealed, in the key's object (`VAULT_KEY`), and
+    /// the admin token may reveal it. Set at creation or rotation only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recoverable: bool,
 }
 
 /// Where and when a leak report found a key.
@@ -122,6 +126,7 @@ impl KeyRecord {
             "owner_id": self.owner_id,
             "leaked": self.leaked.as_ref().map(|leak| json!({"at": rfc3339(leak.at), "url": leak.url, "source": leak.source})),
             "allowed_ips": self.allowed_ips.as_ref().map(Allowlist::to_strings),
+            "recoverable": self.recoverable,
         })
     }
 }

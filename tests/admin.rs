@@ -514,6 +514,7 @@ fn every_admin_operation_names_the_scope_its_access_needs() {
                 "/v1/projects/{project}/events",
                 "/v1/projects/{project}/events/{id}/retry",
                 "/v1/projects/{project}/owners/{owner_id}",
+                "/v1/projects/{project}/keys/{id}/reveal",
             ];
             let wanted = if admin_only.contains(&path.as_str()) {
                 "admin_token"

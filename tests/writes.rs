@@ -71,6 +71,7 @@ fn two_concurrent_patches_both_take_effect() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let patched = send(root("PATCH", &path, json!({"scopes": ["b:read"]})));
@@ -213,6 +214,7 @@ fn a_keys_delete_applies_only_to_the_version_it_judged() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         };
         *racing.before_next_write.borrow_mut() = Some((id.clone(), put));
         let weak_key = weak["key"].as_str().unwrap();

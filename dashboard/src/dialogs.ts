@@ -1,4 +1,4 @@
-// Create, edit, rotate and delete: each a modal dialog over the admin API.
+// Create, edit, rotate, delete and reveal: each a modal dialog over the admin API.
 import { useState } from "preact/hooks";
 import { api, ApiError, type Environment, type KeyObject, type NewKey, type Principal, type RequestBody } from "./api";
 import { isoToLocal, localToIso, parseMeta, parseScopes } from "./format";
@@ -123,6 +123,7 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<NewKey | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
+  const [recoverable, setRecoverable] = useState(false);
   const set = (change: Partial<FormState>) => setForm({ ...form, ...change });
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -135,6 +136,7 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
       ...limitsOf(form),
       meta: parseMeta(form.meta).meta,
     };
+    if (recoverable) body.recoverable = true;
     const expires = localToIso(form.expires);
     if (expires) body.expires_at = expires;
     setBusy(true);
@@ -155,12 +157,13 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
       onClose(rest);
     };
     return html`<${Modal} title=${`Key “${created.name}” created`} onClose=${() => setCloseAsked(closeAsked + 1)}>
-      <${SecretPanel} secret=${created.key} onDone=${done} closeAsked=${closeAsked} />
+      <${SecretPanel} secret=${created.key} onDone=${done} closeAsked=${closeAsked} again=${created.recoverable} />
     <//>`;
   }
   return html`<${Modal} title="Create key" onClose=${() => onClose()}>
     <form onSubmit=${submit} novalidate>
       <${KeyFields} form=${form} set=${set} editing=${false} />
+      <${RecoverableField} checked=${recoverable} set=${setRecoverable} />
       <${ErrorBox} error=${error} />
       <div class="actions">
         <button type="submit" class="primary" disabled=${busy}>Create</button>
@@ -237,6 +240,7 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
   const [busy, setBusy] = useState(false);
   const [rotated, setRotated] = useState<NewKey | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
+  const [recoverable, setRecoverable] = useState(keyObject.recoverable);
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
@@ -244,7 +248,7 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
     try {
       const answer = await api("POST", "/v1/projects/{project}/keys/{id}/rotate", {
         path: { project: keyObject.project, id: keyObject.id },
-        body: { grace_seconds: grace },
+        body: recoverable ? { grace_seconds: grace, recoverable: true } : { grace_seconds: grace },
         ifMatch: etag,
       });
       setRotated(answer.data);
@@ -261,7 +265,7 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
       onClose(rest);
     };
     return html`<${Modal} title="New key" onClose=${() => setCloseAsked(closeAsked + 1)}>
-      <${SecretPanel} secret=${rotated.key} onDone=${done} closeAsked=${closeAsked} />
+      <${SecretPanel} secret=${rotated.key} onDone=${done} closeAsked=${closeAsked} again=${rotated.recoverable} />
     <//>`;
   }
   return html`<${Modal} title=${`Rotate “${keyObject.name}”`} onClose=${() => onClose()}>
@@ -275,6 +279,7 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
           </label>`,
         )}
       </fieldset>
+      <${RecoverableField} checked=${recoverable} set=${setRecoverable} />
       <${ErrorBox} error=${error} />
       <div class="actions">
         <button type="submit" class="primary" disabled=${busy}>Rotate</button>
@@ -313,6 +318,57 @@ export function DeleteDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
       <${ErrorBox} error=${error} />
       <div class="actions">
         <button type="submit" class="danger" disabled=${busy || typed !== keyObject.name}>Delete</button>
+        <button type="button" onClick=${() => onClose()}>Cancel</button>
+      </div>
+    </form>
+  <//>`;
+}
+
+/** Create's and rotate's choice to keep the new secret for the admin token to reveal. */
+function RecoverableField({ checked, set }: { checked: boolean; set: (checked: boolean) => void }) {
+  const id = useId("recoverable");
+  return html`<div class="field">
+    <label class="inline">
+      <input type="checkbox" checked=${checked} aria-describedby=${id} onChange=${(e: any) => set(e.currentTarget.checked)} /> Recoverable
+    </label>
+    <p class="hint" id=${id}>Keep the secret, encrypted with the deployment's VAULT_KEY, so the admin token can reveal it later (each reveal is audited).</p>
+  </div>`;
+}
+
+/** Shows a recoverable key's secret again (admin token only), after a confirmation: each reveal is audited. */
+export function RevealDialog({ keyObject, onClose }: { keyObject: KeyObject; onClose: (revealed?: boolean) => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [secret, setSecret] = useState<string | null>(null);
+  const [closeAsked, setCloseAsked] = useState(0);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await api("POST", "/v1/projects/{project}/keys/{id}/reveal", { path: { project: keyObject.project, id: keyObject.id } });
+      setSecret(answer.data.key);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (secret) {
+    const done = () => {
+      setSecret(null);
+      onClose(true);
+    };
+    return html`<${Modal} title=${`Key “${keyObject.name}”`} onClose=${() => setCloseAsked(closeAsked + 1)}>
+      <${SecretPanel} secret=${secret} onDone=${done} closeAsked=${closeAsked} again=${true} />
+    <//>`;
+  }
+  return html`<${Modal} title=${`Reveal “${keyObject.name}”`} onClose=${() => onClose()}>
+    <form onSubmit=${submit}>
+      <p>The key's secret is shown on this screen. The reveal is recorded in the audit log as <code>key.revealed</code>, with your address, and sent as an event notification.</p>
+      <${ErrorBox} error=${error} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled=${busy}>Reveal</button>
         <button type="button" onClick=${() => onClose()}>Cancel</button>
       </div>
     </form>

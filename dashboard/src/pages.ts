@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, identify, storeToken, type Assert, type AuditAction, type AuditEvent, type Covers, type KeyObject, type Leak, type Principal, type SeriesEntry, type Success } from "./api";
 import { UsageChart } from "./chart";
-import { CreateDialog, DeleteDialog, EditDialog, RotateDialog } from "./dialogs";
+import { CreateDialog, DeleteDialog, EditDialog, RevealDialog, RotateDialog } from "./dialogs";
 import { masked, PROJECT_ID, when } from "./format";
 import { ErrorBox, html, Loading, useId } from "./ui";
 
@@ -308,7 +308,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
   const [usage, setUsage] = useState<{ series: SeriesEntry[]; from: number; requests_today?: number } | null>(null);
   const [usageError, setUsageError] = useState<unknown>(null);
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
-  const [dialog, setDialog] = useState<"edit" | "rotate" | "delete" | null>(null);
+  const [dialog, setDialog] = useState<"edit" | "rotate" | "delete" | "reveal" | null>(null);
   const [reload, setReload] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
@@ -353,6 +353,7 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
     ["Rotated to", k.rotated_to ? html`<a href=${`${keysHash(project)}/keys/${k.rotated_to}`}>${k.rotated_to}</a>` : "—"],
     ["Meta", Object.keys(k.meta).length ? html`<pre>${JSON.stringify(k.meta, null, 2)}</pre>` : "—"],
     ["Allowed IPs", k.allowed_ips ? html`<span class="blocks">${k.allowed_ips.map((block) => html`<code>${block}</code> `)}</span>` : "any address"],
+    ["Recoverable", k.recoverable ? "Yes: the admin token can reveal its secret" : "No: only its hash is kept"],
   ];
   return html`<section>
     <p><a href=${keysHash(project)}>← Keys in ${project}</a></p>
@@ -360,6 +361,9 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
       <h1>${k.name}</h1>
       ${writable
         ? html`<div class="actions">
+            ${k.recoverable && principal.kind === "admin"
+              ? html`<button type="button" onClick=${() => setDialog("reveal")}>Reveal</button>`
+              : null}
             <button type="button" onClick=${() => setDialog("edit")}>Edit</button>
             ${k.rotated_to ? null : html`<button type="button" onClick=${() => setDialog("rotate")}>Rotate</button>`}
             <button type="button" class="danger" onClick=${() => setDialog("delete")}>Delete</button>
@@ -388,6 +392,10 @@ export function KeyDetail({ project, keyId, principal }: { project: string; keyI
       ? html`<${RotateDialog} keyObject=${k} etag=${etag}
           onClose=${(next?: KeyObject) => { setDialog(null); if (next) { setNotice(null); go(`${keysHash(project)}/keys/${next.id}`); } }} />`
       : null}
+    ${dialog === "reveal"
+      ? html`<${RevealDialog} keyObject=${k}
+          onClose=${(revealed?: boolean) => { setDialog(null); if (revealed) setReload(reload + 1); }} />`
+      : null}
     ${dialog === "delete"
       ? html`<${DeleteDialog} keyObject=${k} etag=${etag}
           onClose=${(deleted?: boolean) => { setDialog(null); if (deleted) go(keysHash(project)); }} />`
@@ -404,6 +412,7 @@ const ACTIONS = [
   "key.credits_updated",
   "owner.updated",
   "owner.deleted",
+  "key.revealed",
 ] as const satisfies readonly AuditAction[];
 type _EveryAction = Assert<Covers<AuditAction, (typeof ACTIONS)[number]>>;
 

@@ -64,7 +64,8 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
  * The secret, shown this once with Copy and a warning. Closing without copying
  * asks first. The caller drops the secret from its state on `onDone`.
  */
-export function SecretPanel({ secret, onDone, closeAsked }: { secret: string; onDone: () => void; closeAsked: number }) {
+/** A secret to copy; `again`: a recoverable key's, which the admin token can reveal again. */
+export function SecretPanel({ secret, onDone, closeAsked, again = false }: { secret: string; onDone: () => void; closeAsked: number; again?: boolean }) {
   const [copied, setCopied] = useState<"no" | "yes" | "failed">("no");
   const [confirming, setConfirming] = useState(false);
   useEffect(() => {
@@ -81,7 +82,9 @@ export function SecretPanel({ secret, onDone, closeAsked }: { secret: string; on
   const done = () => (copied === "yes" || confirming ? onDone() : setConfirming(true));
   return html`<div class="secret">
     <p class="warning" role="note">
-      Copy this key now. It will not be shown again: keygate keeps only its hash.
+      ${again
+        ? "Copy this key now. It is recoverable: the admin token can reveal it again, and every reveal is recorded in the audit log."
+        : "Copy this key now. It will not be shown again: keygate keeps only its hash."}
     </p>
     <code class="secret-value" data-secret>${secret}</code>
     <div class="actions">
@@ -93,7 +96,7 @@ export function SecretPanel({ secret, onDone, closeAsked }: { secret: string; on
     </p>
     ${confirming
       ? html`<p class="warning" role="alert">
-          You have not copied the key. Press Done again to close; the key cannot be shown again.
+          You have not copied the key. Press Done again to close${again ? "." : "; the key cannot be shown again."}
         </p>`
       : null}
   </div>`;

@@ -52,6 +52,7 @@ const RULES: &[(&str, &str)] = &[
     ("owner_id", "Must be 1 to 128 letters, digits and . _ : -"),
     ("allowed_ips", "Must be null or an array of 1 to 32 IPv4/IPv6 addresses or CIDR blocks."),
     ("ip", "Must be an IPv4 or IPv6 address."),
+    ("recoverable", "Must be true or false."),
 ];
 
 /// `name`: 1 to 100 characters, not blank, without control characters.
@@ -281,6 +282,9 @@ pub struct CreateKey {
     #[serde(default)]
     owner_id: Option<OwnerId>,
     allowed_ips: Option<Allowlist>,
+    /// Keep the secret, sealed with `VAULT_KEY`, for the admin token to reveal.
+    #[serde(default)]
+    recoverable: Option<bool>,
 }
 
 /// `PATCH /v1/projects/{project}/keys/{id}`: absent fields stay as they are;
@@ -326,6 +330,9 @@ impl PatchKey {
 pub struct RotateKey {
     #[serde(default)]
     grace_seconds: Option<Whole>,
+    /// Keep the new key's secret (the retired key's is never kept).
+    #[serde(default)]
+    recoverable: Option<bool>,
 }
 
 impl RotateKey {
@@ -337,6 +344,22 @@ impl RotateKey {
             }
             seconds => Ok(seconds.map_or(0, |Whole(seconds)| seconds)),
         }
+    }
+
+    /// Whether the new key is to be recoverable (which needs `VAULT_KEY`).
+    pub fn recoverable(&self, config: &Config) -> Result<bool, Error> {
+        recoverable(config, self.recoverable)
+    }
+}
+
+/// `recoverable`, refused when the deployment has no `VAULT_KEY` to seal with.
+fn recoverable(config: &Config, asked: Option<bool>) -> Result<bool, Error> {
+    match asked {
+        Some(true) if config.vault.is_none() => Err(Error::validation(
+            "recoverable",
+            "This deployment keeps no secrets: recoverable keys need VAULT_KEY to be set.",
+        )),
+        asked => Ok(asked.unwrap_or(false)),
     }
 }
 
@@ -434,6 +457,7 @@ pub fn new_record(
         credits,
         owner_id: body.owner_id,
         allowed_ips: body.allowed_ips,
+        recoverable: recoverable(config, body.recoverable)?,
     };
     Ok((record, balance))
 }
@@ -520,6 +544,12 @@ mod tests {
         let (field, message) = refusal::<PatchKey>(r#"{"scopez": ["a:read"]}"#);
         assert_eq!(field, "scopez");
         assert!(message.starts_with("Unknown field; this route takes name, scopes"), "{message}");
+        // A secret shown once cannot be made recoverable afterwards.
+        let (field, message) = refusal::<PatchKey>(r#"{"recoverable": true}"#);
+        assert_eq!(field, "recoverable");
+        assert!(message.starts_with("Unknown field"), "{message}");
+        assert_eq!(refusal::<CreateKey>(r#"{"name": "n", "recoverable": "yes"}"#).0, "recoverable");
+        assert_eq!(refusal::<RotateKey>(r#"{"recoverable": 1}"#).0, "recoverable");
     }
 
     #[test]

@@ -22,6 +22,7 @@ enum Kind {
     SecretScanning,
     Webhook,
     Owner,
+    Reveal,
 }
 
 /// One of keygate's routes: its path template, its methods, and the
@@ -77,6 +78,7 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
         Some("/v1/projects/{project}/owners"),
         Kind::Owner,
     ),
+    spec("/v1/projects/{project}/keys/{id}/reveal", &["POST"], Some("/v1/projects/{project}/keys"), Kind::Reveal),
 ];
 
 /// Namespaces keygate reserves without an API route of its own: the
@@ -133,6 +135,11 @@ pub enum Route<'p> {
         project: &'p str,
         owner_id: &'p str,
     },
+    /// The secret of a recoverable key (the admin token's alone).
+    Reveal {
+        project: &'p str,
+        id: &'p str,
+    },
 }
 
 /// The parameters of `path` when its segments match `template`'s (all of
@@ -174,6 +181,7 @@ impl<'p> Route<'p> {
                 (Kind::SecretScanning, []) => Route::SecretScanning,
                 (Kind::Webhook, [source]) => Route::Webhook { source },
                 (Kind::Owner, [project, owner_id]) => Route::Owner { project, owner_id },
+                (Kind::Reveal, [project, id]) => Route::Reveal { project, id },
                 _ => return None,
             })
         })
@@ -206,6 +214,7 @@ impl<'p> Route<'p> {
             Route::SecretScanning => Kind::SecretScanning,
             Route::Webhook { .. } => Kind::Webhook,
             Route::Owner { .. } => Kind::Owner,
+            Route::Reveal { .. } => Kind::Reveal,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
     }
@@ -249,6 +258,7 @@ mod tests {
             ("/v1/projects/acme/events/evt_1", None),
             ("/v1/projects/acme/owners/org:42", Some(Route::Owner { project: "acme", owner_id: "org:42" })),
             ("/v1/projects/acme/owners", None),
+            ("/v1/projects/acme/keys/key_1/reveal", Some(Route::Reveal { project: "acme", id: "key_1" })),
             ("/v1/secret-scanning/github", Some(Route::SecretScanning)),
             ("/v1/secret-scanning/gitlab", None),
             ("/v1/projects/acme/keys/", Some(Route::Key { project: "acme", id: "" })),
@@ -311,6 +321,7 @@ mod tests {
             Route::SecretScanning,
             Route::Webhook { source: "s" },
             Route::Owner { project: "p", owner_id: "o" },
+            Route::Reveal { project: "p", id: "i" },
         ];
         for route in routes {
             let concrete = route

@@ -18,6 +18,7 @@ use crate::key::{Environment, KeyPrefixes};
 use crate::ratelimit::Quota;
 use crate::rules::{self, Rule};
 use crate::slug::{is_slug, First};
+use crate::vault::Vault;
 use crate::webhook::{Scheme, WebhookSecret};
 
 /// The shortest `ADMIN_TOKEN` accepted: anything shorter is guessable.
@@ -48,6 +49,8 @@ pub struct Config {
     pub leaked_key_action: LeakAction,
     /// GitHub's secret-scanning public keys (`SECRET_SCANNING_KEYS_URL`).
     pub secret_scanning_keys_url: String,
+    /// `VAULT_KEY`: seals the secrets of recoverable keys; `None`: no key is recoverable.
+    pub vault: Option<Vault>,
 }
 
 /// One entry of `WEBHOOKS` with its secrets.
@@ -81,6 +84,7 @@ impl fmt::Debug for Config {
             .field("events", &self.events)
             .field("leaked_key_action", &self.leaked_key_action)
             .field("secret_scanning_keys_url", &self.secret_scanning_keys_url)
+            .field("vault", &self.vault)
             .finish()
     }
 }
@@ -175,6 +179,7 @@ impl Config {
         let secret_scanning_keys_url = problems
             .check("SECRET_SCANNING_KEYS_URL", scanning::parse_keys_url(var("SECRET_SCANNING_KEYS_URL")))
             .unwrap_or_default();
+        let vault = problems.check("VAULT_KEY", parse_vault(var("VAULT_KEY"))).flatten();
 
         match (environment, key_prefixes, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard)
         {
@@ -203,6 +208,7 @@ impl Config {
                 events,
                 leaked_key_action,
                 secret_scanning_keys_url,
+                vault,
             }),
             _ => Err(ConfigError { problems: problems.0 }),
         }
@@ -394,6 +400,14 @@ fn parse_dashboard(text: Option<String>) -> Result<bool, String> {
         None | Some("on") => Ok(true),
         Some("off") => Ok(false),
         Some(_) => Err("must be `on` or `off`".into()),
+    }
+}
+
+/// `VAULT_KEY`: unset or empty, no vault; the error never repeats the value.
+fn parse_vault(text: Option<String>) -> Result<Option<Vault>, String> {
+    match text.filter(|text| !text.trim().is_empty()) {
+        None => Ok(None),
+        Some(text) => Vault::parse(&text).map(Some),
     }
 }
 

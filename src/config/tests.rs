@@ -177,3 +177,21 @@ fn events_need_an_http_url_and_a_standard_secret() {
     assert!(events_on(Some("https://h.example".into())));
     assert!(!events_on(Some("".into())) && !events_on(None));
 }
+
+#[test]
+fn vault_key_is_optional_and_a_malformed_one_is_named_but_never_echoed() {
+    assert!(config(&[]).unwrap().vault.is_none());
+    assert!(config(&[("VAULT_KEY", " ")]).unwrap().vault.is_none());
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let vault = config(&[("VAULT_KEY", key)]).unwrap().vault.unwrap();
+    assert_eq!(vault.key_ids().len(), 1);
+    let rotated = config(&[("VAULT_KEY", &format!(r#"["{key}", "{key}"]"#))]).unwrap().vault.unwrap();
+    assert_eq!(rotated.key_ids().len(), 2);
+    let secretish = "c2VjcmV0LXRoYXQtaXMtdG9vLXNob3J0";
+    let problems = config(&[("VAULT_KEY", secretish)]).unwrap_err().problems;
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].starts_with("VAULT_KEY: must be 32 random bytes in base64"), "{problems:?}");
+    assert!(!problems[0].contains(secretish), "{problems:?}");
+    let config = config(&[("VAULT_KEY", key)]).unwrap();
+    assert!(!format!("{config:?}").contains(key));
+}

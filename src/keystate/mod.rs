@@ -43,6 +43,7 @@ use crate::ratelimit::{self, LimitState, RateDecision};
 use crate::record::{KeyRecord, KeyStatus, UnixMillis};
 use crate::scope::{Scope, ScopeSet};
 use crate::usage::{Counts, History, Outcome, UsageQuery};
+use crate::vault::Sealed;
 use delivery::UsageState;
 
 /// How long a key may sit unused before its counters are dropped.
@@ -78,6 +79,10 @@ pub struct KeyState {
     /// back only to the balance it spent from.
     #[serde(default)]
     pub balance_version: u64,
+    /// The secret, sealed ([`crate::vault`]), while the live record is
+    /// `recoverable`: held here only, and answered to [`LimiterCall::Reveal`] only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<Sealed>,
 }
 
 fn one_credit() -> u64 {
@@ -136,6 +141,10 @@ pub enum LimiterCall {
         /// and never above what the key holds as the write lands.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         lower_only: bool,
+        /// The secret, sealed, of a recoverable key being created; `None`
+        /// keeps what is held. Held only while the record is `recoverable`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed: Option<Sealed>,
     },
     /// A deletion, if the record is still at version `expected` (`None`: whatever it is).
     Delete { expected: Option<UnixMillis>, entry: Option<OutboxEntry> },
@@ -151,6 +160,10 @@ pub enum LimiterCall {
     Get,
     /// Counters, and the history `query` asks for.
     Usage { query: Option<UsageQuery> },
+    /// The sealed secret of a live recoverable key of `entry`'s project, if
+    /// one of `vault_keys` (ids of the worker's vault keys) sealed it; the
+    /// audit event `entry` is queued with the answer, never without it.
+    Reveal { vault_keys: Vec<String>, entry: OutboxEntry },
 }
 
 /// The KV copy of a key its object has never seen, and the digest it is stored under.
@@ -180,6 +193,7 @@ impl LimiterCall {
                 | LimiterCall::Delete { entry: Some(_), .. }
                 | LimiterCall::Discard { entry: Some(_) }
                 | LimiterCall::Credits { entry: Some(_), .. }
+                | LimiterCall::Reveal { .. }
         )
     }
 }
@@ -286,6 +300,14 @@ pub enum LimiterAnswer {
         rate: Option<RateDecision>,
         series: Vec<(UnixMillis, Counts)>,
     },
+    /// A reveal: the sealed secret (its audit event is queued).
+    Sealed {
+        sealed: Sealed,
+    },
+    /// A reveal of a key whose secret is not kept.
+    NotRecoverable,
+    /// A reveal of a secret sealed by a vault key the worker does not hold (nothing queued).
+    VaultKeyMissing,
 }
 
 /// What a call changed, so storage writes only that.
@@ -306,7 +328,7 @@ impl KeyState {
                 let asked = Asked { scope: scope.as_deref(), project: project.as_deref(), ip: ip.as_deref() };
                 self.check(&tag, seen_updated_at, adopt, &asked, cost, now)
             }
-            LimiterCall::Put { digest, record, expected, entry, balance, lower_only } => {
+            LimiterCall::Put { digest, record, expected, entry, balance, lower_only, sealed } => {
                 if let Some(refused) = self.refuse_write(|held| expected == Some(held.updated_at)) {
                     return (refused, Change::Nothing);
                 }
@@ -327,6 +349,9 @@ impl KeyState {
                     }
                     (Some(_), None) => self.balance.or(Some(Balance::set(0, now))),
                 };
+                // A secret is kept only while the record says so: a write that
+                // clears `recoverable` (a retirement by rotation) destroys it.
+                self.sealed = sealed.or(self.sealed.take()).filter(|_| record.recoverable);
                 self.digest = Some(digest);
                 self.record = Some(record);
                 self.changed_at = Some(now);
@@ -371,6 +396,7 @@ impl KeyState {
                 // The tombstone keeps the digest (a retried DELETE still cleans up KV),
                 // the last record and the counts not yet pushed (the project still gets them).
                 self.deleted = true;
+                self.sealed = None;
                 self.limit = LimitState::default();
                 self.usage.history = History::default();
                 self.changed_at = Some(now);
@@ -409,7 +435,25 @@ impl KeyState {
                 let answer = LimiterAnswer::Usage { requests_today, last_used_at: self.last_used_at, rate, series };
                 (answer, Change::Nothing)
             }
+            LimiterCall::Reveal { vault_keys, entry } => self.reveal(&vault_keys, entry),
         }
+    }
+
+    /// The sealed secret, with its audit event queued (written before the answer).
+    fn reveal(&mut self, vault_keys: &[String], entry: OutboxEntry) -> (LimiterAnswer, Change) {
+        let Some(record) = self.record.as_ref().filter(|record| !self.deleted && record.project == entry.project)
+        else {
+            return (LimiterAnswer::Gone, Change::Nothing);
+        };
+        let Some(sealed) = self.sealed.as_ref().filter(|_| record.recoverable) else {
+            return (LimiterAnswer::NotRecoverable, Change::Nothing);
+        };
+        if !crate::vault::sealed_by(&sealed.0).is_some_and(|id| vault_keys.iter().any(|held| held == id)) {
+            return (LimiterAnswer::VaultKeyMissing, Change::Nothing);
+        }
+        let answer = LimiterAnswer::Sealed { sealed: sealed.clone() };
+        self.outbox.push(entry);
+        (answer, Change::Everything)
     }
 
     /// Why a write must not apply, if it must not: the key is deleted, or the
@@ -622,3 +666,5 @@ impl Refusal {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod vault_tests;

@@ -114,6 +114,7 @@ mod tests {
             entry: None,
             balance: Some(remaining),
             lower_only: false,
+            sealed: None,
         };
         object.on_call(put, NOW - 10);
         object
@@ -172,6 +173,7 @@ mod tests {
             entry: None,
             balance: Some(1),
             lower_only: false,
+            sealed: None,
         };
         object.on_call(put, NOW);
         object.on_owner(held, owner_refuses(), NOW);

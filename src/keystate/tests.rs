@@ -26,6 +26,7 @@ pub(crate) fn record(scopes: &[&str]) -> KeyRecord {
         credits: None,
         owner_id: None,
         allowed_ips: None,
+        recoverable: false,
     }
 }
 
@@ -75,6 +76,7 @@ fn a_put_or_delete_wins_over_a_stale_kv_copy() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -92,6 +94,7 @@ fn a_put_or_delete_wins_over_a_stale_kv_copy() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -113,6 +116,7 @@ fn the_record_travels_back_only_when_the_callers_copy_is_stale() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -146,6 +150,7 @@ fn another_digest_under_the_same_id_is_unknown() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -163,6 +168,7 @@ fn denied_requests_spend_nothing() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -191,6 +197,7 @@ fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -205,7 +212,15 @@ fn idle_counters_are_dropped_after_a_day_and_tombstones_never() {
 fn put(state: &mut KeyState, record: KeyRecord, expected: Option<UnixMillis>) -> LimiterAnswer {
     state
         .apply(
-            LimiterCall::Put { digest: "d1".into(), record, expected, entry: None, balance: None, lower_only: false },
+            LimiterCall::Put {
+                digest: "d1".into(),
+                record,
+                expected,
+                entry: None,
+                balance: None,
+                lower_only: false,
+                sealed: None,
+            },
             NOW,
         )
         .0
@@ -281,6 +296,7 @@ fn object_with_key() -> KeyObject {
         entry: None,
         balance: None,
         lower_only: false,
+        sealed: None,
     };
     let effects = object.on_call(put, NOW);
     assert_eq!((effects.write_state, effects.set_alarm_at), (true, None), "nothing to count yet");
@@ -377,6 +393,7 @@ fn a_quota_changed_mid_window_applies_to_the_next_request() {
         entry: None,
         balance: None,
         lower_only: false,
+        sealed: None,
     };
     assert_eq!(object.on_call(put, NOW + 3).answer, LimiterAnswer::Done);
     // The backlog of 3 s is within the 10 s tolerance, so one more passes at 1/min; then none.
@@ -468,6 +485,7 @@ fn the_first_push_waits_for_its_counts_to_gather() {
         entry: None,
         balance: None,
         lower_only: false,
+        sealed: None,
     };
     object.on_call(put, NOW + 10);
     assert_eq!(object.on_alarm(NOW + 500).deliver, None, "still gathering");
@@ -488,6 +506,7 @@ fn notifying_object(key: KeyRecord) -> KeyObject {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -534,6 +553,7 @@ fn with_events_off_no_notice_is_made() {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         },
         NOW,
     );
@@ -557,6 +577,7 @@ fn expiry_is_noticed_a_week_and_a_day_before_by_the_alarm() {
         entry: None,
         balance: None,
         lower_only: false,
+        sealed: None,
     };
     assert_eq!(object.on_call(put, NOW).set_alarm_at, Some(expires_at - 7 * day), "the alarm waits for the week");
     let week = object.on_alarm(expires_at - 7 * day);
@@ -589,6 +610,7 @@ fn a_new_expiry_is_noticed_again_and_a_deleted_key_never() {
         entry: None,
         balance: None,
         lower_only: false,
+        sealed: None,
     };
     assert_eq!(object.on_call(put, NOW + day).answer, LimiterAnswer::Done);
     assert!(object.on_alarm(NOW + 13 * day).write_state, "the new expiry's week");
@@ -618,6 +640,7 @@ mod credits {
             entry: None,
             balance: Some(remaining),
             lower_only: false,
+            sealed: None,
         };
         assert_eq!(state.apply(put, now).0, LimiterAnswer::Done);
         state
@@ -677,6 +700,7 @@ mod credits {
             entry: None,
             balance: Some(5),
             lower_only: false,
+            sealed: None,
         };
         state.apply(put, NOW);
         assert_eq!(state.balance, None, "a balance without credits is not kept");
@@ -768,6 +792,7 @@ mod credits {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         };
         assert_eq!(state.apply(keep, NOW + 1).0, LimiterAnswer::Done);
         assert_eq!(remaining(&mut state, NOW + 1), Some(7), "a write that does not mention credits keeps them");
@@ -780,6 +805,7 @@ mod credits {
             entry: None,
             balance: Some(0),
             lower_only: false,
+            sealed: None,
         };
         assert_eq!(state.apply(take, NOW + 2).0, LimiterAnswer::Replaced { remaining: 7 });
         assert_eq!(remaining(&mut state, NOW + 2), Some(0), "the old key keeps none");
@@ -797,6 +823,7 @@ mod credits {
             entry: None,
             balance: None,
             lower_only: false,
+            sealed: None,
         };
         state.apply(remove, NOW + 4);
         assert_eq!(state.apply(credit(CreditOp::Set, 1), NOW + 5).0, LimiterAnswer::NoCredits);

@@ -32,10 +32,13 @@ pub enum Action {
     /// `DELETE …/owners/{owner_id}` removed them.
     #[serde(rename = "owner.deleted")]
     OwnerDeleted,
+    /// The admin token revealed a recoverable key's secret (`POST …/keys/{id}/reveal`).
+    #[serde(rename = "key.revealed")]
+    KeyRevealed,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::KeyCreated,
         Action::KeyUpdated,
         Action::KeyRotated,
@@ -44,6 +47,7 @@ impl Action {
         Action::KeyCreditsUpdated,
         Action::OwnerUpdated,
         Action::OwnerDeleted,
+        Action::KeyRevealed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Action {
             Action::KeyCreditsUpdated => "key.credits_updated",
             Action::OwnerUpdated => "owner.updated",
             Action::OwnerDeleted => "owner.deleted",
+            Action::KeyRevealed => "key.revealed",
         }
     }
 
@@ -70,6 +75,7 @@ impl Action {
             Action::KeyCreditsUpdated => EventType::KeyCreditsUpdated,
             Action::OwnerUpdated => EventType::OwnerUpdated,
             Action::OwnerDeleted => EventType::OwnerDeleted,
+            Action::KeyRevealed => EventType::KeyRevealed,
         }
     }
 
@@ -144,7 +150,7 @@ impl AuditEvent {
 }
 
 /// The fields an audit event reports changes of.
-const AUDITED: [&str; 12] = [
+const AUDITED: [&str; 13] = [
     "name",
     "scopes",
     "status",
@@ -157,6 +163,7 @@ const AUDITED: [&str; 12] = [
     "leaked",
     "owner_id",
     "allowed_ips",
+    "recoverable",
 ];
 
 /// `{"<field>": {"from", "to"}}` for each audited field that differs between
@@ -175,9 +182,10 @@ pub fn changes(before: Option<&KeyRecord>, after: &KeyRecord) -> Map<String, Val
     changes
 }
 
-/// An empty list or object is as good as nothing when a key is created.
+/// An empty list or object (or `false`) is as good as nothing when a key is created.
 fn is_empty(value: &Value) -> bool {
     match value {
+        Value::Bool(set) => !set,
         Value::Array(items) => items.is_empty(),
         Value::Object(fields) => fields.is_empty(),
         other => other.is_null(),

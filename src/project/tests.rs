@@ -304,6 +304,7 @@ fn every_message_survives_its_json_crossing() {
         entry: Some(entry),
         balance: None,
         lower_only: false,
+        sealed: None,
     };
     let json = serde_json::to_string(&put).unwrap();
     assert_eq!(serde_json::from_str::<crate::keystate::LimiterCall>(&json).unwrap(), put);
@@ -325,8 +326,15 @@ fn only_queries_travel_in_urls() {
     assert!(LimiterCall::Delete { expected: None, entry: None }.fits_in_url());
     assert!(!LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }.fits_in_url());
     assert!(!LimiterCall::Discard { entry: Some(entry.clone()) }.fits_in_url());
-    let put =
-        LimiterCall::Put { digest: "d".into(), record, expected: None, entry: None, balance: None, lower_only: false };
+    let put = LimiterCall::Put {
+        digest: "d".into(),
+        record,
+        expected: None,
+        entry: None,
+        balance: None,
+        lower_only: false,
+        sealed: None,
+    };
     assert!(!put.fits_in_url());
 }
 

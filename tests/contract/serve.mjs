@@ -10,6 +10,7 @@
 // routes (key.toml). Both use hooks.py. Stops the worker and exits non-zero
 // if either pass failed.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { startWorker, ADMIN_TOKEN } from "../e2e/fixture.mjs";
 
@@ -34,8 +35,13 @@ function pass(base, config, env, extra = []) {
   });
 }
 
-// One webhook source, so the document lists it and deliveries reach its signature check.
-const vars = { WEBHOOKS: JSON.stringify({ contract: { scheme: "hmac-sha256" } }), WEBHOOK_SECRET_CONTRACT: "contract secret" };
+// One webhook source, so the document lists it and deliveries reach its signature check;
+// a VAULT_KEY, so `recoverable: true` is accepted as documented and reveals can succeed.
+const vars = {
+  WEBHOOKS: JSON.stringify({ contract: { scheme: "hmac-sha256" } }),
+  WEBHOOK_SECRET_CONTRACT: "contract secret",
+  VAULT_KEY: randomBytes(32).toString("base64"),
+};
 const worker = await startWorker({ port: 0, quiet: true, vars });
 const base = worker.url.href.replace(/\/$/, "");
 const statuses = [];

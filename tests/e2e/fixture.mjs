@@ -46,7 +46,7 @@ function queueOptions({ producers = [], consumers = [] } = {}, maxRetries) {
 }
 
 /** Miniflare options equivalent to `wrangler dev` with this wrangler.toml. */
-function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true, queueRetries, queues = true } = {}) {
+function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets = true, queueRetries, queues = true, logs } = {}) {
   const sqliteClasses = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
   const durableObjects = Object.fromEntries(
     wrangler.durable_objects.bindings.map(({ name, class_name }) => [
@@ -83,6 +83,12 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
       stderr.resume();
     };
   }
+  if (logs) {
+    // Every line workerd writes, kept for the test to read.
+    shared.handleRuntimeStdio = (stdout, stderr) => {
+      for (const stream of [stdout, stderr]) stream.on("data", (chunk) => logs.push(String(chunk)));
+    };
+  }
   return persistTo ? { ...shared, workers: [worker], defaultPersistRoot: persistTo } : { ...shared, workers: [worker] };
 }
 
@@ -94,10 +100,10 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
  * `assets: false` leaves out the dashboard's assets and Miniflare's assets router
  * (a local hop in front of every request; on Cloudflare the platform routes);
  * `queueRetries` overrides the events queues' `max_retries` (so a test sees the dead-letter queue soon);
- * `queues: false` leaves wrangler.toml's queues out.
+ * `queues: false` leaves wrangler.toml's queues out; `logs` (an array) collects workerd's output.
  */
-export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries, queues } = {}) {
-  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries, queues }));
+export async function startWorker({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries, queues, logs } = {}) {
+  const mf = new Miniflare(options({ vars, persistTo, outbound, port, direct, quiet, assets, queueRetries, queues, logs }));
   const url = await mf.ready;
   const directUrl = direct ? await mf.unsafeGetDirectURL(wrangler.name) : undefined;
   const kv = await mf.getKVNamespace("KEYS");

@@ -65,6 +65,7 @@ pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyReco
         credits: None,
         owner_id: None,
         allowed_ips: None,
+        recoverable: false,
     }
 }
 

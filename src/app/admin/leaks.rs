@@ -55,7 +55,11 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 }
                 after.updated_at = self.next_version(before);
                 let entry = author.upsert(Some(Action::KeyLeaked), Some(before), &after)?;
-                if self.put(&found.digest_hex, &after, Some(before.updated_at), &entry, None, false).await?.is_none() {
+                if self
+                    .put(&found.digest_hex, &after, Some(before.updated_at), &entry, None, false, None)
+                    .await?
+                    .is_none()
+                {
                     continue;
                 }
                 self.forget_pointer(&found).await;

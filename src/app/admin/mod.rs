@@ -12,6 +12,7 @@ mod events;
 mod leaks;
 mod owners;
 mod reads;
+mod reveal;
 mod writes;
 
 use serde_json::json;
@@ -147,6 +148,10 @@ impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
             Route::Owner { project, owner_id } => {
                 self.authenticate_root(request)?;
                 return self.owner(&parse_project(project)?, owner_id, request).await;
+            }
+            Route::Reveal { project, id } => {
+                self.authenticate_root(request)?;
+                return self.reveal(&parse_project(project)?, id, request).await;
             }
             Route::Keys { project } | Route::Audit { project } | Route::ProjectUsage { project } => (project, None),
             Route::Key { project, id }

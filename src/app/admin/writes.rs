@@ -89,6 +89,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     /// found. Once the object took a change to an existing key, KV is only
     /// the index: the object judges every use on its own record, so a KV
     /// failure then is no reason to tell the writer its change failed.
+    // Each argument is a field of the one object call it makes.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn put(
         &self,
         digest_hex: &str,
@@ -97,6 +99,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         entry: &OutboxEntry,
         balance: Option<u64>,
         lower_only: bool,
+        sealed: Option<crate::vault::Sealed>,
     ) -> Result<Option<Written>, Error> {
         let put = LimiterCall::Put {
             digest: digest_hex.to_owned(),
@@ -105,6 +108,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             entry: Some(entry.clone()),
             balance,
             lower_only,
+            sealed,
         };
         let written = match self.limiter.call(&record.id, put).await? {
             LimiterAnswer::Done => Written { replaced: None },
@@ -205,7 +209,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     }
 
     /// Gives `record` a new id and secret and stores it with the entry
-    /// `entry_of` makes; the secret is for the answer only.
+    /// `entry_of` makes; the secret is for the answer only (and, sealed, for
+    /// the key's object when `record` is recoverable).
     async fn issue(
         &self,
         mut record: KeyRecord,
@@ -216,7 +221,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         record.id = KeyId::generate().map_err(randomness)?;
         record.prefix = key.display_prefix();
         let entry = entry_of(&record)?;
-        match self.put(&key.digest().to_hex(), &record, None, &entry, balance, false).await {
+        let sealed = match (&self.config.vault, record.recoverable) {
+            (Some(vault), true) => Some(vault.seal(record.id.as_str(), key.expose()).map_err(randomness)?),
+            (None, true) => return Err(Error::validation("recoverable", "VAULT_KEY is not set.")),
+            (_, false) => None,
+        };
+        match self.put(&key.digest().to_hex(), &record, None, &entry, balance, false, sealed).await {
             Ok(Some(_)) => Ok((key, record, entry)),
             Ok(None) => Err(Error::Unavailable("a new key id was already taken".into())),
             // Without its KV record the key could never be used: it must not be listed either.
@@ -256,7 +266,7 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             }
             let lower_only = matches!(principal, Principal::Key(..));
             if self
-                .put(&found.digest_hex, &after, Some(before.updated_at), &entry, balance, lower_only)
+                .put(&found.digest_hex, &after, Some(before.updated_at), &entry, balance, lower_only, None)
                 .await?
                 .is_some()
             {
@@ -371,7 +381,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
         request: &Request,
     ) -> Result<Response, Error> {
         let author = Author::of(principal, request)?;
-        let grace_seconds = parse_body::<RotateKey>(&request.body, true)?.grace_seconds()?;
+        let body = parse_body::<RotateKey>(&request.body, true)?;
+        let (grace_seconds, recoverable) = (body.grace_seconds()?, body.recoverable(self.config)?);
         for _ in 0..WRITE_ATTEMPTS {
             let found = self.find_writable(project, id, principal, precondition.as_ref()).await?;
             let old = &found.record;
@@ -382,6 +393,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             new.rotated_from = Some(old.id.clone());
             // The successor's secret is new: whatever leaked was the old one's.
             new.leaked = None;
+            // Kept only if asked; the old secret is never carried over.
+            new.recoverable = recoverable;
             new.created_at = self.now;
             new.updated_at = self.now;
             principal.may_touch(&new)?;
@@ -398,10 +411,12 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let grace_end = self.now + grace_seconds as i64 * 1000;
             retired.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
             retired.rotated_to = Some(new.id.clone());
+            // A retired key cannot be revealed: its sealed secret goes with this write.
+            retired.recoverable = false;
             retired.updated_at = self.next_version(old);
             let entry = author.upsert(Some(Action::KeyRotated), Some(old), &retired)?;
             let retired_now =
-                match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry, empty, false).await {
+                match self.put(&found.digest_hex, &retired, Some(old.updated_at), &entry, empty, false, None).await {
                     Ok(written) => Some(written),
                     Err(Error::KeyNotFound) => None,
                     // The old key's object may have taken the change and failed to
