@@ -144,6 +144,13 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
                 "A cost above 1 needs the admin token as this request's bearer token (with `key` in the body).";
             return Err(Error::Exceeds { field: "cost", message: message.into() });
         }
+        // The client's address is the backend's to assert, too: anyone else
+        // could name an address inside a stolen key's allowlist and spend the
+        // key's (and its owner's) credits and rate limit from anywhere.
+        if body.ip.is_some() && body.key.is_some() && !backend {
+            let message = "An `ip` needs the admin token as this request's bearer token (with `key` in the body).";
+            return Err(Error::Exceeds { field: "ip", message: message.into() });
+        }
         // The address judged: the body's `ip` from the backend that sends a
         // client's key; the request's own for a key that is its credential
         // (its holder must not choose it).

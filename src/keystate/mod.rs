@@ -513,6 +513,12 @@ impl KeyState {
         // The caller's copy is current unless an admin write moved `updated_at`.
         let newer = (record.updated_at != seen_updated_at).then(|| record.clone());
         let refusal = match judge(record, now, asked) {
+            // Nor its credits or rate-limit state (nothing was spent).
+            Err(Refusal::IpNotAllowed) => {
+                self.count(&Refusal::IpNotAllowed, now, &mut change);
+                let refusal = Some(Refusal::IpNotAllowed);
+                return (LimiterAnswer::Checked { refusal, record: None, rate: None, credits: None }, change);
+            }
             Err(refusal @ (Refusal::Unknown | Refusal::Disabled | Refusal::Expired)) => {
                 self.count(&refusal, now, &mut change);
                 let credits = self.current_balance(now).map(|held| held.remaining);
@@ -613,6 +619,10 @@ pub struct Asked<'a> {
 /// Unknown and deleted look alike; a key without `allowed_ips` skips the address.
 pub fn judge(record: &KeyRecord, now: UnixMillis, asked: &Asked<'_>) -> Result<(), Refusal> {
     let Asked { scope, project, ip } = *asked;
+    // First: from outside its list a key tells nothing of its status, expiry or project.
+    if record.allowed_ips.as_ref().is_some_and(|allowed| !allowed.allows(ip)) {
+        return Err(Refusal::IpNotAllowed);
+    }
     if record.status == KeyStatus::Inactive {
         return Err(Refusal::Disabled);
     }
@@ -621,9 +631,6 @@ pub fn judge(record: &KeyRecord, now: UnixMillis, asked: &Asked<'_>) -> Result<(
     }
     if project.is_some_and(|project| project != record.project.as_str()) {
         return Err(Refusal::ProjectMismatch);
-    }
-    if record.allowed_ips.as_ref().is_some_and(|allowed| !allowed.allows(ip)) {
-        return Err(Refusal::IpNotAllowed);
     }
     if let Some(wanted) = scope {
         let wanted = Scope::parse(wanted).map_err(|_| Refusal::MissingScope(wanted.to_owned()))?;

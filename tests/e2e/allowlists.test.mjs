@@ -104,12 +104,16 @@ test("locally Miniflare's entry gives a client without CF-Connecting-IP the loop
 test("verify judges the ip its caller sends and refuses a key with an allowlist without one", async () => {
   const key = await worker.createKey("acme", { name: "backend", scopes: ["bots:read"], allowed_ips: ["2001:db8::/32"] });
   const verify = (json, headers = {}) => worker.call("POST", "/v1/keys/verify", { json, headers });
-  assert.equal((await verify({ key: key.key, ip: "2001:db8::1" })).body.valid, true);
-  const outside = await verify({ key: key.key, ip: "2001:db9::1" });
+  // The backend asserts the client's address with the admin token; anyone else may not.
+  const backend = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  assert.equal((await verify({ key: key.key, ip: "2001:db8::1" }, backend)).body.valid, true);
+  const asserted = await verify({ key: key.key, ip: "2001:db8::1" });
+  assert.deepEqual([asserted.status, asserted.body.error.field], [403, "ip"]);
+  const outside = await verify({ key: key.key, ip: "2001:db9::1" }, backend);
   assert.deepEqual([outside.status, outside.body.valid, outside.body.code], [200, false, "IP_NOT_ALLOWED"]);
   const absent = await verify({ key: key.key }, { "cf-connecting-ip": "2001:db8::1" });
   assert.equal(absent.body.code, "IP_NOT_ALLOWED", "the verify request's own address is not the client's");
-  const bad = await verify({ key: key.key, ip: "2001:db8::/32" });
+  const bad = await verify({ key: key.key, ip: "2001:db8::/32" }, backend);
   assert.deepEqual([bad.status, bad.body.error.code, bad.body.error.field], [400, "VALIDATION_ERROR", "ip"]);
   // The key as the request's own credential: judged by the request's address; `ip` refused.
   const own = (ip, json = {}) => verify(json, { authorization: `Bearer ${key.key}`, "cf-connecting-ip": ip });
