@@ -29,6 +29,7 @@ const MAX_KID_LEN: usize = 128;
 const MEMBERS: &[&str] = &["kty", "crv", "d", "x", "kid", "use", "alg"];
 
 /// One configured signing key.
+#[derive(Clone)]
 struct SigningKey {
     kid: String,
     pair: KeyPair,
@@ -37,6 +38,7 @@ struct SigningKey {
 }
 
 /// `ASSERTION_SIGNING_KEY`, parsed and checked: the first key signs.
+#[derive(Clone)]
 pub struct KeySet {
     keys: Vec<SigningKey>,
     /// The JWK Set document, serialized once.

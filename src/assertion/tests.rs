@@ -183,8 +183,7 @@ fn bad_key_sets_are_refused_without_quoting_a_private_key() {
     }
     // Optional members that agree are fine, and the Debug form shows kids only.
     let set = KeySet::parse(
-        &json!({"kty": "OKP", "crv": "Ed25519", "d": d, "x": x, "kid": "k", "use": "sig", "alg": "EdDSA"})
-            .to_string(),
+        &json!({"kty": "OKP", "crv": "Ed25519", "d": d, "x": x, "kid": "k", "use": "sig", "alg": "EdDSA"}).to_string(),
     )
     .unwrap();
     assert_eq!(format!("{set:?}"), r#"KeySet { kids: ["k"], .. }"#);
