@@ -14,7 +14,7 @@ use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
 use crate::app::store::KeyValueStore;
 use crate::app::verify::{Decision, Requirement};
 use crate::app::{Context, Trace};
-use crate::assertion::{self, Claims};
+use crate::assertion::{self, Claims, KeySet};
 use crate::error::Error;
 use crate::rules;
 
@@ -69,7 +69,9 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
                 None => format!("{}://{}", request.scheme, request.host).into(),
             };
             let claims = Claims::new(&issuer, origin, record, &request.method, &url[..htu_len], self.now, jti);
-            headers.push((assertion::HEADER.into(), assertion.keys.sign(&claims)));
+            let input = assertion.keys.signing_input(&claims);
+            let signature = self.origin.sign(&assertion.keys, &input).await?;
+            headers.push((assertion::HEADER.into(), KeySet::token(input, &signature)));
         }
         let outgoing = Outgoing {
             method: request.method.clone(),

@@ -112,6 +112,7 @@ pub fn new_jti() -> Result<String, getrandom::Error> {
 }
 
 /// The compact JWS of `payload` under `header` (already base64url), signed with `pair`.
+#[cfg(test)]
 fn compact(header: &str, payload: &[u8], pair: &KeyPair) -> String {
     let mut token = String::with_capacity(header.len() + payload.len() * 4 / 3 + 92);
     token.push_str(header);
@@ -165,14 +166,52 @@ impl KeySet {
         &self.keys[0].kid
     }
 
-    /// The signed assertion of `claims`, by the first key.
-    pub fn sign(&self, claims: &Claims<'_>) -> String {
-        let key = &self.keys[0];
+    /// What the first key signs for `claims`: the JWT's `header.payload`.
+    pub fn signing_input(&self, claims: &Claims<'_>) -> String {
+        let header = &self.keys[0].header;
         // Serializing plain strings and integers cannot fail.
         let payload = serde_json::to_vec(claims).unwrap_or_default();
-        compact(&key.header, &payload, &key.pair)
+        let mut input = String::with_capacity(header.len() + payload.len() * 4 / 3 + 92);
+        input.push_str(header);
+        input.push('.');
+        URL_SAFE_NO_PAD.encode_string(payload, &mut input);
+        input
+    }
+
+    /// The JWT: `input` ([`KeySet::signing_input`]) and its Ed25519 `signature`.
+    pub fn token(mut input: String, signature: &[u8; 64]) -> String {
+        input.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut input);
+        input
+    }
+
+    /// The first key's Ed25519 signature of `input`, in Rust (RFC 8032,
+    /// deterministic). The worker signs with the runtime's WebCrypto instead
+    /// (see [`crate::app::origin::Origin::sign`]), which is faster in wasm.
+    pub fn sign_input(&self, input: &str) -> [u8; 64] {
+        *self.keys[0].pair.sk.sign(input, None)
+    }
+
+    /// The signed assertion of `claims`, by the first key, in Rust.
+    pub fn sign(&self, claims: &Claims<'_>) -> String {
+        let input = self.signing_input(claims);
+        let signature = self.sign_input(&input);
+        KeySet::token(input, &signature)
+    }
+
+    /// The first key's private key as PKCS #8 (RFC 8410), for the runtime's
+    /// WebCrypto to import. Never logged, never shown.
+    pub fn signing_pkcs8(&self) -> [u8; 48] {
+        let mut der = [0u8; 48];
+        der[..16].copy_from_slice(&PKCS8_ED25519_PREFIX);
+        der[16..].copy_from_slice(&*self.keys[0].pair.sk.seed());
+        der
     }
 }
+
+/// The DER of an RFC 8410 `OneAsymmetricKey` for Ed25519, up to the 32-byte seed.
+const PKCS8_ED25519_PREFIX: [u8; 16] =
+    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
 /// One JWK of the configuration, checked.
 fn signing_key(entry: &Value) -> Result<SigningKey, String> {

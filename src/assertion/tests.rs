@@ -196,3 +196,10 @@ fn each_jti_is_128_random_bits() {
     assert_eq!(first.len(), 22);
     assert_ne!(first, new_jti().unwrap());
 }
+
+#[test]
+fn the_runtime_gets_the_signing_key_as_rfc_8410_pkcs8() {
+    // RFC 8410 section 10.3's private key, whose DER is this prefix and the 32-byte seed.
+    let set = KeySet::parse(&format!("[{},{}]", jwk(TEST_3, "first"), jwk(TEST_1, "second"))).unwrap();
+    assert_eq!(hex::encode(set.signing_pkcs8()), format!("302e020100300506032b657004220420{}", TEST_3.0));
+}
