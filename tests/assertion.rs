@@ -175,3 +175,45 @@ fn a_bad_signing_key_is_a_config_error_that_never_shows_the_private_key() {
     let health = keygate::app::unconfigured(&Request::new("GET", "/healthz"), &problems);
     assert!(String::from_utf8_lossy(health.body.bytes()).contains("`x` is not the public key of `d`"));
 }
+
+/// The memory origin, whose signing always fails (as WebCrypto might).
+struct SigningFails<'o>(&'o keygate::testing::MemoryOrigin);
+
+impl keygate::app::origin::Origin for SigningFails<'_> {
+    async fn send(
+        &self,
+        request: keygate::app::origin::Outgoing<'_>,
+    ) -> Result<keygate::app::http::Response, keygate::error::Error> {
+        self.0.send(request).await
+    }
+
+    async fn fetch_bytes(
+        &self,
+        request: keygate::app::origin::Outgoing<'_>,
+        limit: usize,
+    ) -> Result<(u16, Vec<u8>), keygate::error::Error> {
+        self.0.fetch_bytes(request, limit).await
+    }
+
+    async fn sign(&self, _: &keygate::assertion::KeySet, _: &str) -> Result<[u8; 64], keygate::error::Error> {
+        Err(keygate::error::Error::Unavailable("WebCrypto failed".into()))
+    }
+}
+
+#[test]
+fn when_signing_fails_nothing_is_forwarded_unsigned() {
+    let harness = Harness::with_config(signing_config(&[("ASSERTION_SIGNING_KEY", KEY_1)]));
+    let key = seed(&harness.store, &["things:read"], |_| {});
+    let app = keygate::app::App {
+        config: &harness.config,
+        keys: keygate::app::store::KeyStore::new(&harness.store),
+        limiter: keygate::testing::MemoryLimiter::new(&harness.clock),
+        origin: SigningFails(&harness.origin),
+        clock: &harness.clock,
+    };
+    let request =
+        Request::new("GET", "/v1/projects/acme/things").with_header("Authorization", &format!("Bearer {key}"));
+    let answer = send(&app, request);
+    assert_eq!((answer.status, code(&answer)), (503, "UNAVAILABLE".to_owned()));
+    assert!(harness.origin.received().is_empty());
+}

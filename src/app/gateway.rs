@@ -3,7 +3,8 @@
 //! Guarantees: deny by default (no rule, 404); the origin only ever sees
 //! requests whose key passed every check, at the canonical path that was
 //! matched, without the credential or any method or URL override, and with
-//! keygate's identity and forwarding headers, which a client cannot forge.
+//! keygate's identity and forwarding headers, which a client cannot forge
+//! (and, with `ASSERTION_SIGNING_KEY`, the same identity signed for this request).
 
 use serde_json::json;
 

@@ -45,8 +45,8 @@ pub trait Origin {
 
     /// The Ed25519 signature of `input` by the signing key of `keys`, for the
     /// origin's assertion. Here in Rust; the worker uses the runtime's
-    /// WebCrypto, many times faster than curve arithmetic in wasm. A failure
-    /// is [`Error::Unavailable`]: nothing goes out unsigned.
+    /// WebCrypto, faster and far smaller than curve arithmetic in wasm. A
+    /// failure is [`Error::Unavailable`]: nothing goes out unsigned.
     async fn sign(&self, keys: &KeySet, input: &str) -> Result<[u8; 64], Error> {
         Ok(keys.sign_input(input))
     }
