@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod allowlist;
 pub mod app;
+pub mod assertion;
 pub mod config;
 pub mod credits;
 pub mod error;

@@ -3,7 +3,8 @@
 //! Guarantees: deny by default (no rule, 404); the origin only ever sees
 //! requests whose key passed every check, at the canonical path that was
 //! matched, without the credential or any method or URL override, and with
-//! keygate's identity and forwarding headers, which a client cannot forge.
+//! keygate's identity and forwarding headers, which a client cannot forge
+//! (and, with `ASSERTION_SIGNING_KEY`, the same identity signed for this request).
 
 use serde_json::json;
 
@@ -14,6 +15,7 @@ use crate::app::origin::{upstream_headers, Origin, Outgoing, OutgoingBody};
 use crate::app::store::KeyValueStore;
 use crate::app::verify::{Decision, Requirement};
 use crate::app::{Context, Trace};
+use crate::assertion::{self, Claims, KeySet};
 use crate::error::Error;
 use crate::rules;
 
@@ -50,6 +52,8 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
             ));
         };
         let mut url = format!("{origin}{path}");
+        // The URL the origin receives, without its query: the assertion's `htu`.
+        let htu_len = url.len();
         if !request.query.is_empty() {
             url.push('?');
             url.push_str(&request.query);
@@ -58,6 +62,18 @@ impl<'a, S: KeyValueStore, L: Limiter, O: Origin> Context<'a, S, L, O> {
         headers.push(("x-keygate-key-id".into(), record.id.to_string()));
         headers.push(("x-keygate-project".into(), record.project.to_string()));
         headers.push(("x-keygate-scopes".into(), record.scopes.join(" ")));
+        if let Some(assertion) = &config.assertion {
+            // Issued for this request alone; without randomness nothing goes out unsigned (503).
+            let jti = assertion::new_jti().map_err(|e| Error::Unavailable(format!("no randomness: {e}")))?;
+            let issuer = match &assertion.issuer {
+                Some(issuer) => std::borrow::Cow::from(issuer.as_str()),
+                None => format!("{}://{}", request.scheme, request.host).into(),
+            };
+            let claims = Claims::new(&issuer, origin, record, &request.method, &url[..htu_len], self.now, jti);
+            let input = assertion.keys.signing_input(&claims);
+            let signature = self.origin.sign(&assertion.keys, &input).await?;
+            headers.push((assertion::HEADER.into(), KeySet::token(input, &signature)));
+        }
         let outgoing = Outgoing {
             method: request.method.clone(),
             url,

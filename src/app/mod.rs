@@ -207,6 +207,7 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects + Owners, O: Origi
             Route::Verify => self.handle_verify(request, trace).await,
             Route::Webhook { source } => self.handle_webhook(source, request).await,
             Route::SecretScanning => self.handle_secret_scanning(request).await,
+            Route::Jwks => jwks(self.config),
             _ => self.handle_admin(route, request, trace).await,
         }
     }
@@ -238,12 +239,14 @@ pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, E
     })
 }
 
-/// Whether answering `request` reads any of its headers. `/healthz` and
-/// `/openapi.json` read none, whatever the method (and neither does their log
-/// line), so the shell need not fetch them: on the runtime that is the
-/// costliest step of a health check.
+/// Whether answering `request` reads any of its headers. `/healthz`,
+/// `/openapi.json` and the JWK Set read none, whatever the method (and neither
+/// does their log line), so the shell need not fetch them: on the runtime that
+/// is the costliest step of a health check.
 pub fn reads_headers(request: &Request) -> bool {
-    !request.canonical_path().is_ok_and(|path| matches!(Route::parse(path), Some(Route::Health | Route::OpenApi)))
+    !request
+        .canonical_path()
+        .is_ok_and(|path| matches!(Route::parse(path), Some(Route::Health | Route::OpenApi | Route::Jwks)))
 }
 
 /// The OpenAPI 3.1 document of this contract (`openapi.json`, embedded without
@@ -271,6 +274,19 @@ fn openapi(config: &Config) -> Response {
     Response::json(200, &openapi_document(config))
 }
 
+/// The JWK Set of `ASSERTION_SIGNING_KEY`, cacheable; 404 when no key is configured.
+fn jwks(config: &Config) -> Result<Response, Error> {
+    let assertion = config.assertion.as_ref().ok_or(Error::NotFound)?;
+    Ok(Response {
+        status: 200,
+        headers: vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("cache-control".to_owned(), crate::assertion::JWKS_CACHE_CONTROL.to_owned()),
+        ],
+        body: http::Body::Bytes(assertion.keys.jwks().as_bytes().to_vec()),
+    })
+}
+
 fn health(config: &Config) -> Response {
     Response::json(200, &json!({"ok": true, "environment": config.environment.as_str(), "version": VERSION}))
 }
@@ -293,7 +309,7 @@ mod tests {
 
     #[test]
     fn only_health_and_the_document_go_without_headers() {
-        for target in ["/healthz", "/openapi.json", "/healthz?x=1"] {
+        for target in ["/healthz", "/openapi.json", "/healthz?x=1", "/.well-known/jwks.json"] {
             assert!(!reads_headers(&Request::new("GET", target)), "{target}");
             assert!(!reads_headers(&Request::new("POST", target)), "{target}");
         }

@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 
 use crate::app::http::{Request, Response, Stream};
+use crate::assertion::KeySet;
 use crate::error::Error;
 
 /// A request to send upstream, fully formed.
@@ -41,6 +42,14 @@ pub trait Origin {
     /// Sends `request` and reads the whole answer: its status and at most
     /// `limit` bytes of body (more is [`Error::Origin`]).
     async fn fetch_bytes(&self, request: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error>;
+
+    /// The Ed25519 signature of `input` by the signing key of `keys`, for the
+    /// origin's assertion. Here in Rust; the worker uses the runtime's
+    /// WebCrypto, faster and far smaller than curve arithmetic in wasm. A
+    /// failure is [`Error::Unavailable`]: nothing goes out unsigned.
+    async fn sign(&self, keys: &KeySet, input: &str) -> Result<[u8; 64], Error> {
+        Ok(keys.sign_input(input))
+    }
 }
 
 /// Headers that only the hop they arrived on may read.
@@ -120,5 +129,9 @@ impl<T: Origin> Origin for &T {
 
     async fn fetch_bytes(&self, request: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {
         (**self).fetch_bytes(request, limit).await
+    }
+
+    async fn sign(&self, keys: &KeySet, input: &str) -> Result<[u8; 64], Error> {
+        (**self).sign(keys, input).await
     }
 }

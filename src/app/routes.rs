@@ -22,6 +22,7 @@ enum Kind {
     SecretScanning,
     Webhook,
     Owner,
+    Jwks,
     Reveal,
 }
 
@@ -78,6 +79,7 @@ pub const ROUTE_TABLE: &[RouteSpec] = &[
         Some("/v1/projects/{project}/owners"),
         Kind::Owner,
     ),
+    spec("/.well-known/jwks.json", &["GET"], Some("/.well-known"), Kind::Jwks),
     spec("/v1/projects/{project}/keys/{id}/reveal", &["POST"], Some("/v1/projects/{project}/keys"), Kind::Reveal),
 ];
 
@@ -135,6 +137,8 @@ pub enum Route<'p> {
         project: &'p str,
         owner_id: &'p str,
     },
+    /// The JWK Set that verifies the origin's assertions.
+    Jwks,
     /// The secret of a recoverable key (the admin token's alone).
     Reveal {
         project: &'p str,
@@ -181,6 +185,7 @@ impl<'p> Route<'p> {
                 (Kind::SecretScanning, []) => Route::SecretScanning,
                 (Kind::Webhook, [source]) => Route::Webhook { source },
                 (Kind::Owner, [project, owner_id]) => Route::Owner { project, owner_id },
+                (Kind::Jwks, []) => Route::Jwks,
                 (Kind::Reveal, [project, id]) => Route::Reveal { project, id },
                 _ => return None,
             })
@@ -214,6 +219,7 @@ impl<'p> Route<'p> {
             Route::SecretScanning => Kind::SecretScanning,
             Route::Webhook { .. } => Kind::Webhook,
             Route::Owner { .. } => Kind::Owner,
+            Route::Jwks => Kind::Jwks,
             Route::Reveal { .. } => Kind::Reveal,
         };
         ROUTE_TABLE.iter().find(|spec| spec.kind == kind).expect("every kind has its row")
@@ -265,6 +271,8 @@ mod tests {
             ("/webhooks/github", Some(Route::Webhook { source: "github" })),
             ("/webhooks/", Some(Route::Webhook { source: "" })),
             ("/webhooks/a/b", None),
+            ("/.well-known/jwks.json", Some(Route::Jwks)),
+            ("/.well-known/openid-configuration", None),
             ("/healthz/", None),
             ("/v1/projects/acme", None),
             ("/v1/projects/acme/keys/key_1/other", None),
@@ -294,10 +302,14 @@ mod tests {
             "/dashboard",
             "/dashboard/",
             "/dashboard/app.js",
+            "/.well-known",
+            "/.well-known/jwks.json/x",
+            "/.well-known/security.txt",
         ] {
             assert!(Route::is_reserved(path), "{path}");
         }
-        for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/", "/dashboards"] {
+        for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/", "/dashboards", "/.well-knowns"]
+        {
             assert!(!Route::is_reserved(path), "{path}");
         }
     }
@@ -321,6 +333,7 @@ mod tests {
             Route::SecretScanning,
             Route::Webhook { source: "s" },
             Route::Owner { project: "p", owner_id: "o" },
+            Route::Jwks,
             Route::Reveal { project: "p", id: "i" },
         ];
         for route in routes {

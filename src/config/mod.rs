@@ -8,9 +8,11 @@ use std::fmt;
 
 use serde_json::Value;
 
+mod assertion;
 mod events;
 mod scanning;
 
+pub use assertion::AssertionConfig;
 pub use events::{events_on, EventsConfig};
 pub use scanning::LeakAction;
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub leaked_key_action: LeakAction,
     /// GitHub's secret-scanning public keys (`SECRET_SCANNING_KEYS_URL`).
     pub secret_scanning_keys_url: String,
+    /// The origin's signed assertion (`ASSERTION_SIGNING_KEY`, `ASSERTION_ISSUER`); `None`: none is sent.
+    pub assertion: Option<AssertionConfig>,
     /// `VAULT_KEY`: seals the secrets of recoverable keys; `None`: no key is recoverable.
     pub vault: Option<Vault>,
 }
@@ -84,6 +88,7 @@ impl fmt::Debug for Config {
             .field("events", &self.events)
             .field("leaked_key_action", &self.leaked_key_action)
             .field("secret_scanning_keys_url", &self.secret_scanning_keys_url)
+            .field("assertion", &self.assertion)
             .field("vault", &self.vault)
             .finish()
     }
@@ -179,6 +184,8 @@ impl Config {
         let secret_scanning_keys_url = problems
             .check("SECRET_SCANNING_KEYS_URL", scanning::parse_keys_url(var("SECRET_SCANNING_KEYS_URL")))
             .unwrap_or_default();
+        let assertion = assertion::parse_assertion(var("ASSERTION_SIGNING_KEY"), var("ASSERTION_ISSUER"))
+            .unwrap_or_else(|(name, problem)| problems.fail(name, problem, None));
         let vault = problems.check("VAULT_KEY", parse_vault(var("VAULT_KEY"))).flatten();
 
         match (environment, key_prefixes, key_headers, plans, admin_token, max_webhook_bytes, origin, routes, dashboard)
@@ -208,6 +215,7 @@ impl Config {
                 events,
                 leaked_key_action,
                 secret_scanning_keys_url,
+                assertion,
                 vault,
             }),
             _ => Err(ConfigError { problems: problems.0 }),

@@ -195,3 +195,28 @@ fn vault_key_is_optional_and_a_malformed_one_is_named_but_never_echoed() {
     let config = config(&[("VAULT_KEY", key)]).unwrap();
     assert!(!format!("{config:?}").contains(key));
 }
+
+#[test]
+fn the_assertion_key_set_is_optional_and_checked() {
+    assert!(config(&[]).unwrap().assertion.is_none());
+    assert!(config(&[("ASSERTION_SIGNING_KEY", " ")]).unwrap().assertion.is_none());
+    // RFC 8032's TEST 1 key, as RFC 8037 writes it.
+    let d = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+    let key = format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1"}}"#
+    );
+    let assertion = config(&[("ASSERTION_SIGNING_KEY", &key)]).unwrap().assertion.unwrap();
+    assert_eq!(assertion.keys.signing_kid(), "k1");
+    assert_eq!(assertion.issuer, None);
+    let issued = config(&[("ASSERTION_SIGNING_KEY", &key), ("ASSERTION_ISSUER", " https://gw.example ")]).unwrap();
+    assert_eq!(issued.assertion.as_ref().unwrap().issuer.as_deref(), Some("https://gw.example"));
+    assert!(!format!("{issued:?}").contains(d), "Debug never shows the private key");
+
+    let wrong_x = key.replace("11qYAYKxCrfVS", "21qYAYKxCrfVS");
+    let problems = config(&[("ASSERTION_SIGNING_KEY", &wrong_x)]).unwrap_err().problems;
+    assert_eq!(problems, vec!["ASSERTION_SIGNING_KEY: key 1: `x` is not the public key of `d`"]);
+    let problems = config(&[("ASSERTION_SIGNING_KEY", &key), ("ASSERTION_ISSUER", "an issuer")]).unwrap_err().problems;
+    assert_eq!(problems, vec!["ASSERTION_ISSUER: must be 1 to 256 printable ASCII characters without spaces"]);
+    let problems = config(&[("ASSERTION_SIGNING_KEY", &key[1..])]).unwrap_err().problems;
+    assert!(problems[0].starts_with("ASSERTION_SIGNING_KEY: ") && !problems[0].contains(d), "{problems:?}");
+}

@@ -3,6 +3,8 @@
 //! Streams stay streams: the client's body goes up unread and the origin's
 //! body comes back unread, each carried as an [`http::Stream`].
 
+use std::cell::RefCell;
+
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -10,6 +12,7 @@ use worker::web_sys::{self, ReadableStream};
 
 use crate::app::http::{self, Body, Stream};
 use crate::app::origin::{Origin, Outgoing, OutgoingBody};
+use crate::assertion::KeySet;
 use crate::error::Error;
 
 #[wasm_bindgen]
@@ -17,6 +20,32 @@ extern "C" {
     /// The runtime's global `fetch(url, init)`; a synchronous throw is an `Err`.
     #[wasm_bindgen(catch, js_name = fetch)]
     fn fetch_with_init(url: &str, init: &web_sys::RequestInit) -> Result<js_sys::Promise, JsValue>;
+
+    /// `crypto.subtle.importKey(format, keyData, algorithm, extractable, usages)`.
+    #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"], js_name = importKey)]
+    fn import_key(
+        format: &str,
+        key: &js_sys::Uint8Array,
+        algorithm: &str,
+        extractable: bool,
+        usages: &js_sys::Array,
+    ) -> Result<js_sys::Promise, JsValue>;
+
+    /// `crypto.subtle.sign(algorithm, key, data)` (`data` is copied before it returns).
+    #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"], js_name = sign)]
+    fn subtle_sign(algorithm: &str, key: &JsValue, data: &[u8]) -> Result<js_sys::Promise, JsValue>;
+}
+
+thread_local! {
+    /// The assertion's signing key, imported into WebCrypto (not extractable)
+    /// on first use: secrets do not change within an isolate.
+    static SIGNING_KEY: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+}
+
+/// Awaits `promise`; a throw or rejection is [`Error::Unavailable`] (never with the key's bytes).
+async fn crypto(promise: Result<js_sys::Promise, JsValue>) -> Result<JsValue, Error> {
+    let failed = |_| Error::Unavailable("signing the origin's assertion failed (WebCrypto Ed25519)".into());
+    JsFuture::from(promise.map_err(failed)?).await.map_err(failed)
 }
 
 pub struct FetchOrigin;
@@ -43,6 +72,29 @@ impl Origin for FetchOrigin {
             None => Body::Bytes(Vec::new()),
         };
         Ok(http::Response { status: response.status(), headers: super::header_pairs(&response.headers()), body })
+    }
+
+    /// The runtime's Ed25519 (native code, one promise) rather than curve
+    /// arithmetic in wasm: measured with `bench/pairs.mjs`, see the README.
+    async fn sign(&self, keys: &KeySet, input: &str) -> Result<[u8; 64], Error> {
+        let key = match SIGNING_KEY.with(|cell| cell.borrow().clone()) {
+            Some(key) => key,
+            None => {
+                let der = js_sys::Uint8Array::from(&keys.signing_pkcs8()[..]);
+                let usages = js_sys::Array::of1(&JsValue::from_str("sign"));
+                let key = crypto(import_key("pkcs8", &der, "Ed25519", false, &usages)).await?;
+                der.fill(0, 0, der.length());
+                SIGNING_KEY.with(|cell| cell.replace(Some(key.clone())));
+                key
+            }
+        };
+        let signature = js_sys::Uint8Array::new(&crypto(subtle_sign("Ed25519", &key, input.as_bytes())).await?);
+        let mut bytes = [0u8; 64];
+        if signature.length() != 64 {
+            return Err(Error::Unavailable("WebCrypto's Ed25519 signature is not 64 bytes".into()));
+        }
+        signature.copy_to(&mut bytes);
+        Ok(bytes)
     }
 
     async fn fetch_bytes(&self, outgoing: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {

@@ -37,10 +37,15 @@ function pass(base, config, env, extra = []) {
 
 // One webhook source, so the document lists it and deliveries reach its signature check;
 // a VAULT_KEY, so `recoverable: true` is accepted as documented and reveals can succeed.
+// A signing key (RFC 8032's first test key), so the JWK Set is served and checked.
 const vars = {
   WEBHOOKS: JSON.stringify({ contract: { scheme: "hmac-sha256" } }),
   WEBHOOK_SECRET_CONTRACT: "contract secret",
   VAULT_KEY: randomBytes(32).toString("base64"),
+  ASSERTION_SIGNING_KEY: JSON.stringify({
+    kty: "OKP", crv: "Ed25519", kid: "contract",
+    d: "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+  }),
 };
 const worker = await startWorker({ port: 0, quiet: true, vars });
 const base = worker.url.href.replace(/\/$/, "");
