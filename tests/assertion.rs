@@ -65,6 +65,7 @@ fn the_origin_receives_an_assertion_that_the_jwks_verifies() {
             "what the origin got, no query"
         );
         assert_eq!(claims["jti"].as_str().unwrap().len(), 22);
+        assert!(claims.get("owner_id").is_none(), "a key without an owner has no owner_id claim");
         assert_eq!(
             verify(received[0], jwks_text(&jwks), "https://keygate.test", ORIGIN, now + 60),
             Err(Refusal::Expired)
@@ -216,4 +217,22 @@ fn when_signing_fails_nothing_is_forwarded_unsigned() {
     let answer = send(&app, request);
     assert_eq!((answer.status, code(&answer)), (503, "UNAVAILABLE".to_owned()));
     assert!(harness.origin.received().is_empty());
+}
+
+/// A key with an owner: the assertion names it, so the origin can bill or limit the customer.
+#[test]
+fn the_assertion_names_the_keys_owner() {
+    let harness = Harness::with_config(signing_config(&[("ASSERTION_SIGNING_KEY", KEY_1)]));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["things:read"], |record| {
+            record.owner_id = Some(keygate::ids::OwnerId::parse("acct_42").unwrap());
+        });
+        let jwks = h.send(Request::new("GET", "/.well-known/jwks.json"));
+        let request = Request::new("GET", "/v1/projects/acme/things").with_header("X-API-Key", &key);
+        assert_eq!(h.send(request).status, 200);
+        let sent = harness.origin.received().pop().unwrap();
+        let claims =
+            verify(assertions(&sent)[0], jwks_text(&jwks), "https://keygate.test", ORIGIN, NOW / 1000).unwrap();
+        assert_eq!(claims["owner_id"], "acct_42");
+    })
 }

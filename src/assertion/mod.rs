@@ -74,6 +74,9 @@ pub struct Claims<'a> {
     pub jti: String,
     pub htm: &'a str,
     pub htu: &'a str,
+    /// The customer whose keys share limits, when the key has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<&'a str>,
 }
 
 impl<'a> Claims<'a> {
@@ -100,6 +103,7 @@ impl<'a> Claims<'a> {
             jti,
             htm: method,
             htu: url,
+            owner_id: record.owner_id.as_deref(),
         }
     }
 }
