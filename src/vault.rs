@@ -141,15 +141,23 @@ impl Vault {
     pub fn open(&self, key_id: &str, sealed: &Sealed) -> Result<String, VaultError> {
         let sealed = sealed.0.as_str();
         let id = sealed_by(sealed).ok_or(VaultError::DoesNotOpen)?;
-        let key = self.keys.iter().find(|key| key.id == id).ok_or(VaultError::KeyMissing)?;
+        let mut named = self.keys.iter().filter(|key| key.id == id).peekable();
+        if named.peek().is_none() {
+            return Err(VaultError::KeyMissing);
+        }
         let body = sealed.rsplit('.').next().unwrap_or_default();
         let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| VaultError::DoesNotOpen)?;
         if bytes.len() < NONCE_BYTES + TAG_BYTES {
             return Err(VaultError::DoesNotOpen);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let payload = Payload { msg: ciphertext, aad: key_id.as_bytes() };
-        let plain = key.cipher.decrypt(Nonce::from_slice(nonce), payload).map_err(|_| VaultError::DoesNotOpen)?;
+        // Ids are 32 bits: every key that bears this one is tried (a collision is rare, not impossible).
+        let plain = named
+            .find_map(|key| {
+                let payload = Payload { msg: ciphertext, aad: key_id.as_bytes() };
+                key.cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
+            })
+            .ok_or(VaultError::DoesNotOpen)?;
         String::from_utf8(plain).map_err(|_| VaultError::DoesNotOpen)
     }
 }

@@ -448,7 +448,9 @@ impl KeyState {
         let Some(sealed) = self.sealed.as_ref().filter(|_| record.recoverable) else {
             return (LimiterAnswer::NotRecoverable, Change::Nothing);
         };
-        if !crate::vault::sealed_by(&sealed.0).is_some_and(|id| vault_keys.iter().any(|held| held == id)) {
+        // Only a readable header naming a vault key the worker lacks is refused here; a damaged
+        // one is handed over (its reveal recorded) and fails to open in the worker.
+        if crate::vault::sealed_by(&sealed.0).is_some_and(|id| !vault_keys.iter().any(|held| held == id)) {
             return (LimiterAnswer::VaultKeyMissing, Change::Nothing);
         }
         let answer = LimiterAnswer::Sealed { sealed: sealed.clone() };

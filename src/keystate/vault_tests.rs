@@ -135,3 +135,46 @@ fn a_reveal_never_travels_in_a_url() {
     let call = LimiterCall::Reveal { vault_keys: vec![], entry: entry("acme") };
     assert!(!call.fits_in_url(), "its audit event holds the client's address");
 }
+
+/// Review: a sealed form whose header is damaged (no `v1.<id>.` the object can
+/// read) is damaged storage, not a vault key the worker lacks: README says such
+/// a reveal is recorded and answered 503 "does not open". The object must hand
+/// it over with its audit event queued (the worker then fails to open it).
+#[test]
+fn a_damaged_sealed_header_is_recorded_like_any_sealed_secret_that_does_not_open() {
+    for damaged in ["garbage", "v2.0a1b2c3d.c2VhbGVk", "v1.0a1b2c3d"] {
+        let mut state = KeyState::default();
+        put(&mut state, recoverable(), Some(damaged));
+        let (answer, change) = reveal(&mut state, &VAULT_KEYS);
+        assert_eq!(answer, LimiterAnswer::Sealed { sealed: Sealed(damaged.into()) }, "{damaged}");
+        assert_eq!((change, state.outbox.len()), (Change::Everything, 1), "{damaged}: the attempt is recorded");
+    }
+    // A well-formed header naming a vault key the worker does not hold stays unrecorded.
+    assert_eq!(reveal(&mut created(), &["ffffffff"]).0, LimiterAnswer::VaultKeyMissing);
+}
+
+/// Review: the calls and answers that carry a sealed secret survive the JSON
+/// trip between worker and object (internally tagged enums).
+#[test]
+fn sealed_calls_and_answers_round_trip() {
+    let answer = LimiterAnswer::Sealed { sealed: Sealed(SEALED.into()) };
+    let back: LimiterAnswer = serde_json::from_str(&serde_json::to_string(&answer).unwrap()).unwrap();
+    assert_eq!(back, answer);
+    let call = LimiterCall::Reveal { vault_keys: vec!["0a1b2c3d".into()], entry: entry("acme") };
+    let back: LimiterCall = serde_json::from_str(&serde_json::to_string(&call).unwrap()).unwrap();
+    assert_eq!(back, call);
+}
+
+/// Review (a note, not a fix): the discard of a creation that did not complete
+/// drops what its object queued, a `key.revealed` event included. Only a key that
+/// never went into force can be discarded, so what was revealed opens nothing;
+/// the route's direct delivery records the event unless the project's object was
+/// unreachable at that moment too.
+#[test]
+fn a_discard_drops_a_queued_reveal_of_the_dead_key() {
+    let mut state = created();
+    assert!(matches!(reveal(&mut state, &VAULT_KEYS).0, LimiterAnswer::Sealed { .. }));
+    assert_eq!(state.outbox.len(), 1);
+    state.apply(LimiterCall::Discard { entry: None }, NOW);
+    assert!(state.outbox.is_empty() && state.deleted && state.sealed.is_none());
+}

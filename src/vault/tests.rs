@@ -124,3 +124,14 @@ fn a_malformed_vault_key_is_refused_without_being_echoed() {
     let vault = vault(&format!(" {} ", vault_key(1)));
     assert_eq!(format!("{vault:?}"), "Vault { keys: [redacted; 1] }");
 }
+
+/// Review: two vault keys of `VAULT_KEY` whose 32-bit ids collide (about 1 in
+/// 2^32 per pair): the one that sealed a secret must still open it, whichever
+/// comes first in the list.
+#[test]
+fn colliding_vault_key_ids_still_open_what_either_sealed() {
+    let sealed = vault(&vault_key(1)).seal(KEY_ID, SECRET).unwrap();
+    let mut rotated = vault(&format!(r#"["{}", "{}"]"#, vault_key(2), vault_key(1)));
+    rotated.keys[0].id = rotated.keys[1].id.clone();
+    assert_eq!(rotated.open(KEY_ID, &sealed).as_deref(), Ok(SECRET));
+}
