@@ -10,6 +10,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:http";
+import { generateKeyPairSync } from "node:crypto";
 import { Miniflare } from "miniflare";
 import { startWorker, makeKey, ADMIN_TOKEN } from "../tests/e2e/fixture.mjs";
 
@@ -124,14 +125,25 @@ const gateway = await startWorker({
   vars: { ORIGIN: origin, DASHBOARD: "off" },
   outbound: null,
 });
+// The gateway with ORIGIN again, signing each forward's assertion (ASSERTION_SIGNING_KEY).
+const signingKey = { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "bench" };
+const signing = await startWorker({
+  port: 0,
+  quiet: true,
+  assets: false,
+  vars: { ORIGIN: origin, DASHBOARD: "off", ASSERTION_SIGNING_KEY: JSON.stringify(signingKey) },
+  outbound: null,
+});
 const reference = await startReference(origin);
 pinWorkerd();
 const base = keygate.url.toString().replace(/\/$/, "");
 const gatewayBase = gateway.url.toString().replace(/\/$/, "");
+const signingBase = signing.url.toString().replace(/\/$/, "");
 const referenceBase = reference.url.toString().replace(/\/$/, "");
 const benchKey = { name: "bench", scopes: ["things:read"], rate_limit: { per_minute: 4000000000, per_day: 4000000000 } };
 const { key } = await keygate.createKey("bench", benchKey);
 const { key: gatewayKey } = await gateway.createKey("bench", benchKey);
+const { key: signingGatewayKey } = await signing.createKey("bench", benchKey);
 // A key with an owner (limits shared with other keys): one more object call, key object to owner object.
 const roomy = { per_minute: 4000000000, per_day: 4000000000 };
 const owned = await keygate.call("PUT", "/v1/projects/bench/owners/acct_bench", {
@@ -155,8 +167,10 @@ const scenarios = [
   ["reference: KV + DO + origin fetch + log line (floor 4)", `${referenceBase}/logged-origin`, {}, null],
   ["gateway, valid key, with ORIGIN", `${gatewayBase}/v1/projects/bench/things`, { headers: { "x-api-key": gatewayKey } }, 8],
   ["gateway, valid key with an owner, no ORIGIN", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": ownedKey } }, 2],
+  ["reference: floor 4 + an Ed25519 JWT signature (floor 5)", `${referenceBase}/signed-origin`, {}, null],
+  ["gateway, valid key, with ORIGIN and assertions", `${signingBase}/v1/projects/bench/things`, { headers: { "x-api-key": signingGatewayKey } }, 11],
 ];
-const FLOOR_NAMES = { 1: "floor 1", 2: "floor 2", 7: "floor 3", 8: "floor 4" };
+const FLOOR_NAMES = { 1: "floor 1", 2: "floor 2", 7: "floor 3", 8: "floor 4", 11: "floor 5" };
 
 // Rounds, each running every scenario once: a ratio is taken between figures of
 // the same round, so drift on a shared machine cancels; the table shows medians.
@@ -175,6 +189,7 @@ const results = scenarios.map(([name, , , floor], i) => {
 });
 await keygate.stop();
 await gateway.stop();
+await signing.stop();
 await reference.mf.dispose();
 originServer.close();
 
