@@ -39,7 +39,10 @@ const quiet = (stdout, stderr) => { stdout.resume(); stderr.resume(); };
 
 async function startKeygate(dir, vars = {}) {
   const sqlite = new Set(wrangler.migrations.flatMap((m) => m.new_sqlite_classes ?? []));
-  const durableObjects = Object.fromEntries(wrangler.durable_objects.bindings.map(({ name, class_name }) => [name, { className: class_name, useSQLite: sqlite.has(class_name) }]));
+  // Only the classes this build exports, so an older build (fewer objects) can be compared too.
+  const script = readFileSync(join(root, dir, "index.js"), "utf8");
+  const bindings = wrangler.durable_objects.bindings.filter(({ class_name }) => script.includes(class_name));
+  const durableObjects = Object.fromEntries(bindings.map(({ name, class_name }) => [name, { className: class_name, useSQLite: sqlite.has(class_name) }]));
   const mf = new Miniflare({
     host: "127.0.0.1", port: 0, handleRuntimeStdio: quiet,
     workers: [{
