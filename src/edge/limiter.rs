@@ -24,7 +24,7 @@ use crate::app::webhooks::{Deliveries, DeliveryCall, DeliveryState};
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::delivery::UsageState;
-use crate::keystate::{KeyObject, KeyState, LimiterAnswer, LimiterCall};
+use crate::keystate::{Effects, KeyObject, KeyState, LimiterAnswer, LimiterCall};
 use crate::owner::{OwnerAnswer, OwnerCall};
 use crate::project::{ProjectAnswer, ProjectCall};
 use crate::ratelimit::LimitState;
@@ -153,21 +153,12 @@ impl LimiterObject {
         result
     }
 
-    /// Decides `call`; an admin change is in SQLite before the answer.
+    /// Decides `call`; an admin change is in SQLite before the answer. A
+    /// check of a key with an owner asks the owner's object, then settles.
     async fn decide(&self, call: LimiterCall) -> worker::Result<LimiterAnswer> {
         let now = now();
-        let effects = self.with_object(|object| {
-            let effects = object.on_call(call, now);
-            if effects.write_state {
-                self.write(&object.state, true)?;
-            }
-            Ok(effects)
-        })?;
-        if let Some(at) = effects.set_alarm_at {
-            self.set_alarm(at, now).await;
-        }
-        let LimiterAnswer::Held(hold) = effects.answer else { return Ok(effects.answer) };
-        // A key with an owner: the owner's object decides too, then the key settles.
+        let answer = self.run(now, |object| object.on_call(call, now)).await?;
+        let LimiterAnswer::Held(hold) = answer else { return Ok(answer) };
         let asked = match &self.owners {
             Some(owners) => {
                 call_object::<OwnerAnswer>(owners, &hold.owner, &OwnerCall::Admit { cost: hold.cost }, true)
@@ -181,17 +172,8 @@ impl LimiterObject {
             _ => None,
         };
         let now = super::now();
-        let effects = self.with_object(|object| {
-            let effects = object.on_owner(*hold, verdict, now);
-            if effects.write_state {
-                self.write(&object.state, true)?;
-            }
-            Ok(effects)
-        })?;
-        if let Some(at) = effects.set_alarm_at {
-            self.set_alarm(at, now).await;
-        }
-        match (effects.answer, asked) {
+        let answer = self.run(now, |object| object.on_owner(*hold, verdict, now)).await?;
+        match (answer, asked) {
             (LimiterAnswer::OwnerUnavailable, Err(detail)) => {
                 Err(worker::Error::RustError(format!("owner object: {detail}")))
             }
@@ -200,6 +182,22 @@ impl LimiterObject {
             }
             (answer, _) => Ok(answer),
         }
+    }
+
+    /// Runs one decision and carries out its effects: the state written
+    /// before the answer when it says so, then its alarm.
+    async fn run(&self, now: i64, decide: impl FnOnce(&mut KeyObject) -> Effects) -> worker::Result<LimiterAnswer> {
+        let effects = self.with_object(|object| {
+            let effects = decide(object);
+            if effects.write_state {
+                self.write(&object.state, true)?;
+            }
+            Ok(effects)
+        })?;
+        if let Some(at) = effects.set_alarm_at {
+            self.set_alarm(at, now).await;
+        }
+        Ok(effects.answer)
     }
 
     /// Sets the alarm; on failure the object sets it again at its next chance.
