@@ -236,3 +236,26 @@ fn the_assertion_names_the_keys_owner() {
         assert_eq!(claims["owner_id"], "acct_42");
     })
 }
+
+/// Review: rules match literal segments in any case (origins route so), so
+/// keygate's namespace must be reserved in any case too: `/.WELL-KNOWN/…`
+/// must not reach the origin (with a signed assertion) under a catch-all rule.
+#[test]
+fn no_spelling_of_well_known_is_forwarded() {
+    let harness = Harness::with_config(signing_config(&[
+        ("ASSERTION_SIGNING_KEY", KEY_1),
+        ("ROUTES", r#"[{"method":"*","path":"/*","scope":"api:{action}"}]"#),
+    ]));
+    harness.with_limiter(|h| {
+        let key = seed(&harness.store, &["api:read"], |_| {});
+        // The rule itself works for an ordinary path.
+        let ok = h.send(Request::new("GET", "/things").with_header("X-API-Key", &key));
+        assert_eq!(ok.status, 200);
+        assert_eq!(harness.origin.received().len(), 1);
+        for path in ["/.well-known/jwks.json", "/.WELL-KNOWN/jwks.json", "/.Well-Known/openid-configuration"] {
+            h.send(Request::new("GET", path).with_header("X-API-Key", &key));
+            let forwarded = harness.origin.received();
+            assert_eq!(forwarded.len(), 1, "{path} was forwarded: {:?}", forwarded.last().map(|s| &s.url));
+        }
+    })
+}

@@ -149,6 +149,16 @@ pub enum Route<'p> {
 /// The parameters of `path` when its segments match `template`'s (all of
 /// them, or only the template's when `prefix`): `{name}` matches any one segment.
 fn captures<'p>(template: &str, path: &'p str, prefix: bool) -> Option<Vec<&'p str>> {
+    captures_by(template, path, prefix, |part, segment| part == segment)
+}
+
+/// [`captures`], with literal segments compared by `same`.
+fn captures_by<'p>(
+    template: &str,
+    path: &'p str,
+    prefix: bool,
+    same: impl Fn(&str, &str) -> bool,
+) -> Option<Vec<&'p str>> {
     let mut wanted = template.strip_prefix('/')?.split('/');
     let mut given = path.strip_prefix('/')?.split('/');
     let mut params = Vec::new();
@@ -158,7 +168,7 @@ fn captures<'p>(template: &str, path: &'p str, prefix: bool) -> Option<Vec<&'p s
             (None, Some(_)) => return prefix.then_some(params),
             (Some(_), None) => return None,
             (Some(part), Some(segment)) if part.starts_with('{') => params.push(segment),
-            (Some(part), Some(segment)) if part == segment => {}
+            (Some(part), Some(segment)) if same(part, segment) => {}
             _ => return None,
         }
     }
@@ -195,10 +205,15 @@ impl<'p> Route<'p> {
     /// Whether `path` lies in keygate's own namespace, so the gateway never forwards it
     /// even when no route of ours matches (e.g. `/v1/projects/p/keys/x/y`).
     pub fn is_reserved(path: &str) -> bool {
+        // Gateway rules match literal segments in any case (as origins route),
+        // so keygate's namespaces are reserved in any case too.
+        let reserved = |template: &str, prefix: bool| {
+            captures_by(template, path, prefix, |part, segment| part.eq_ignore_ascii_case(segment)).is_some()
+        };
         ROUTE_TABLE.iter().any(|spec| match spec.namespace {
-            None => captures(spec.template, path, false).is_some(),
-            Some(namespace) => captures(namespace, path, true).is_some(),
-        }) || RESERVED_NAMESPACES.iter().any(|namespace| captures(namespace, path, true).is_some())
+            None => reserved(spec.template, false),
+            Some(namespace) => reserved(namespace, true),
+        }) || RESERVED_NAMESPACES.iter().any(|namespace| reserved(namespace, true))
     }
 
     fn spec(&self) -> &'static RouteSpec {
@@ -299,6 +314,10 @@ mod tests {
             "/v1/secret-scanning/gitlab",
             "/v1/projects/p/owners",
             "/v1/projects/p/owners/o/x",
+            // In any letter case, as gateway rules match literal segments.
+            "/V1/Projects/p/KEYS/k",
+            "/DASHBOARD/app.js",
+            "/Webhooks/a/b",
             "/dashboard",
             "/dashboard/",
             "/dashboard/app.js",
