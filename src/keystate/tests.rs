@@ -1,6 +1,8 @@
 use super::*;
+use crate::error::Error;
 use crate::project::ProjectCall;
 use crate::ratelimit::Quota;
+use crate::usage::UsageQuery;
 
 const NOW: UnixMillis = 1_795_420_800_000;
 
