@@ -12,9 +12,10 @@ use crate::error::Error;
 pub struct JsonObject(Map<String, Value>);
 
 impl JsonObject {
-    /// Parses `body` as a JSON object; an empty body counts as `{}` when `empty_ok`.
+    /// Parses `body` as a JSON object; an empty body counts as `{}` when
+    /// `empty_ok` (whitespace alone is no JSON document: `INVALID_JSON`).
     pub fn parse(body: &[u8], empty_ok: bool) -> Result<JsonObject, Error> {
-        if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
+        if empty_ok && body.is_empty() {
             return Ok(JsonObject(Map::new()));
         }
         match serde_json::from_slice::<Value>(body) {
@@ -27,5 +28,22 @@ impl JsonObject {
     /// The object as a JSON value, for typed deserialization.
     pub fn into_value(self) -> Value {
         Value::Object(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the contract test: a body of one space was taken for an empty one.
+    #[test]
+    fn only_an_empty_body_counts_as_an_empty_object() {
+        assert!(JsonObject::parse(b"", true).is_ok());
+        assert!(JsonObject::parse(b"{}", true).is_ok());
+        assert!(JsonObject::parse(b" {} ", true).is_ok());
+        for bad in [&b" "[..], b"\n", b"null", b"[]"] {
+            assert!(matches!(JsonObject::parse(bad, true), Err(Error::InvalidJson(_))), "{bad:?}");
+        }
+        assert!(matches!(JsonObject::parse(b"", false), Err(Error::InvalidJson(_))), "where a body is required");
     }
 }
