@@ -80,6 +80,13 @@ test("the origin's assertion verifies with jose against the JWKS, with the reque
   const { payload: second } = await jose.jwtVerify(next.token, jwksOf(one), { issuer, audience: ORIGIN });
   assert.deepEqual([second.htm, second.htu], ["POST", `${ORIGIN}/v1/projects/acme/bots`]);
   assert.notEqual(second.jti, payload.jti);
+
+  // A key with an owner: the assertion names the customer.
+  const owned = await one.worker.createKey("acme", { name: "owned", scopes: ["things:read"], owner_id: "acct_42" });
+  const third = await forward({ ...one, key: owned }, "GET", "/v1/projects/acme/things/2");
+  const { payload: ownedPayload } = await jose.jwtVerify(third.token, jwksOf(one), { issuer, audience: ORIGIN });
+  assert.equal(ownedPayload.owner_id, "acct_42");
+  assert.equal(ownedPayload.sub, owned.id);
 });
 
 test("the JWKS is public, cacheable and holds no private key", async () => {
