@@ -135,21 +135,23 @@ impl<S: KeyValueStore, L: Limiter, O> Context<'_, S, L, O> {
     pub async fn handle_verify(&self, request: &Request, trace: &mut Trace<'_>) -> Result<Response, Error> {
         let body: VerifyKey = parse_body(&request.body, true)?;
         let (scope, project, cost) = (body.scope.map(|wanted| wanted.0), body.project, body.cost.map(|cost| cost.0));
-        // Anyone may call verify: a cost above 1 (which could spend a key's, or
-        // its owner's, whole balance at once) is the backend's to ask, with the admin token.
-        let backend =
-            body.key.is_some() && Credential::of(request, self.config).is_ok_and(|c| c.is_admin_token(self.config));
-        if cost.is_some_and(|cost| cost > 1) && !backend {
-            let message =
-                "A cost above 1 needs the admin token as this request's bearer token (with `key` in the body).";
-            return Err(Error::Exceeds { field: "cost", message: message.into() });
-        }
-        // The client's address is the backend's to assert, too: anyone else
-        // could name an address inside a stolen key's allowlist and spend the
-        // key's (and its owner's) credits and rate limit from anywhere.
-        if body.ip.is_some() && body.key.is_some() && !backend {
-            let message = "An `ip` needs the admin token as this request's bearer token (with `key` in the body).";
-            return Err(Error::Exceeds { field: "ip", message: message.into() });
+        // Anyone may call verify. A cost above 1 (which could spend a key's, or
+        // its owner's, whole balance at once) and a client's `ip` (anyone could
+        // name an address inside a stolen key's allowlist) are the backend's to
+        // ask, with the admin token; the credential is read only then.
+        let asked_of_backend = match (cost.is_some_and(|cost| cost > 1), body.ip.is_some() && body.key.is_some()) {
+            (true, _) => Some(("cost", "A cost above 1")),
+            (false, true) => Some(("ip", "An `ip`")),
+            (false, false) => None,
+        };
+        if let Some((field, what)) = asked_of_backend {
+            let backend =
+                body.key.is_some() && Credential::of(request, self.config).is_ok_and(|c| c.is_admin_token(self.config));
+            if !backend {
+                let message =
+                    format!("{what} needs the admin token as this request's bearer token (with `key` in the body).");
+                return Err(Error::Exceeds { field, message });
+            }
         }
         // The address judged: the body's `ip` from the backend that sends a
         // client's key; the request's own for a key that is its credential
