@@ -83,7 +83,7 @@ impl KeyObject {
     pub fn on_owner(&mut self, hold: Hold, verdict: Option<OwnerVerdict>, now: UnixMillis) -> Effects {
         let outbox_before = self.state.outbox.len();
         let (answer, change) = self.state.settle(hold, verdict, now);
-        self.effects(answer.unwrap_or(LimiterAnswer::OwnerUnavailable), change, outbox_before, now)
+        self.effects(answer, change, outbox_before, now)
     }
 
     fn effects(&mut self, answer: LimiterAnswer, mut change: Change, outbox_before: usize, now: UnixMillis) -> Effects {

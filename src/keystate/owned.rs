@@ -4,7 +4,7 @@
 
 use super::{Change, KeyState, LimiterAnswer, Refusal};
 use crate::admission::Spent;
-use crate::owner::{OwnerShortfall, OwnerVerdict};
+use crate::owner::OwnerVerdict;
 use crate::ratelimit::RateDecision;
 use crate::record::UnixMillis;
 use crate::usage::Outcome;
@@ -25,15 +25,12 @@ pub struct Hold {
 
 impl KeyState {
     /// Settles `hold` with the owner's `verdict` (`None`: the owner's object
-    /// could not be asked, and the request is refused): the answer, if
-    /// there is one to give, and what changed.
-    pub fn settle(
-        &mut self,
-        hold: Hold,
-        verdict: Option<OwnerVerdict>,
-        now: UnixMillis,
-    ) -> (Option<LimiterAnswer>, Change) {
-        let LimiterAnswer::Checked { record, rate, credits, .. } = hold.answer else { return (None, Change::Nothing) };
+    /// could not be asked; the answer is [`LimiterAnswer::OwnerUnavailable`],
+    /// a refusal): the answer and what changed.
+    pub fn settle(&mut self, hold: Hold, verdict: Option<OwnerVerdict>, now: UnixMillis) -> (LimiterAnswer, Change) {
+        let LimiterAnswer::Checked { record, rate, credits, .. } = hold.answer else {
+            return (LimiterAnswer::OwnerUnavailable, Change::Nothing);
+        };
         let admitted = verdict.is_some_and(|verdict| verdict.refused.is_none());
         let mut change = Change::Counters;
         if !admitted {
@@ -48,11 +45,8 @@ impl KeyState {
                 change = Change::Everything;
             }
         }
-        let Some(verdict) = verdict else { return (None, change) };
-        let refusal = verdict.refused.map(|refused| match refused {
-            OwnerShortfall::RateLimited => Refusal::RateLimited,
-            OwnerShortfall::UsageExceeded { refills_at } => Refusal::UsageExceeded { refills_at },
-        });
+        let Some(verdict) = verdict else { return (LimiterAnswer::OwnerUnavailable, change) };
+        let refusal = verdict.refused.map(Refusal::from);
         match &refusal {
             None => self.usage.count(Outcome::Valid, now),
             Some(refusal) => self.count(refusal, now, &mut change),
@@ -68,7 +62,7 @@ impl KeyState {
             refusal,
             record,
         };
-        (Some(answer), change)
+        (answer, change)
     }
 }
 

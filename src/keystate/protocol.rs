@@ -8,6 +8,7 @@ use super::Hold;
 use crate::admission::Shortfall;
 use crate::credits::Balance;
 use crate::error::Error;
+use crate::owner::OwnerShortfall;
 use crate::project::OutboxEntry;
 use crate::ratelimit::RateDecision;
 use crate::record::{KeyRecord, UnixMillis};
@@ -247,6 +248,15 @@ pub enum Change {
     Counters,
     /// The record, digest or tombstone (and perhaps the counters).
     Everything,
+}
+
+impl From<OwnerShortfall> for Refusal {
+    fn from(shortfall: OwnerShortfall) -> Refusal {
+        match shortfall {
+            OwnerShortfall::RateLimited => Refusal::RateLimited,
+            OwnerShortfall::UsageExceeded { refills_at } => Refusal::UsageExceeded { refills_at },
+        }
+    }
 }
 
 impl From<Shortfall> for Refusal {
