@@ -286,3 +286,27 @@ fn a_key_with_an_owner_reads_only_its_owners_keys() {
         assert_eq!(h.call("GET", &path(&theirs), &unowned_reader, Value::Null).status, 200);
     })
 }
+
+/// The cost bound: a key with an owner costs the worker still one
+/// object call per request (the key's object asks the owner's, once), and a
+/// key without an owner makes no call to any owner's object.
+#[test]
+fn an_owned_key_costs_one_object_call_and_its_owner_one_admission() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        h.root("PUT", OWNER, json!({"rate_limit": {"per_minute": 1000, "per_day": 100000}}));
+        let owned = secret(&h.create("acme", json!({"name": "owned", "owner_id": "acct_1"})));
+        let free = secret(&h.create("acme", json!({"name": "free"})));
+        let requests_today = || h.root("GET", OWNER, Value::Null).json_body()["usage"]["requests_today"].clone();
+        let before = h.limiter.calls();
+        for _ in 0..3 {
+            assert_eq!(verify(h, &owned, 1)["valid"], true);
+        }
+        assert_eq!(h.limiter.calls() - before, 3, "one key-object call per request");
+        assert_eq!(requests_today(), 3, "one admission by the owner's object per request");
+        let before = h.limiter.calls();
+        assert_eq!(verify(h, &free, 1)["valid"], true);
+        assert_eq!(h.limiter.calls() - before, 1);
+        assert_eq!(requests_today(), 3, "a key without an owner never reaches it");
+    })
+}
