@@ -153,3 +153,30 @@ fn f1b_a_limited_writer_cannot_take_over_a_richer_key_by_rotation() {
         assert_eq!(rotated.status, 403);
     })
 }
+
+/// R1: a credit-limited keys:write key PATCHes its scopes (keys:write included)
+/// onto an unlimited key it holds too: that key then mints unlimited keys.
+#[test]
+fn r1_a_limited_writer_cannot_widen_an_unlimited_key_by_patch() {
+    let harness = Harness::new();
+    harness.with_limiter(|h| {
+        let writer =
+            h.create("acme", json!({"name": "w", "scopes": ["keys:write", "bots:*"], "credits": {"remaining": 5}}));
+        let unlimited = h.create("acme", json!({"name": "u", "scopes": ["bots:read"]}));
+        let rich = h.create("acme", json!({"name": "r", "scopes": ["bots:read"], "credits": {"remaining": 1000000}}));
+        for target in [&unlimited, &rich] {
+            let patched =
+                h.call("PATCH", &key_path(target), &secret(&writer), json!({"scopes": ["bots:*", "keys:write"]}));
+            if patched.status == 200 && target["name"] == "u" {
+                let minted = h.call(
+                    "POST",
+                    "/v1/projects/acme/keys",
+                    &secret(target),
+                    json!({"name": "x", "scopes": ["bots:write"]}),
+                );
+                eprintln!("unlimited key now mints: {} {}", minted.status, minted.json_body()["credits"]);
+            }
+            assert_eq!(patched.status, 403, "limited writer widened {}: {}", target["name"], patched.json_body());
+        }
+    })
+}

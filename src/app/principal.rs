@@ -161,6 +161,23 @@ impl Principal {
         Ok(())
     }
 
+    /// Whether `after` can do anything `before` could not (for a key principal).
+    pub fn widens(&self, before: &KeyRecord, after: &KeyRecord) -> bool {
+        let Principal::Key(..) = self else { return false };
+        let held = ScopeSet::from_stored(&before.scopes);
+        let scopes = ScopeSet::from_stored(&after.scopes).iter().any(|scope| !held.grants(scope));
+        let limits = after.rate_limit.per_minute > before.rate_limit.per_minute
+            || after.rate_limit.per_day > before.rate_limit.per_day;
+        let allowlist = match (&before.allowed_ips, &after.allowed_ips) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(before), Some(after)) => !after.within(before),
+        };
+        let reactivated = before.status == KeyStatus::Inactive && after.status == KeyStatus::Active;
+        let unowned = before.owner_id.is_some() && after.owner_id != before.owner_id;
+        scopes || limits || allowlist || reactivated || unowned
+    }
+
     /// Sets `status` on `record` as this principal: the admin token's deactivation is remembered.
     pub fn set_status(&self, record: &mut KeyRecord, status: KeyStatus) {
         record.disabled_by_admin = match (status, self) {

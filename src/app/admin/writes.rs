@@ -253,6 +253,11 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let mut after = before.clone();
             let balance = apply_patch(self.config, &body, principal, &mut after, self.now)?;
             principal.may_change(before, &after)?;
+            // A key with credits widens only keys whose credits it could give (as rotation).
+            if principal.widens(before, &after) {
+                let held = found.balance.map_or(0, |held| held.remaining);
+                principal.may_give_credits(None, after.credits.map(|credits| (credits, balance.unwrap_or(held))))?;
+            }
             if body.mentions_credits() {
                 let had = before.credits.map(|credits| (credits, found.balance.map_or(0, |held| held.remaining)));
                 principal.may_give_credits(Some(had), after.credits.zip(balance))?;
