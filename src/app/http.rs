@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
+use crate::app::routes::{Route, Target};
 use crate::error::Error;
 use crate::ratelimit::{whole_seconds, RateDecision};
 
@@ -31,6 +32,8 @@ pub struct Request {
     /// [`crate::path::canonical`] of `path`, worked out once (every decision
     /// reads it); `None` when it is `path` itself, as it usually is.
     canonical: std::cell::OnceCell<Result<Option<String>, crate::path::PathError>>,
+    /// What the canonical path is to keygate, also worked out once.
+    target: std::cell::OnceCell<Target>,
 }
 
 impl Request {
@@ -68,6 +71,22 @@ impl Request {
             Ok(changed) => Ok(changed.as_deref().unwrap_or(&self.path)),
             Err(error) => Err(*error),
         }
+    }
+
+    /// The route the canonical path names (`None`: none of keygate's).
+    pub fn route(&self) -> Result<Option<Route<'_>>, crate::path::PathError> {
+        let path = self.canonical_path()?;
+        Ok(self.target(path).route(path))
+    }
+
+    /// Whether the canonical path lies in keygate's namespace without naming
+    /// one of its routes (never forwarded; see [`Route::is_reserved`]).
+    pub fn is_reserved(&self) -> bool {
+        self.canonical_path().is_ok_and(|path| self.target(path) == Target::Reserved)
+    }
+
+    fn target(&self, canonical: &str) -> Target {
+        *self.target.get_or_init(|| Target::of(canonical))
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
@@ -208,11 +227,14 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn json(status: u16, value: &Value) -> Response {
+    /// `value` as the JSON body (a `Value`, or any type that serializes as one
+    /// without building it first).
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Response {
         Response {
             status,
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-            body: Body::Bytes(value.to_string().into_bytes()),
+            // Serializing a JSON value or a derived struct cannot fail.
+            body: Body::Bytes(serde_json::to_vec(value).unwrap_or_default()),
         }
     }
 

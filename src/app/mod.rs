@@ -191,8 +191,8 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects + Owners, O: Origi
     async fn route(&self, request: &Request, trace: &mut Trace<'a>) -> Result<Response, Error> {
         // Every decision reads this one path, worked out once per request.
         let path = request.canonical_path().map_err(Error::InvalidPath)?;
-        let Some(route) = Route::parse(path) else {
-            if Route::is_reserved(path) {
+        let Some(route) = request.route().map_err(Error::InvalidPath)? else {
+            if request.is_reserved() {
                 return Err(Error::NotFound);
             }
             return self.handle_gateway(request, path, trace).await;
@@ -220,8 +220,7 @@ impl<'a, S: KeyValueStore, L: Limiter + Deliveries + Projects + Owners, O: Origi
 /// delivery without its signature headers) is refused here, unread; one with a
 /// method its route does not serve goes on to its 405.
 pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, Error> {
-    let path = request.canonical_path().map_err(Error::InvalidPath)?;
-    let route = Route::parse(path);
+    let route = request.route().map_err(Error::InvalidPath)?;
     // A method the route does not serve is 405 (`handle`), whatever its headers.
     let served = route.is_some_and(|route| route.methods().contains(&request.method.as_str()));
     Ok(match route {
@@ -234,7 +233,7 @@ pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, E
             Some(crate::secret_scanning::MAX_REPORT_BYTES)
         }
         Some(_) => Some(MAX_JSON_BODY_BYTES),
-        None if Route::is_reserved(path) => Some(MAX_JSON_BODY_BYTES),
+        None if request.is_reserved() => Some(MAX_JSON_BODY_BYTES),
         None => None,
     })
 }
@@ -244,9 +243,7 @@ pub fn body_limit(config: &Config, request: &Request) -> Result<Option<usize>, E
 /// does their log line), so the shell need not fetch them: on the runtime that
 /// is the costliest step of a health check.
 pub fn reads_headers(request: &Request) -> bool {
-    !request
-        .canonical_path()
-        .is_ok_and(|path| matches!(Route::parse(path), Some(Route::Health | Route::OpenApi | Route::Jwks)))
+    !request.route().is_ok_and(|route| matches!(route, Some(Route::Health | Route::OpenApi | Route::Jwks)))
 }
 
 /// The OpenAPI 3.1 document of this contract (`openapi.json`, embedded without
@@ -288,14 +285,20 @@ fn jwks(config: &Config) -> Result<Response, Error> {
 }
 
 fn health(config: &Config) -> Response {
-    Response::json(200, &json!({"ok": true, "environment": config.environment.as_str(), "version": VERSION}))
+    #[derive(serde::Serialize)]
+    struct Health<'a> {
+        environment: &'a str,
+        ok: bool,
+        version: &'a str,
+    }
+    Response::json(200, &Health { environment: config.environment.as_str(), ok: true, version: VERSION })
 }
 
 /// The answer of every request while the configuration is invalid:
 /// `/healthz` lists the problems, everything else is `CONFIG_ERROR`.
 pub fn unconfigured(request: &Request, problem: &ConfigError) -> Response {
     let error = Error::Config(problem.to_string());
-    if request.canonical_path().is_ok_and(|path| Route::parse(path) == Some(Route::Health)) {
+    if request.route().is_ok_and(|route| route == Some(Route::Health)) {
         let mut fields = error.fields();
         fields.insert("problems".into(), json!(problem.problems));
         return Response::json(500, &json!({"ok": false, "version": VERSION, "error": fields}));

@@ -148,7 +148,7 @@ pub enum Route<'p> {
 
 /// The parameters of `path` when its segments match `template`'s (all of
 /// them, or only the template's when `prefix`): `{name}` matches any one segment.
-fn captures<'p>(template: &str, path: &'p str, prefix: bool) -> Option<Vec<&'p str>> {
+fn captures<'p>(template: &str, path: &'p str, prefix: bool) -> Option<Captures<'p>> {
     captures_by(template, path, prefix, |part, segment| part == segment)
 }
 
@@ -158,47 +158,97 @@ fn captures_by<'p>(
     path: &'p str,
     prefix: bool,
     same: impl Fn(&str, &str) -> bool,
-) -> Option<Vec<&'p str>> {
+) -> Option<Captures<'p>> {
     let mut wanted = template.strip_prefix('/')?.split('/');
     let mut given = path.strip_prefix('/')?.split('/');
-    let mut params = Vec::new();
+    let mut params = Captures::default();
     loop {
         match (wanted.next(), given.next()) {
             (None, None) => return Some(params),
             (None, Some(_)) => return prefix.then_some(params),
             (Some(_), None) => return None,
-            (Some(part), Some(segment)) if part.starts_with('{') => params.push(segment),
+            (Some(part), Some(segment)) if part.starts_with('{') => params.push(segment)?,
             (Some(part), Some(segment)) if same(part, segment) => {}
             _ => return None,
         }
     }
 }
 
+/// A template's parameters, without an allocation: no template has more than two.
+#[derive(Default)]
+struct Captures<'p> {
+    values: [&'p str; 2],
+    len: usize,
+}
+
+impl<'p> Captures<'p> {
+    fn push(&mut self, value: &'p str) -> Option<()> {
+        *self.values.get_mut(self.len)? = value;
+        self.len += 1;
+        Some(())
+    }
+
+    fn as_slice(&self) -> &[&'p str] {
+        &self.values[..self.len]
+    }
+}
+
+/// What a canonical path is to keygate: one of its routes (a row of
+/// [`ROUTE_TABLE`]), its reserved namespace, or the gateway's. Worked out
+/// once per request (`Request::route`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Row(usize),
+    Reserved,
+    Gateway,
+}
+
+impl Target {
+    pub fn of(path: &str) -> Target {
+        match ROUTE_TABLE.iter().position(|spec| Route::from_spec(spec, path).is_some()) {
+            Some(row) => Target::Row(row),
+            None if Route::is_reserved(path) => Target::Reserved,
+            None => Target::Gateway,
+        }
+    }
+
+    /// The route of `path`, which this target was worked out from.
+    pub fn route<'p>(self, path: &'p str) -> Option<Route<'p>> {
+        match self {
+            Target::Row(row) => Route::from_spec(&ROUTE_TABLE[row], path),
+            Target::Reserved | Target::Gateway => None,
+        }
+    }
+}
+
 impl<'p> Route<'p> {
     pub fn parse(path: &'p str) -> Option<Route<'p>> {
-        ROUTE_TABLE.iter().find_map(|spec| {
-            let params = captures(spec.template, path, false)?;
-            Some(match (spec.kind, params.as_slice()) {
-                (Kind::Health, []) => Route::Health,
-                (Kind::OpenApi, []) => Route::OpenApi,
-                (Kind::Verify, []) => Route::Verify,
-                (Kind::Keys, [project]) => Route::Keys { project },
-                (Kind::Key, [project, id]) => Route::Key { project, id },
-                (Kind::Rotate, [project, id]) => Route::Rotate { project, id },
-                (Kind::Credits, [project, id]) => Route::Credits { project, id },
-                (Kind::Usage, [project, id]) => Route::Usage { project, id },
-                (Kind::Projects, []) => Route::Projects,
-                (Kind::Audit, [project]) => Route::Audit { project },
-                (Kind::ProjectUsage, [project]) => Route::ProjectUsage { project },
-                (Kind::Events, [project]) => Route::Events { project },
-                (Kind::RetryEvent, [project, id]) => Route::RetryEvent { project, id },
-                (Kind::SecretScanning, []) => Route::SecretScanning,
-                (Kind::Webhook, [source]) => Route::Webhook { source },
-                (Kind::Owner, [project, owner_id]) => Route::Owner { project, owner_id },
-                (Kind::Jwks, []) => Route::Jwks,
-                (Kind::Reveal, [project, id]) => Route::Reveal { project, id },
-                _ => return None,
-            })
+        ROUTE_TABLE.iter().find_map(|spec| Route::from_spec(spec, path))
+    }
+
+    /// The route of `spec`'s row when `path` matches its template.
+    fn from_spec(spec: &RouteSpec, path: &'p str) -> Option<Route<'p>> {
+        let params = captures(spec.template, path, false)?;
+        Some(match (spec.kind, params.as_slice()) {
+            (Kind::Health, []) => Route::Health,
+            (Kind::OpenApi, []) => Route::OpenApi,
+            (Kind::Verify, []) => Route::Verify,
+            (Kind::Keys, [project]) => Route::Keys { project },
+            (Kind::Key, [project, id]) => Route::Key { project, id },
+            (Kind::Rotate, [project, id]) => Route::Rotate { project, id },
+            (Kind::Credits, [project, id]) => Route::Credits { project, id },
+            (Kind::Usage, [project, id]) => Route::Usage { project, id },
+            (Kind::Projects, []) => Route::Projects,
+            (Kind::Audit, [project]) => Route::Audit { project },
+            (Kind::ProjectUsage, [project]) => Route::ProjectUsage { project },
+            (Kind::Events, [project]) => Route::Events { project },
+            (Kind::RetryEvent, [project, id]) => Route::RetryEvent { project, id },
+            (Kind::SecretScanning, []) => Route::SecretScanning,
+            (Kind::Webhook, [source]) => Route::Webhook { source },
+            (Kind::Owner, [project, owner_id]) => Route::Owner { project, owner_id },
+            (Kind::Jwks, []) => Route::Jwks,
+            (Kind::Reveal, [project, id]) => Route::Reveal { project, id },
+            _ => return None,
         })
     }
 
@@ -331,6 +381,18 @@ mod tests {
         {
             assert!(!Route::is_reserved(path), "{path}");
         }
+    }
+
+    #[test]
+    fn a_target_names_the_route_or_the_reserved_namespace() {
+        let paths =
+            ["/healthz", "/v1/projects/acme/keys/key_1", "/v1/projects/p/keys/k/x", "/DASHBOARD/a.js", "/things", "/"];
+        for path in paths {
+            let target = Target::of(path);
+            assert_eq!(target.route(path), Route::parse(path), "{path}");
+            assert_eq!(target == Target::Reserved, Route::parse(path).is_none() && Route::is_reserved(path), "{path}");
+        }
+        assert_eq!(Target::of("/things"), Target::Gateway);
     }
 
     #[test]
