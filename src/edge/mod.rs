@@ -7,6 +7,7 @@ mod limiter;
 mod origin;
 mod owner;
 mod project;
+pub(crate) mod runtime;
 
 use std::cell::OnceCell;
 use std::future::Future;
@@ -91,7 +92,8 @@ fn bindings(env: &worker::Env) -> Rc<Bindings> {
 }
 
 fn now() -> i64 {
-    worker::Date::now().as_millis() as i64
+    // The static `Date.now()`: one crossing, no `Date` object.
+    js_sys::Date::now() as i64
 }
 
 async fn fetch(web_request: web_sys::Request, env: worker::Env) -> Result<web_sys::Response, JsValue> {
@@ -113,7 +115,7 @@ async fn fetch(web_request: web_sys::Request, env: worker::Env) -> Result<web_sy
                 };
                 let (answer, line) = app.handle_logged(&request).await;
                 if let Ok(json) = serde_json::to_string(&line) {
-                    worker::console_log!("{json}");
+                    web_sys::console::log_1(&JsValue::from_str(&json));
                 }
                 answer
             }
@@ -148,7 +150,8 @@ pub(crate) fn var(env: &worker::Env, name: &str) -> Option<String> {
 /// to the origin; keygate's own routes read theirs, capped.
 async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Result<http::Request, Error> {
     // Split, not parsed: a URL parser would resolve dot segments that keygate must see to refuse.
-    let mut plain = http::Request::for_url(&request.method(), &request.url());
+    let (method, url) = runtime::method_and_url(request);
+    let mut plain = http::Request::for_url(&method, &url);
     if core::reads_headers(&plain) {
         plain.headers = header_pairs(&request.headers());
     }
@@ -161,16 +164,7 @@ async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Re
 
 /// Every header as (lower-case name, value), fetched across the JS boundary as
 /// one JSON string rather than a few calls per header.
-pub(crate) fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
-    let flat = js_sys::Array::from(headers).flat(1);
-    let strings: Vec<String> = js_sys::JSON::stringify(&flat)
-        .ok()
-        .and_then(|json| json.as_string())
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default();
-    let mut strings = strings.into_iter();
-    std::iter::from_fn(|| Some((strings.next()?, strings.next()?))).collect()
-}
+pub(crate) use runtime::header_pairs;
 
 /// The body, refused with 413 from `Content-Length` before reading, or while
 /// reading past `limit`. Small JSON bodies are read in one promise; larger
@@ -203,18 +197,17 @@ async fn read_body(request: &web_sys::Request, limit: usize, declared: Option<&s
 
 /// The runtime's response, streaming a [`Body::Stream`] (the origin's body) through.
 fn to_web_response(answer: http::Response) -> Result<web_sys::Response, JsValue> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(answer.status);
-    // The headers cross as one JSON array of pairs, not a call each.
-    let pairs = serde_json::to_string(&answer.headers).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    init.set_headers_str_sequence_sequence(&js_sys::JSON::parse(&pairs)?);
-    match answer.body {
+    let body = match &answer.body {
         Body::Stream(stream) => {
-            web_sys::Response::new_with_opt_readable_stream_and_init(stream.get::<web_sys::ReadableStream>(), &init)
+            stream.get::<web_sys::ReadableStream>().map_or(JsValue::NULL, |stream| stream.clone().into())
         }
-        Body::Bytes(mut bytes) if !bytes.is_empty() => {
-            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut bytes), &init)
-        }
-        Body::Bytes(_) => web_sys::Response::new_with_opt_str_and_init(None, &init),
-    }
+        Body::Bytes(bytes) if bytes.is_empty() => JsValue::NULL,
+        // Text crosses cheaper than bytes; with a content type set, a string
+        // body gets no default one, so the answer is the same.
+        Body::Bytes(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) if answer.header("content-type").is_some() => JsValue::from_str(text),
+            _ => js_sys::Uint8Array::from(&bytes[..]).into(),
+        },
+    };
+    runtime::response(&body, answer.status, &answer.headers)
 }

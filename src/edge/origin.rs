@@ -15,12 +15,10 @@ use crate::app::origin::{Origin, Outgoing, OutgoingBody};
 use crate::assertion::KeySet;
 use crate::error::Error;
 
+use super::runtime;
+
 #[wasm_bindgen]
 extern "C" {
-    /// The runtime's global `fetch(url, init)`; a synchronous throw is an `Err`.
-    #[wasm_bindgen(catch, js_name = fetch)]
-    fn fetch_with_init(url: &str, init: &web_sys::RequestInit) -> Result<js_sys::Promise, JsValue>;
-
     /// `crypto.subtle.importKey(format, keyData, algorithm, extractable, usages)`.
     #[wasm_bindgen(catch, js_namespace = ["crypto", "subtle"], js_name = importKey)]
     fn import_key(
@@ -55,18 +53,14 @@ impl Origin for FetchOrigin {
     /// build a `Request` first, and its `Response` reads `cf` and `webSocket` and,
     /// to reach the body, copies the whole answer into another `Response`.
     async fn send(&self, outgoing: Outgoing<'_>) -> Result<http::Response, Error> {
-        let init = request_init(&outgoing)?;
-        init.set_redirect(web_sys::RequestRedirect::Manual);
-        match outgoing.body {
-            OutgoingBody::Bytes(bytes) if !bytes.is_empty() => init.set_body(&js_sys::Uint8Array::from(bytes)),
-            OutgoingBody::Bytes(_) => {}
+        let body = match &outgoing.body {
+            OutgoingBody::Bytes(bytes) if !bytes.is_empty() => js_sys::Uint8Array::from(*bytes).into(),
+            OutgoingBody::Bytes(_) => JsValue::NULL,
             OutgoingBody::Stream(stream) => {
-                if let Some(stream) = stream.as_ref().and_then(Stream::get::<ReadableStream>) {
-                    init.set_body(stream);
-                }
+                stream.as_ref().and_then(Stream::get::<ReadableStream>).map_or(JsValue::NULL, |s| s.clone().into())
             }
-        }
-        let response = fetch(&outgoing.url, &init).await?;
+        };
+        let response = fetch(&outgoing, &body, true).await?;
         let body = match response.body() {
             Some(stream) => Body::Stream(Stream::new(stream)),
             None => Body::Bytes(Vec::new()),
@@ -98,7 +92,7 @@ impl Origin for FetchOrigin {
     }
 
     async fn fetch_bytes(&self, outgoing: Outgoing<'_>, limit: usize) -> Result<(u16, Vec<u8>), Error> {
-        let response = fetch(&outgoing.url, &request_init(&outgoing)?).await?;
+        let response = fetch(&outgoing, &JsValue::NULL, false).await?;
         let buffer =
             JsFuture::from(response.array_buffer().map_err(|_| Error::Origin)?).await.map_err(|_| Error::Origin)?;
         let bytes = js_sys::Uint8Array::new(&buffer);
@@ -109,37 +103,12 @@ impl Origin for FetchOrigin {
     }
 }
 
-/// The method (exactly the one judged: the gateway forwards only the rules'
-/// methods), the headers and the deadline of `outgoing`.
-fn request_init(outgoing: &Outgoing<'_>) -> Result<web_sys::RequestInit, Error> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(&outgoing.method);
-    init.set_headers(outgoing_headers(&outgoing.headers)?.as_ref());
-    if let Some(ms) = outgoing.timeout_ms {
-        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(ms)));
-    }
-    Ok(init)
-}
-
-async fn fetch(url: &str, init: &web_sys::RequestInit) -> Result<web_sys::Response, Error> {
-    let promise = fetch_with_init(url, init).map_err(|_| Error::Origin)?;
+/// `outgoing` with the method exactly as judged (the gateway forwards only the
+/// rules' methods), its headers and deadline, and `body`; redirects are passed
+/// back when `redirect_manual`, else followed.
+async fn fetch(outgoing: &Outgoing<'_>, body: &JsValue, redirect_manual: bool) -> Result<web_sys::Response, Error> {
+    let promise =
+        runtime::fetch(&outgoing.url, &outgoing.method, &outgoing.headers, body, redirect_manual, outgoing.timeout_ms)
+            .map_err(|_| Error::Origin)?;
     JsFuture::from(promise).await.map_err(|_| Error::Origin)?.dyn_into().map_err(|_| Error::Origin)
-}
-
-/// The runtime's headers for `pairs`, built in one crossing (a JSON array);
-/// should the runtime refuse one, header by header, dropping what it refuses
-/// rather than failing the request.
-fn outgoing_headers(pairs: &[(String, String)]) -> Result<web_sys::Headers, Error> {
-    let at_once = serde_json::to_string(pairs)
-        .ok()
-        .and_then(|json| js_sys::JSON::parse(&json).ok())
-        .and_then(|pairs| web_sys::Headers::new_with_str_sequence_sequence(&pairs).ok());
-    if let Some(headers) = at_once {
-        return Ok(headers);
-    }
-    let headers = web_sys::Headers::new().map_err(|_| Error::Origin)?;
-    for (name, value) in pairs {
-        let _ = headers.append(name, value);
-    }
-    Ok(headers)
 }
