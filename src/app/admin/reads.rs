@@ -10,7 +10,7 @@ use crate::app::principal::Principal;
 use crate::app::projects::{project_out_of_protocol, Projects};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
-use crate::credits::Balance;
+use crate::credits::{Balance, Credits};
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{LimiterAnswer, LimiterCall};
@@ -35,6 +35,18 @@ pub(super) struct LiveKey {
     pub last_used_at: Option<UnixMillis>,
     /// The credits left, for a key with credits (as its object holds them).
     pub balance: Option<Balance>,
+}
+
+impl LiveKey {
+    /// The credits left (0 when its object holds no balance).
+    pub fn remaining(&self) -> u64 {
+        self.balance.map_or(0, |balance| balance.remaining)
+    }
+
+    /// Its credits as they stand: the policy and what is left (`None`: unlimited).
+    pub fn credits_held(&self) -> Option<(Credits, u64)> {
+        self.record.credits.map(|credits| (credits, self.remaining()))
+    }
 }
 
 /// A key as the admin API finds it by project and id.

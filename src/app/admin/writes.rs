@@ -253,14 +253,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             let mut after = before.clone();
             let balance = apply_patch(self.config, &body, principal, &mut after, self.now)?;
             principal.may_change(before, &after)?;
-            // A key with credits widens only keys whose credits it could give (as rotation).
-            if principal.widens(before, &after) {
-                let held = found.balance.map_or(0, |held| held.remaining);
-                principal.may_give_credits(None, after.credits.map(|credits| (credits, balance.unwrap_or(held))))?;
-            }
+            let held = after.credits.map(|credits| (credits, balance.unwrap_or(found.remaining())));
+            principal.may_widen(before, &after, held)?;
             if body.mentions_credits() {
-                let had = before.credits.map(|credits| (credits, found.balance.map_or(0, |held| held.remaining)));
-                principal.may_give_credits(Some(had), after.credits.zip(balance))?;
+                principal.may_give_credits(Some(found.credits_held()), after.credits.zip(balance))?;
             }
             after.updated_at = self.next_version(before);
             let mut entry = author.upsert(Some(Action::KeyUpdated), Some(before), &after)?;
@@ -403,9 +399,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
             new.created_at = self.now;
             new.updated_at = self.now;
             principal.may_touch(&new)?;
-            // Whoever rotates holds the new secret: a key may only get credits it could give.
-            let held = old.credits.map(|credits| (credits, found.balance.map_or(0, |balance| balance.remaining)));
-            principal.may_give_credits(None, held)?;
+            // Whoever rotates holds the new secret.
+            principal.may_take_over(found.credits_held())?;
             // The new key's row comes without an event: the rotation is one event, on the old key.
             // Its balance is the old key's, handed over once the old one is retired.
             let empty = old.credits.map(|_| 0);
