@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{key_json, Params};
+use super::{key_json, Params, Target};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
@@ -175,18 +175,13 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     }
 
     /// A key's counters and history, from its own object: current to the request.
-    pub(super) async fn usage(
-        &self,
-        project: &ProjectId,
-        id: &KeyId,
-        principal: &Principal,
-        request: &Request,
-    ) -> Result<Response, Error> {
+    pub(super) async fn usage(&self, target: &Target<'_>, request: &Request) -> Result<Response, Error> {
         let params = Params::of(request, USAGE_PARAMETERS)?;
         let query = UsageQuery::parse(|name| params.get(name), self.now)?;
-        principal.may_read(&self.find_live(project, id).await?.record)?;
+        target.principal.may_read(&self.find_live(target.project, target.id).await?.record)?;
         let call = LimiterCall::Usage { query: Some(query) };
-        let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } = self.limiter.call(id, call).await?
+        let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } =
+            self.limiter.call(target.id, call).await?
         else {
             return Err(out_of_protocol());
         };
