@@ -20,18 +20,33 @@ fn verify_cost(h: &Session<'_>, key: &str, cost: u64) -> Value {
     h.send(Request::new("POST", "/v1/keys/verify").with_body(json!({"key": key, "cost": cost}).to_string())).json_body()
 }
 
-/// F1: `may_touch` ignores credits, so a credit-limited keys:write key rotates an
-/// unlimited (or richer) key and receives its successor's secret: unlimited use.
-#[test]
-fn f1_a_limited_writer_cannot_take_over_an_unlimited_key_by_rotation() {
+/// A credit-limited keys:write key's secret, and two keys within its scopes
+/// it must not take over: one unlimited, one with more credits than it has.
+struct Writer {
+    secret: String,
+    unlimited: Value,
+    rich: Value,
+}
+
+/// Runs `test` against a fresh [`Writer`] and its targets.
+fn with_limited_writer(test: impl FnOnce(&Session<'_>, &Writer)) {
     let harness = Harness::new();
     harness.with_limiter(|h| {
         let writer =
             h.create("acme", json!({"name": "w", "scopes": ["keys:write", "bots:*"], "credits": {"remaining": 5}}));
         let unlimited = h.create("acme", json!({"name": "u", "scopes": ["bots:read"]}));
         let rich = h.create("acme", json!({"name": "r", "scopes": ["bots:read"], "credits": {"remaining": 1000000}}));
-        for target in [&unlimited, &rich] {
-            let rotated = h.call("POST", &format!("{}/rotate", key_path(target)), &secret(&writer), json!({}));
+        test(h, &Writer { secret: secret(&writer), unlimited, rich })
+    })
+}
+
+/// F1: `may_touch` ignores credits, so a credit-limited keys:write key rotates an
+/// unlimited (or richer) key and receives its successor's secret: unlimited use.
+#[test]
+fn f1_a_limited_writer_cannot_take_over_an_unlimited_key_by_rotation() {
+    with_limited_writer(|h, writer| {
+        for target in [&writer.unlimited, &writer.rich] {
+            let rotated = h.call("POST", &format!("{}/rotate", key_path(target)), &writer.secret, json!({}));
             let body = rotated.json_body();
             assert_eq!(rotated.status, 403, "limited writer obtained a key with credits {}", body["credits"]);
         }
@@ -144,12 +159,8 @@ fn f5_an_adopted_key_without_balance_has_none_left() {
 /// F1b: rotating a richer key hands its whole balance to the limited writer.
 #[test]
 fn f1b_a_limited_writer_cannot_take_over_a_richer_key_by_rotation() {
-    let harness = Harness::new();
-    harness.with_limiter(|h| {
-        let writer =
-            h.create("acme", json!({"name": "w", "scopes": ["keys:write", "bots:*"], "credits": {"remaining": 5}}));
-        let rich = h.create("acme", json!({"name": "r", "scopes": ["bots:read"], "credits": {"remaining": 1000000}}));
-        let rotated = h.call("POST", &format!("{}/rotate", key_path(&rich)), &secret(&writer), json!({}));
+    with_limited_writer(|h, writer| {
+        let rotated = h.call("POST", &format!("{}/rotate", key_path(&writer.rich)), &writer.secret, json!({}));
         assert_eq!(rotated.status, 403);
     })
 }
@@ -158,15 +169,10 @@ fn f1b_a_limited_writer_cannot_take_over_a_richer_key_by_rotation() {
 /// onto an unlimited key it holds too: that key then mints unlimited keys.
 #[test]
 fn r1_a_limited_writer_cannot_widen_an_unlimited_key_by_patch() {
-    let harness = Harness::new();
-    harness.with_limiter(|h| {
-        let writer =
-            h.create("acme", json!({"name": "w", "scopes": ["keys:write", "bots:*"], "credits": {"remaining": 5}}));
-        let unlimited = h.create("acme", json!({"name": "u", "scopes": ["bots:read"]}));
-        let rich = h.create("acme", json!({"name": "r", "scopes": ["bots:read"], "credits": {"remaining": 1000000}}));
-        for target in [&unlimited, &rich] {
+    with_limited_writer(|h, writer| {
+        for target in [&writer.unlimited, &writer.rich] {
             let patched =
-                h.call("PATCH", &key_path(target), &secret(&writer), json!({"scopes": ["bots:*", "keys:write"]}));
+                h.call("PATCH", &key_path(target), &writer.secret, json!({"scopes": ["bots:*", "keys:write"]}));
             if patched.status == 200 && target["name"] == "u" {
                 let minted = h.call(
                     "POST",

@@ -12,6 +12,7 @@
 
 use super::author::Author;
 use super::writes::WRITE_ATTEMPTS;
+use super::Target;
 use crate::app::http::Request;
 use crate::app::limiter::Limiter;
 use crate::app::principal::Principal;
@@ -66,7 +67,10 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                 self.deliver(project, vec![entry]).await;
             }
             if action == LeakAction::Delete {
-                match self.delete_by(project, id, &Principal::Root, None, &author).await {
+                match self
+                    .delete_by(&Target { project, id, principal: &Principal::Root, precondition: None }, &author)
+                    .await
+                {
                     Ok(_) | Err(Error::KeyNotFound) => {}
                     Err(error) => return Err(error),
                 }

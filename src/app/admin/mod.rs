@@ -68,6 +68,15 @@ impl Precondition {
     }
 }
 
+/// An admin request on one key: its project and id, who makes it, and the
+/// version it must find (`If-Match`, which only writes heed).
+struct Target<'a> {
+    project: &'a ProjectId,
+    id: &'a KeyId,
+    principal: &'a Principal,
+    precondition: Option<Precondition>,
+}
+
 /// The key object with its `ETag`, `last_used_at` and, on create and rotate, the plaintext key.
 fn key_answer(
     status: u16,
@@ -178,18 +187,18 @@ impl<S: KeyValueStore, L: Limiter + Projects + Owners, O> Context<'_, S, L, O> {
             };
         };
         let id = &KeyId::parse(id).map_err(|_| Error::KeyNotFound)?;
-        let precondition = Precondition::of(request);
+        let target = Target { project, id, principal: &principal, precondition: Precondition::of(request) };
         match (route, request.method.as_str()) {
             (Route::Key { .. }, "GET") => {
                 let found = self.find_live(project, id).await?;
                 principal.may_read(&found.record)?;
                 Ok(key_answer(200, &found.record, found.last_used_at, found.balance.as_ref(), None, self.now))
             }
-            (Route::Key { .. }, "PATCH") => self.update(project, id, &principal, precondition, request).await,
-            (Route::Key { .. }, _) => self.delete(project, id, &principal, precondition, request).await,
-            (Route::Rotate { .. }, _) => self.rotate(project, id, &principal, precondition, request).await,
-            (Route::Credits { .. }, _) => self.change_credits(project, id, &principal, request).await,
-            (Route::Usage { .. }, _) => self.usage(project, id, &principal, request).await,
+            (Route::Key { .. }, "PATCH") => self.update(&target, request).await,
+            (Route::Key { .. }, _) => self.delete(&target, request).await,
+            (Route::Rotate { .. }, _) => self.rotate(&target, request).await,
+            (Route::Credits { .. }, _) => self.change_credits(&target, request).await,
+            (Route::Usage { .. }, _) => self.usage(&target, request).await,
             _ => Err(Error::NotFound),
         }
     }

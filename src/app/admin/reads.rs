@@ -3,14 +3,14 @@
 
 use serde_json::{json, Value};
 
-use super::{key_json, Params};
+use super::{key_json, Params, Target};
 use crate::app::http::{Request, Response};
 use crate::app::limiter::{out_of_protocol, Limiter};
 use crate::app::principal::Principal;
 use crate::app::projects::{project_out_of_protocol, Projects};
 use crate::app::store::KeyValueStore;
 use crate::app::Context;
-use crate::credits::Balance;
+use crate::credits::{Balance, Credits};
 use crate::error::Error;
 use crate::ids::{KeyId, ProjectId};
 use crate::keystate::{LimiterAnswer, LimiterCall};
@@ -35,6 +35,18 @@ pub(super) struct LiveKey {
     pub last_used_at: Option<UnixMillis>,
     /// The credits left, for a key with credits (as its object holds them).
     pub balance: Option<Balance>,
+}
+
+impl LiveKey {
+    /// The credits left (0 when its object holds no balance).
+    pub fn remaining(&self) -> u64 {
+        self.balance.map_or(0, |balance| balance.remaining)
+    }
+
+    /// Its credits as they stand: the policy and what is left (`None`: unlimited).
+    pub fn credits_held(&self) -> Option<(Credits, u64)> {
+        self.record.credits.map(|credits| (credits, self.remaining()))
+    }
 }
 
 /// A key as the admin API finds it by project and id.
@@ -163,18 +175,13 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
     }
 
     /// A key's counters and history, from its own object: current to the request.
-    pub(super) async fn usage(
-        &self,
-        project: &ProjectId,
-        id: &KeyId,
-        principal: &Principal,
-        request: &Request,
-    ) -> Result<Response, Error> {
+    pub(super) async fn usage(&self, target: &Target<'_>, request: &Request) -> Result<Response, Error> {
         let params = Params::of(request, USAGE_PARAMETERS)?;
         let query = UsageQuery::parse(|name| params.get(name), self.now)?;
-        principal.may_read(&self.find_live(project, id).await?.record)?;
+        target.principal.may_read(&self.find_live(target.project, target.id).await?.record)?;
         let call = LimiterCall::Usage { query: Some(query) };
-        let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } = self.limiter.call(id, call).await?
+        let LimiterAnswer::Usage { requests_today, last_used_at, rate, series } =
+            self.limiter.call(target.id, call).await?
         else {
             return Err(out_of_protocol());
         };
