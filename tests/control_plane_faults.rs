@@ -4,19 +4,19 @@
 
 mod support;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use keygate::app::limiter::Limiter as _;
 use keygate::app::store::{KeyValueStore, ListPage};
-use keygate::app::webhooks::{Deliveries, DeliveryCall};
 use keygate::error::Error;
 use keygate::ids::{KeyId, ProjectId};
 use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use keygate::keystate::delivery::RETRY_MILLIS;
 use keygate::keystate::{KeyObject, LimiterAnswer, LimiterCall};
-use keygate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry, ProjectAnswer, ProjectCall};
+use keygate::project::{Action, Actor, AuditEvent, CatalogChange, OutboxEntry};
 use keygate::testing::MemoryStore;
 use serde_json::{json, Value};
+use support::racing::Racing;
 use support::*;
 
 /// Was: once a push was in flight and unacknowledged, the push timer
@@ -171,56 +171,27 @@ fn a_rotation_whose_kv_index_write_fails_still_answers_the_new_secret() {
     assert_eq!(audit["events"][0]["action"], "key.rotated");
 }
 
-/// A limiter that lets another DELETE win the race for the next Delete call.
-struct Racing<'l> {
-    inner: &'l Limiter<'l>,
-    race: Cell<bool>,
-}
-
-impl keygate::app::limiter::Limiter for Racing<'_> {
-    async fn call(&self, key_id: &KeyId, call: LimiterCall) -> Result<LimiterAnswer, Error> {
-        if matches!(call, LimiterCall::Delete { .. }) && self.race.replace(false) {
-            // The other request (an admin-token DELETE) gets there first, with its own event.
-            let event = AuditEvent {
-                id: "evt_winnerwinnerwinnerwin".into(),
-                at: NOW,
-                action: Action::KeyDeleted,
-                key_id: Some(key_id.clone()),
-                actor: Actor::AdminToken,
-                changes: None,
-                new_key_id: None,
-                owner_id: None,
-                origin: Default::default(),
-            };
-            let entry = OutboxEntry {
-                id: event.id.clone(),
-                project: ProjectId::parse("acme").unwrap(),
-                change: CatalogChange::Remove { key_id: key_id.clone(), version: NOW + 5 },
-                event: Some(event),
-                notice: None,
-            };
-            self.inner.call(key_id, LimiterCall::Delete { expected: None, entry: Some(entry) }).await?;
-        }
-        self.inner.call(key_id, call).await
-    }
-}
-
-impl keygate::app::projects::Projects for Racing<'_> {
-    async fn project(&self, project: &ProjectId, call: ProjectCall) -> Result<ProjectAnswer, Error> {
-        self.inner.project(project, call).await
-    }
-}
-
-impl keygate::app::owners::Owners for Racing<'_> {
-    async fn owner(&self, name: &str, call: keygate::owner::OwnerCall) -> Result<keygate::owner::OwnerAnswer, Error> {
-        self.inner.owner(name, call).await
-    }
-}
-
-impl Deliveries for Racing<'_> {
-    async fn delivery(&self, name: &str, call: DeliveryCall) -> Result<bool, Error> {
-        self.inner.delivery(name, call).await
-    }
+/// Another request's DELETE of `key_id`, with its own audit event.
+fn winning_delete(key_id: &KeyId) -> LimiterCall {
+    let event = AuditEvent {
+        id: "evt_winnerwinnerwinnerwin".into(),
+        at: NOW,
+        action: Action::KeyDeleted,
+        key_id: Some(key_id.clone()),
+        actor: Actor::AdminToken,
+        changes: None,
+        new_key_id: None,
+        owner_id: None,
+        origin: Default::default(),
+    };
+    let entry = OutboxEntry {
+        id: event.id.clone(),
+        project: ProjectId::parse("acme").unwrap(),
+        change: CatalogChange::Remove { key_id: key_id.clone(), version: NOW + 5 },
+        event: Some(event),
+        notice: None,
+    };
+    LimiterCall::Delete { expected: None, entry: Some(entry) }
 }
 
 /// The loser of two concurrent DELETEs gets `Gone` from the object: it
@@ -228,8 +199,7 @@ impl Deliveries for Racing<'_> {
 #[test]
 fn the_loser_of_two_concurrent_deletes_logs_nothing() {
     let harness = Harness::new();
-    let limiter = keygate::testing::MemoryLimiter::new(&harness.clock);
-    let racing = Racing { inner: &limiter, race: Cell::new(false) };
+    let racing = Racing::new(&harness.clock);
     let app = app(&harness.config, &harness.store, &racing, &harness.origin, &harness.clock);
     let root = |method: &str, path: &str, body: Value| {
         let mut request = keygate::app::http::Request::new(method, path)
@@ -242,10 +212,11 @@ fn the_loser_of_two_concurrent_deletes_logs_nothing() {
     };
     let id =
         root("POST", "/v1/projects/acme/keys", json!({"name": "k"})).json_body()["id"].as_str().unwrap().to_owned();
-    racing.race.set(true);
+    // The other request (an admin-token DELETE) gets there first, with its own event.
+    *racing.before_next_write.borrow_mut() = Some((id.clone(), winning_delete(&KeyId::parse(&id).unwrap())));
     assert_eq!(root("DELETE", &format!("/v1/projects/acme/keys/{id}"), Value::Null).status, 204);
     harness.clock.advance(RETRY_MILLIS + 1);
-    limiter.ring_alarms();
+    racing.inner.ring_alarms();
     let audit = root("GET", "/v1/projects/acme/audit", Value::Null).json_body();
     let deleted: Vec<&Value> =
         audit["events"].as_array().unwrap().iter().filter(|e| e["action"] == "key.deleted").collect();

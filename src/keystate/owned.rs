@@ -89,41 +89,24 @@ fn lesser(key: Option<u64>, owner: Option<u64>) -> Option<u64> {
 /// A held check interleaved with other calls (from the attacker review of owners).
 #[cfg(test)]
 mod tests {
-    use super::super::tests::record;
+    use super::super::tests::{record, Check, NOW};
     use super::super::*;
     use crate::credits::Credits;
     use crate::owner::{OwnerShortfall, OwnerVerdict};
 
-    const NOW: UnixMillis = 1_795_420_800_000;
-
     fn owned_key(remaining: u64) -> KeyObject {
-        let mut held = record(&[]);
-        held.owner_id = Some(crate::ids::OwnerId::parse("acct_1").unwrap());
-        held.credits = Some(Credits { refill: None });
-        let mut object = KeyObject::default();
-        let put = LimiterCall::Put {
-            digest: "d1".into(),
-            record: held,
-            expected: None,
-            entry: None,
-            balance: Some(remaining),
-            lower_only: false,
-            sealed: None,
+        let held = KeyRecord {
+            owner_id: Some(crate::ids::OwnerId::parse("acct_1").unwrap()),
+            credits: Some(Credits { refill: None }),
+            ..record(&[])
         };
-        object.on_call(put, NOW - 10);
+        let mut object = KeyObject::default();
+        object.on_call(LimiterCall::write(held, None).with_balance(remaining), NOW - 10);
         object
     }
 
     fn hold(object: &mut KeyObject, cost: u64, now: UnixMillis) -> Hold {
-        let call = LimiterCall::Check {
-            tag: digest_tag("d1"),
-            seen_updated_at: NOW - 10,
-            adopt: None,
-            scope: None,
-            project: None,
-            ip: None,
-            cost,
-        };
+        let call = Check { seen_updated_at: NOW - 10, cost, ..Check::default() }.call();
         match object.on_call(call, now).answer {
             LimiterAnswer::Held(hold) => *hold,
             other => panic!("{other:?}"),
@@ -160,16 +143,7 @@ mod tests {
         let held = hold(&mut object, 5, NOW);
         let mut patched = object.state.record.clone().unwrap();
         patched.updated_at = NOW + 1;
-        let put = LimiterCall::Put {
-            digest: "d1".into(),
-            record: patched,
-            expected: Some(NOW),
-            entry: None,
-            balance: Some(1),
-            lower_only: false,
-            sealed: None,
-        };
-        object.on_call(put, NOW);
+        object.on_call(LimiterCall::write(patched, Some(NOW)).with_balance(1), NOW);
         object.on_owner(held, owner_refuses(), NOW);
         assert_eq!(balance(&object), 1, "PATCH set 1");
     }

@@ -1,13 +1,12 @@
 //! A recoverable key's sealed secret in its object: held only while the live
 //! record is recoverable, answered to a reveal only, gone with the key.
 
-use super::tests::record;
+use super::tests::{record, Check, NOW};
 use super::*;
 use crate::ids::ProjectId;
 use crate::project::{CatalogChange, OutboxEntry};
 use crate::vault::Sealed;
 
-const NOW: UnixMillis = 1_795_420_800_000;
 const SEALED: &str = "v1.0a1b2c3d.c2VhbGVkLXNlY3JldC1ieXRlcw";
 const VAULT_KEYS: [&str; 1] = ["0a1b2c3d"];
 
@@ -17,15 +16,9 @@ fn recoverable() -> KeyRecord {
 
 fn put(state: &mut KeyState, record: KeyRecord, sealed: Option<&str>) -> LimiterAnswer {
     let expected = state.record.as_ref().map(|held| held.updated_at);
-    let call = LimiterCall::Put {
-        digest: "d1".into(),
-        record,
-        expected,
-        entry: None,
-        balance: None,
-        lower_only: false,
-        sealed: sealed.map(|sealed| Sealed(sealed.into())),
-    };
+    let mut call = LimiterCall::write(record, expected);
+    let LimiterCall::Put { sealed: held, .. } = &mut call else { unreachable!() };
+    *held = sealed.map(|sealed| Sealed(sealed.into()));
     state.apply(call, NOW).0
 }
 
@@ -63,15 +56,7 @@ fn a_reveal_answers_the_sealed_secret_with_its_event_written_first() {
 #[test]
 fn no_other_answer_carries_the_sealed_secret() {
     let mut state = created();
-    let check = LimiterCall::Check {
-        tag: digest_tag("d1"),
-        seen_updated_at: 0,
-        adopt: None,
-        scope: None,
-        project: None,
-        ip: None,
-        cost: 1,
-    };
+    let check = Check { seen_updated_at: 0, ..Check::default() }.call();
     for call in [check, LimiterCall::Get, LimiterCall::Usage { query: None }] {
         let answer = serde_json::to_string(&state.apply(call, NOW).0).unwrap();
         assert!(!answer.contains(SEALED), "{answer}");

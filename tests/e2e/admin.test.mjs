@@ -1,7 +1,7 @@
 // The admin API end to end: the key lifecycle in real KV, credentials, pagination.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, seedKey, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker, seedKey, bearer, ADMIN_TOKEN } from "./fixture.mjs";
 
 let worker;
 before(async () => {
@@ -10,7 +10,6 @@ before(async () => {
 after(() => worker?.stop());
 
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const bearer = (key) => ({ authorization: `Bearer ${key}` });
 const verify = async (key, scope) =>
   (await worker.call("POST", "/v1/keys/verify", { json: scope ? { key, scope } : { key } })).body;
 

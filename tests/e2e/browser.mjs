@@ -1,8 +1,11 @@
-// What the dashboard's browser tests share: page sizes, where screenshots go,
-// the accessibility check and the two-width screenshot.
+// What the dashboard's browser tests share: the browser, a watched page,
+// signing in, page sizes, where screenshots go, the accessibility check and
+// the two-width screenshot.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -30,4 +33,33 @@ export async function shoot(page, name) {
   await page.screenshot({ path: `${SHOTS}${name}-375.png`, fullPage: true });
   await page.setViewportSize(DESKTOP);
   assert.ok(overflow <= 0, `${name}: ${overflow}px wider than 375`);
+}
+
+/** Debian's chromium, driven by playwright-core. */
+export async function launchBrowser() {
+  const executablePath = execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
+  return chromium.launch({ executablePath, args: ["--no-sandbox"] });
+}
+
+/**
+ * A page at desktop width showing `url`, in a new context that `prepare` may
+ * set up first; CSP violations and page errors are pushed to `problems`.
+ */
+export async function openPage(browser, url, problems, prepare = async () => {}) {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  await prepare(context);
+  const page = await context.newPage();
+  page.on("console", (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) problems.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** Signs in with `token` on the sign-in page and waits for the signed-in page. */
+export async function signIn(page, token) {
+  await page.getByLabel("Admin token or API key").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
 }

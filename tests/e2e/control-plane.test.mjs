@@ -3,7 +3,7 @@
 // the project list, as a dashboard or an auditor would use them.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, digestOf, ADMIN_TOKEN, eventually } from "./fixture.mjs";
+import { startWorker, digestOf, bearer, ADMIN_TOKEN, eventually } from "./fixture.mjs";
 
 let worker;
 before(async () => {
@@ -12,7 +12,6 @@ before(async () => {
 after(() => worker?.stop());
 
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const bearer = (key) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const OUTCOMES = ["valid", "rate_limited", "insufficient_permissions", "project_mismatch", "disabled", "expired", "usage_exceeded", "ip_not_allowed"];
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

@@ -4,10 +4,8 @@
 // test-results/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import { assertAccessible, shoot, DESKTOP, SHOTS } from "./browser.mjs";
+import { assertAccessible, launchBrowser, openPage, shoot, signIn, DESKTOP, SHOTS } from "./browser.mjs";
 import { startWorker, ADMIN_TOKEN } from "./fixture.mjs";
 
 
@@ -20,8 +18,7 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   worker = await startWorker({ port: 0, quiet: true });
   dashboard = new URL("/dashboard/", worker.url).href;
-  const executablePath = execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
-  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+  browser = await launchBrowser();
   // A project with keys, so the project picker has something to show.
   await worker.createKey("acme", { name: "acme-ci", scopes: ["bots:read"] });
 });
@@ -30,28 +27,16 @@ after(async () => {
   await worker?.stop();
 });
 
-async function newPage() {
-  const context = await browser.newContext({ viewport: DESKTOP });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(dashboard).origin });
-  const page = await context.newPage();
-  page.on("console", (message) => {
-    if (/Content.Security.Policy|Refused to/i.test(message.text())) csp.push(message.text());
-  });
-  page.on("pageerror", (error) => csp.push(`page error: ${error.message}`));
-  await page.goto(dashboard);
-  return page;
-}
+/** A page on the dashboard, allowed to use the clipboard. */
+const newPage = () =>
+  openPage(browser, dashboard, csp, (context) =>
+    context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(dashboard).origin }),
+  );
 
 async function verify(key, scope) {
   const answer = await worker.call("POST", "/v1/keys/verify", { json: scope ? { key, scope } : { key } });
   assert.equal(answer.status, 200);
   return answer.body;
-}
-
-async function signIn(page, token) {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
 test("a wrong token shows a clear error and is not kept", async () => {

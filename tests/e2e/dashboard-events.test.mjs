@@ -7,12 +7,10 @@
 // photographed at 1280 and 375 px under test-results/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
-import { assertAccessible, shoot, DESKTOP, SHOTS } from "./browser.mjs";
+import { assertAccessible, launchBrowser, openPage, shoot, signIn, SHOTS } from "./browser.mjs";
 import { Webhook } from "standardwebhooks";
 import { startWorker, eventually, ADMIN_TOKEN } from "./fixture.mjs";
 
@@ -65,8 +63,7 @@ before(async () => {
     },
   });
   dashboard = new URL("/dashboard/", worker.url).href;
-  const executablePath = execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
-  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
@@ -74,21 +71,7 @@ after(async () => {
   server?.close();
 });
 
-async function newPage() {
-  const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
-  page.on("console", (message) => {
-    if (/Content.Security.Policy|Refused to/i.test(message.text())) csp.push(message.text());
-  });
-  page.on("pageerror", (error) => csp.push(`page error: ${error.message}`));
-  await page.goto(dashboard);
-  return page;
-}
-
-async function signIn(page, token) {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
-}
+const newPage = () => openPage(browser, dashboard, csp);
 
 /** A leak report as GitHub sends it: the raw body signed with ECDSA P-256 / SHA-256 (DER, base64). */
 async function reportLeak(tokens) {

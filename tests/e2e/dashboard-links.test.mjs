@@ -2,9 +2,8 @@
 // climbs out of /keys/ must not steer the signed-in user's credential elsewhere.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chromium } from "playwright-core";
 import { Response } from "miniflare";
+import { launchBrowser } from "./browser.mjs";
 import { startWorker } from "./fixture.mjs";
 
 const received = [];
@@ -21,8 +20,7 @@ before(async () => {
     },
   });
   victim = await worker.createKey("acme", { name: "ops", scopes: ["keys:read", "files:read"] });
-  const executablePath = execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
-  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();

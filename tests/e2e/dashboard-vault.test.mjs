@@ -6,11 +6,9 @@
 // photographed at 1280 and 375 px under test-results/dashboard/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import { assertAccessible, shoot, DESKTOP, SHOTS } from "./browser.mjs";
+import { assertAccessible, launchBrowser, openPage, shoot, signIn, SHOTS } from "./browser.mjs";
 import { startWorker, eventually, ADMIN_TOKEN } from "./fixture.mjs";
 
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -21,29 +19,14 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   worker = await startWorker({ port: 0, quiet: true, vars: { VAULT_KEY: randomBytes(32).toString("base64") } });
   dashboard = new URL("/dashboard/", worker.url).href;
-  const executablePath = execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim();
-  browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+  browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
   await worker?.stop();
 });
 
-async function newPage() {
-  const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
-  page.on("console", (message) => {
-    if (/Content.Security.Policy|Refused to/i.test(message.text())) problems.push(message.text());
-  });
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  await page.goto(dashboard);
-  return page;
-}
-
-async function signIn(page, token) {
-  await page.getByLabel("Admin token or API key").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
-}
+const newPage = () => openPage(browser, dashboard, problems);
 
 const field = (page, name) =>
   page.locator("dl.fields div", { has: page.locator("dt", { hasText: new RegExp(`^${name}$`) }) }).locator("dd");

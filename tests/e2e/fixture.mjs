@@ -14,6 +14,9 @@ const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 export const COMPATIBILITY_DATE = wrangler.compatibility_date;
 
+/** The headers that present `key` (an API key or the admin token) as a bearer credential. */
+export const bearer = (key) => ({ authorization: `Bearer ${key}` });
+
 /** wrangler.toml's [assets] as Miniflare takes them (wrangler's own translation). */
 function assetOptions({ directory, binding, run_worker_first, html_handling, not_found_handling }) {
   const routerConfig = { has_user_worker: true };

@@ -9,14 +9,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
-import { startWorker, answeredEarly, makeKey, ADMIN_TOKEN } from "./fixture.mjs";
+import { startWorker, answeredEarly, makeKey, bearer, ADMIN_TOKEN } from "./fixture.mjs";
 
 const ENDPOINT = "/v1/secret-scanning/github";
 const TOKEN_TYPE = "keygate_api_key";
 const CURRENT = "current-key-identifier";
 const RETIRED = "retired-key-identifier";
 const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const bearer = (key) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

@@ -7,10 +7,11 @@ use keygate::app::http::{Request, Response};
 use keygate::app::store::KeyStore;
 use keygate::app::App;
 use keygate::config::Config;
-use keygate::ids::{KeyId, ProjectId};
+use keygate::ids::KeyId;
 use keygate::key::{ApiKey, Environment, KeyPrefixes};
 use keygate::ratelimit::Quota;
-use keygate::record::{KeyRecord, KeyStatus};
+use keygate::record::KeyRecord;
+use keygate::testing::key_record;
 use keygate::testing::FakeClock;
 use keygate::testing::MemoryLimiter;
 use keygate::testing::MemoryOrigin;
@@ -43,29 +44,16 @@ pub fn app<'c, S: keygate::app::store::KeyValueStore, L>(
     App { config, keys: KeyStore::new(store), limiter, origin, clock }
 }
 
+/// The record `key` is stored under: on the standard plan at 100 requests a
+/// minute, written a second before `NOW`.
 pub fn record(id: &str, project: &str, key: &ApiKey, scopes: &[&str]) -> KeyRecord {
     KeyRecord {
-        id: KeyId::parse(id).unwrap(),
-        project: ProjectId::parse(project).unwrap(),
         name: "fixture".to_owned(),
         prefix: key.display_prefix(),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
         environment: key.environment(),
-        status: KeyStatus::Active,
         plan: Some("standard".to_owned()),
         rate_limit: Quota::new(100, 10_000).unwrap(),
-        meta: Default::default(),
-        created_at: NOW - 1_000,
-        updated_at: NOW - 1_000,
-        expires_at: None,
-        rotated_from: None,
-        rotated_to: None,
-        disabled_by_admin: false,
-        leaked: None,
-        credits: None,
-        owner_id: None,
-        allowed_ips: None,
-        recoverable: false,
+        ..key_record(id, project, scopes, NOW - 1_000)
     }
 }
 

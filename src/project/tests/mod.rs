@@ -1,3 +1,6 @@
+//! The project object's decisions over a real SQLite, by subject, and the
+//! fixtures they share: the catalog, listings, the audit log and usage here.
+
 use serde_json::{json, Value};
 
 use super::audit::RequestOrigin;
@@ -7,6 +10,9 @@ use crate::keystate::tests::record;
 use crate::record::KeyStatus;
 use crate::testing::MemorySql;
 use crate::usage::{Granularity, Outcome, DAY_MILLIS, HOUR_MILLIS};
+
+mod messages;
+mod notices;
 
 const NOW: UnixMillis = 1_795_420_800_000;
 
@@ -61,8 +67,13 @@ fn apply(object: &ProjectDecisions<MemorySql>, entries: Vec<OutboxEntry>, now: U
     }
 }
 
+/// A query's parameters as the query parsers read them.
+fn lookup<'a>(params: &'a [(&str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
+    |name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
 fn list(object: &ProjectDecisions<MemorySql>, params: &[(&str, &str)]) -> (Vec<KeyRecord>, Option<String>) {
-    let query = ListQuery::parse(|name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)).unwrap();
+    let query = ListQuery::parse(lookup(params)).unwrap();
     match object.on_call(ProjectCall::List { project: project(), query }, NOW).unwrap() {
         ProjectAnswer::Keys { keys, cursor } => (keys.into_iter().map(|item| item.record).collect(), cursor),
         other => panic!("{other:?}"),
@@ -70,7 +81,7 @@ fn list(object: &ProjectDecisions<MemorySql>, params: &[(&str, &str)]) -> (Vec<K
 }
 
 fn audit(object: &ProjectDecisions<MemorySql>, params: &[(&str, &str)]) -> (Vec<AuditEvent>, Option<String>) {
-    let query = AuditQuery::parse(|name| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)).unwrap();
+    let query = AuditQuery::parse(lookup(params)).unwrap();
     match object.on_call(ProjectCall::Audit { project: project(), query }, NOW).unwrap() {
         ProjectAnswer::Events { events, cursor } => (events, cursor),
         other => panic!("{other:?}"),
@@ -266,163 +277,4 @@ fn a_project_lists_nothing_until_its_kv_keys_are_imported_and_import_never_overr
     assert_eq!(object.on_call(import, NOW).unwrap(), ProjectAnswer::Applied { keys_before: 1, keys: 2 });
     let ProjectAnswer::Keys { keys, .. } = object.on_call(list_call, NOW).unwrap() else { panic!() };
     assert_eq!(keys.iter().map(|item| item.record.name.as_str()).collect::<Vec<_>>(), ["newer", "key 2"]);
-}
-
-/// Every message crosses a Durable Object boundary as JSON, inside tagged
-/// enums (which buffer): each must read back as it was written.
-#[test]
-fn every_message_survives_its_json_crossing() {
-    let record = key(1, NOW);
-    let mut entry = upsert("evt_1", &record, Some(Action::KeyUpdated));
-    let event = entry.event.as_mut().unwrap();
-    event.changes = Some(serde_json::Map::from_iter([("scopes".into(), json!({"from": [], "to": ["a:read"]}))]));
-    event.origin.ip = Some("192.0.2.1".into());
-    let mut counts = Counts::default();
-    counts.add(Outcome::RateLimited, 2);
-    let usage =
-        UsagePush { key_id: record.id.clone(), seq: 3, hours: vec![(NOW, counts.clone())], last_used_at: Some(NOW) };
-    let calls = [
-        ProjectCall::Apply { project: project(), entries: vec![entry.clone()], usage: Some(usage) },
-        ProjectCall::Import { project: project(), records: vec![record.clone()], next: Some("c".into()) },
-        ProjectCall::List { project: project(), query: ListQuery::parse(|name| (name == "q").then_some("x")).unwrap() },
-        ProjectCall::Usage { project: project(), query: UsageQuery::parse(|_| None, NOW).unwrap() },
-    ];
-    for call in calls {
-        let json = serde_json::to_string(&call).unwrap();
-        assert_eq!(serde_json::from_str::<ProjectCall>(&json).unwrap(), call, "{json}");
-    }
-    let answer = ProjectAnswer::Usage {
-        totals: counts.clone(),
-        series: vec![(NOW, counts)],
-        top_keys: vec![TopKey { key_id: record.id.clone(), name: None, requests: 2 }],
-    };
-    assert_eq!(serde_json::from_str::<ProjectAnswer>(&serde_json::to_string(&answer).unwrap()).unwrap(), answer);
-    let put = crate::keystate::LimiterCall::Put {
-        digest: "d".into(),
-        record,
-        expected: Some(NOW),
-        entry: Some(entry),
-        balance: None,
-        lower_only: false,
-        sealed: None,
-    };
-    let json = serde_json::to_string(&put).unwrap();
-    assert_eq!(serde_json::from_str::<crate::keystate::LimiterCall>(&json).unwrap(), put);
-}
-
-/// Only calls without audit events or digests may travel in a URL, which
-/// runtime traces may show: queries do, deliveries and writes never.
-#[test]
-fn only_queries_travel_in_urls() {
-    let record = key(1, NOW);
-    let entry = upsert("evt_1", &record, Some(Action::KeyUpdated));
-    let query = ListQuery::parse(|_| None).unwrap();
-    assert!(ProjectCall::List { project: project(), query }.fits_in_url());
-    let apply = ProjectCall::Apply { project: project(), entries: vec![entry.clone()], usage: None };
-    assert!(!apply.fits_in_url());
-    assert!(!ProjectCall::Import { project: project(), records: vec![record.clone()], next: None }.fits_in_url());
-    use crate::keystate::LimiterCall;
-    assert!(LimiterCall::Get.fits_in_url());
-    assert!(LimiterCall::Delete { expected: None, entry: None }.fits_in_url());
-    assert!(!LimiterCall::Delete { expected: None, entry: Some(entry.clone()) }.fits_in_url());
-    assert!(!LimiterCall::Discard { entry: Some(entry.clone()) }.fits_in_url());
-    let put = LimiterCall::Put {
-        digest: "d".into(),
-        record,
-        expected: None,
-        entry: None,
-        balance: None,
-        lower_only: false,
-        sealed: None,
-    };
-    assert!(!put.fits_in_url());
-}
-
-fn failed(object: &ProjectDecisions<MemorySql>, query: &str) -> (Vec<FailedEvent>, Option<String>) {
-    let pairs: Vec<(&str, &str)> = query.split('&').filter_map(|pair| pair.split_once('=')).collect();
-    let query = EventsQuery::parse(|name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)).unwrap();
-    match object.on_call(ProjectCall::FailedEvents { project: project(), query }, NOW).unwrap() {
-        ProjectAnswer::FailedEvents { events, cursor } => (events, cursor),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn each_audit_event_queues_one_notification_in_its_transaction() {
-    let object = open();
-    let created = key(1, NOW);
-    let entry = upsert("evt_1", &created, Some(Action::KeyCreated));
-    apply(&object, vec![entry.clone()], NOW);
-    // Delivered again (a retried outbox): still one.
-    apply(&object, vec![entry], NOW + 1);
-    apply(&object, vec![upsert("evt_2", &key(2, NOW), None)], NOW);
-    let pending = object.pending_notices().unwrap();
-    assert_eq!(pending.len(), 1, "{pending:?}");
-    let notice = &pending[0];
-    assert_eq!((notice.id.as_str(), notice.kind), ("evt_1", crate::events::EventType::KeyCreated));
-    assert_eq!(notice.data["project"], "acme");
-    assert_eq!(notice.data["key_id"], json!(created.id));
-    assert_eq!(notice.data["action"], "key.created");
-    assert!(object.has_pending_notices().unwrap());
-    object.notices_sent(&pending).unwrap();
-    assert!(object.pending_notices().unwrap().is_empty());
-    assert!(!object.has_pending_notices().unwrap());
-}
-
-#[test]
-fn no_notification_is_queued_while_events_are_off() {
-    let object = ProjectDecisions::open(MemorySql::new(), 400, false).unwrap();
-    apply(&object, vec![upsert("evt_1", &key(1, NOW), Some(Action::KeyCreated))], NOW);
-    assert!(object.pending_notices().unwrap().is_empty());
-}
-
-#[test]
-fn a_key_objects_notice_is_queued_without_touching_the_catalog() {
-    let object = open();
-    let record = key(1, NOW);
-    apply(&object, vec![upsert("evt_1", &record, Some(Action::KeyCreated))], NOW);
-    object.notices_sent(&object.pending_notices().unwrap()).unwrap();
-    let notice = crate::events::Notification::rate_limited("evt_9".into(), &record, "minute", NOW + 5);
-    let entry = OutboxEntry {
-        id: "evt_9".into(),
-        project: project(),
-        change: CatalogChange::Unchanged,
-        event: None,
-        notice: Some(notice.clone()),
-    };
-    assert_eq!(apply(&object, vec![entry], NOW + 5), 1);
-    assert_eq!(object.pending_notices().unwrap(), vec![notice]);
-}
-
-#[test]
-fn failed_notifications_are_listed_newest_first_and_retried_once() {
-    let object = open();
-    let record = key(1, NOW);
-    for n in 1..=3 {
-        let notice = crate::events::Notification::rate_limited(format!("evt_{n}"), &record, "minute", NOW);
-        let call = ProjectCall::Failed { project: project(), notice };
-        assert_eq!(object.on_call(call, NOW + n).unwrap(), ProjectAnswer::Done { found: true });
-    }
-    assert!(object.pending_notices().unwrap().is_empty(), "a failed notification waits for a retry");
-    let (page, cursor) = failed(&object, "status=failed&limit=2");
-    let ids: Vec<&str> = page.iter().map(|event| event.notice.id.as_str()).collect();
-    assert_eq!(ids, ["evt_3", "evt_2"]);
-    assert_eq!(page[0].failed_at, NOW + 3);
-    let (rest, end) = failed(&object, &format!("limit=2&cursor={}", cursor.unwrap()));
-    assert_eq!((rest.len(), rest[0].notice.id.as_str(), end), (1, "evt_1", None));
-
-    let retry = |id: &str| object.on_call(ProjectCall::Retry { project: project(), id: id.into() }, NOW).unwrap();
-    assert_eq!(retry("evt_2"), ProjectAnswer::Done { found: true });
-    assert_eq!(retry("evt_2"), ProjectAnswer::Done { found: false }, "already back in the queue");
-    assert_eq!(retry("evt_404"), ProjectAnswer::Done { found: false });
-    let pending = object.pending_notices().unwrap();
-    assert_eq!(pending.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["evt_2"]);
-    assert_eq!(failed(&object, "").0.len(), 2);
-}
-
-#[test]
-fn the_events_query_takes_only_failed() {
-    let parse = |status: &'static str| EventsQuery::parse(|name| (name == "status").then_some(status));
-    assert!(parse("failed").is_ok());
-    assert!(parse("pending").is_err());
 }
