@@ -1,9 +1,11 @@
 //! The only code that touches `worker`: the fetch entry and its adapters.
 
 mod dashboard;
+mod delivery;
 mod events;
 mod kv;
 mod limiter;
+mod objects;
 mod origin;
 mod owner;
 mod project;
@@ -41,7 +43,7 @@ thread_local! {
     static BINDINGS: OnceCell<Rc<Bindings>> = const { OnceCell::new() };
 }
 
-type Bindings = Result<(kv::KvStore, limiter::DurableObjects), Error>;
+type Bindings = Result<(kv::KvStore, objects::DurableObjects), Error>;
 
 struct WorkerClock;
 
@@ -133,7 +135,7 @@ fn bind(env: &worker::Env) -> Bindings {
     }
     Ok((
         kv::KvStore::bind(env, KEYS_BINDING)?,
-        limiter::DurableObjects::bind(env, LIMITER_BINDING, DELIVERIES_BINDING)?,
+        objects::DurableObjects::bind(env, LIMITER_BINDING, DELIVERIES_BINDING)?,
     ))
 }
 

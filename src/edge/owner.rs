@@ -5,8 +5,8 @@ use std::cell::RefCell;
 
 use worker::{durable_object, DurableObject, Env, State};
 
-use super::limiter::{call_object, received_call, status, Namespace, PROJECTS_BINDING};
 use super::now;
+use super::objects::{call_object, received_call, status, Namespace, PROJECTS_BINDING};
 use crate::owner::{OwnerCall, OwnerObject as Decisions, OwnerState};
 use crate::project::ProjectAnswer;
 

@@ -6,8 +6,8 @@ use std::cell::Cell;
 use worker::{durable_object, DurableObject, Env, State};
 
 use super::events::{self, Producer};
-use super::limiter::{received_call, status};
 use super::now;
+use super::objects::{received_call, status};
 use crate::project::object::ProjectDecisions;
 use crate::project::sql::{Sql, SqlError, SqlValue};
 use crate::project::ProjectCall;
