@@ -26,11 +26,13 @@
 
 mod check;
 pub mod delivery;
+mod housekeeping;
 mod object;
 mod owned;
 mod protocol;
 
-pub use object::{AlarmPlan, DeliveredPlan, Effects, KeyObject, FLUSH_MILLIS};
+pub use housekeeping::{Housekeeping, FLUSH_MILLIS};
+pub use object::{AlarmPlan, DeliveredPlan, Effects, KeyObject};
 pub use owned::Hold;
 pub use protocol::{credits_change, digest_tag, Adopt, Change, CreditOp, LimiterAnswer, LimiterCall, Refusal};
 
