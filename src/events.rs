@@ -28,32 +28,73 @@ pub const RATE_LIMITED_NOTICE_MILLIS: UnixMillis = 3600 * 1000;
 pub const EXPIRY_NOTICES_MILLIS: [UnixMillis; 2] = [7 * DAY, DAY];
 const DAY: UnixMillis = 24 * 3600 * 1000;
 
-/// What happened, as the `type` of a notification.
+/// What happened, as the `type` of a notification. Audit actions carry the
+/// same names ([`crate::project::Action::as_str`]), so [`EventType::as_str`]
+/// is the one table of them; serde reads and writes that name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum EventType {
-    #[serde(rename = "key.created")]
     KeyCreated,
-    #[serde(rename = "key.updated")]
     KeyUpdated,
-    #[serde(rename = "key.rotated")]
     KeyRotated,
-    #[serde(rename = "key.deleted")]
     KeyDeleted,
-    #[serde(rename = "key.leaked")]
     KeyLeaked,
-    #[serde(rename = "key.credits_updated")]
     KeyCreditsUpdated,
-    #[serde(rename = "key.rate_limited")]
     KeyRateLimited,
-    #[serde(rename = "key.expiring")]
     KeyExpiring,
-    #[serde(rename = "owner.updated")]
     OwnerUpdated,
-    #[serde(rename = "owner.deleted")]
     OwnerDeleted,
     /// A recoverable key's secret was revealed: operators hear of every reveal.
-    #[serde(rename = "key.revealed")]
     KeyRevealed,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 11] = [
+        EventType::KeyCreated,
+        EventType::KeyUpdated,
+        EventType::KeyRotated,
+        EventType::KeyDeleted,
+        EventType::KeyLeaked,
+        EventType::KeyCreditsUpdated,
+        EventType::KeyRateLimited,
+        EventType::KeyExpiring,
+        EventType::OwnerUpdated,
+        EventType::OwnerDeleted,
+        EventType::KeyRevealed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::KeyCreated => "key.created",
+            EventType::KeyUpdated => "key.updated",
+            EventType::KeyRotated => "key.rotated",
+            EventType::KeyDeleted => "key.deleted",
+            EventType::KeyLeaked => "key.leaked",
+            EventType::KeyCreditsUpdated => "key.credits_updated",
+            EventType::KeyRateLimited => "key.rate_limited",
+            EventType::KeyExpiring => "key.expiring",
+            EventType::OwnerUpdated => "owner.updated",
+            EventType::OwnerDeleted => "owner.deleted",
+            EventType::KeyRevealed => "key.revealed",
+        }
+    }
+}
+
+impl From<EventType> for &'static str {
+    fn from(kind: EventType) -> &'static str {
+        kind.as_str()
+    }
+}
+
+impl TryFrom<String> for EventType {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<EventType, String> {
+        EventType::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or_else(|| format!("no event type is `{name}`"))
+    }
 }
 
 /// One notification, as queued and as kept when its delivery failed.
@@ -185,6 +226,22 @@ mod tests {
 
     fn secret() -> WebhookSecret {
         WebhookSecret::parse(&Scheme::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+    }
+
+    #[test]
+    fn types_and_audit_actions_are_read_and_written_by_their_one_name() {
+        for kind in EventType::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+            assert_eq!(serde_json::from_value::<EventType>(json!(kind.as_str())).unwrap(), kind);
+        }
+        for action in crate::project::Action::ALL {
+            assert_eq!(serde_json::to_value(action).unwrap(), json!(action.event_type().as_str()));
+            assert_eq!(serde_json::from_value::<crate::project::Action>(json!(action.as_str())).unwrap(), action);
+        }
+        assert_eq!(serde_json::to_value(EventType::KeyCreditsUpdated).unwrap(), "key.credits_updated");
+        assert!(serde_json::from_str::<EventType>(r#""key.exploded""#).is_err());
+        // A notification's type is no audit action.
+        assert!(serde_json::from_str::<crate::project::Action>(r#""key.rate_limited""#).is_err());
     }
 
     #[test]

@@ -11,17 +11,18 @@ use serde_json::Value;
 mod assertion;
 mod events;
 mod scanning;
+mod webhooks;
 
 pub use assertion::AssertionConfig;
 pub use events::{events_on, EventsConfig};
 pub use scanning::LeakAction;
+pub use webhooks::{secret_variable, WebhookSource, DEFAULT_MAX_WEBHOOK_BYTES, MAX_WEBHOOK_BYTES_CEILING};
 
 use crate::key::{Environment, KeyPrefixes};
 use crate::ratelimit::Quota;
 use crate::rules::{self, Rule};
 use crate::slug::{is_slug, First};
 use crate::vault::Vault;
-use crate::webhook::{Scheme, WebhookSecret};
 
 /// The shortest `ADMIN_TOKEN` accepted: anything shorter is guessable.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
@@ -56,20 +57,6 @@ pub struct Config {
     /// `VAULT_KEY`: seals the secrets of recoverable keys; `None`: no key is recoverable.
     pub vault: Option<Vault>,
 }
-
-/// One entry of `WEBHOOKS` with its secrets.
-#[derive(Debug, Clone)]
-pub struct WebhookSource {
-    pub scheme: Scheme,
-    pub tolerance_seconds: i64,
-    pub forward_to: Option<String>,
-    pub secrets: Vec<WebhookSecret>,
-}
-
-pub const DEFAULT_MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
-/// The highest `MAX_WEBHOOK_BYTES`: GitHub's own cap, and far below an isolate's 128 MB.
-pub const MAX_WEBHOOK_BYTES_CEILING: usize = 25 * 1024 * 1024;
-const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -153,17 +140,9 @@ impl Config {
             }
         }
         let admin_token = problems.check("ADMIN_TOKEN", parse_admin_token(var("ADMIN_TOKEN")));
-        let webhooks = parse_webhooks(var("WEBHOOKS").as_deref().unwrap_or("{}"), &var, &mut problems);
-        let max_webhook_bytes = problems.check(
-            "MAX_WEBHOOK_BYTES",
-            whole_number(
-                var("MAX_WEBHOOK_BYTES"),
-                DEFAULT_MAX_WEBHOOK_BYTES as u64,
-                MAX_WEBHOOK_BYTES_CEILING as u64,
-                "bytes",
-            )
-            .map(|bytes| bytes as usize),
-        );
+        let webhooks = webhooks::parse_webhooks(var("WEBHOOKS").as_deref().unwrap_or("{}"), &var, &mut problems);
+        let max_webhook_bytes =
+            problems.check("MAX_WEBHOOK_BYTES", webhooks::parse_max_webhook_bytes(var("MAX_WEBHOOK_BYTES")));
 
         // Read by each project's object; checked here so a bad value is a CONFIG_ERROR.
         problems.check("AUDIT_RETENTION_DAYS", audit_retention_days(var("AUDIT_RETENTION_DAYS")));
@@ -259,89 +238,6 @@ fn parse_key_headers(text: Option<&str>) -> Result<Vec<String>, String> {
 /// RFC 9110 `tchar`.
 fn is_header_name_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
-}
-
-/// `WEBHOOKS` and each source's `WEBHOOK_SECRET_<SOURCE>`; problems name the variable and source.
-fn parse_webhooks(
-    text: &str,
-    var: &impl Fn(&str) -> Option<String>,
-    problems: &mut Problems,
-) -> BTreeMap<String, WebhookSource> {
-    let mut sources = BTreeMap::new();
-    let entries = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(entries)) => entries,
-        Ok(_) => return problems.fail("WEBHOOKS", "must be a JSON object of source name → settings".into(), sources),
-        Err(e) => return problems.fail("WEBHOOKS", format!("not valid JSON ({e})"), sources),
-    };
-    for (name, settings) in entries {
-        match parse_source(&name, &settings) {
-            Err(message) => problems.0.push(format!("WEBHOOKS: source `{name}`: {message}")),
-            Ok(scheme_settings) => {
-                let secret_var = secret_variable(&name);
-                match parse_secrets(&scheme_settings.0, var(&secret_var)) {
-                    Err(message) => problems.0.push(format!("{secret_var}: {message} (source `{name}`)")),
-                    Ok(secrets) => {
-                        let (scheme, tolerance_seconds, forward_to) = scheme_settings;
-                        sources.insert(name, WebhookSource { scheme, tolerance_seconds, forward_to, secrets });
-                    }
-                }
-            }
-        }
-    }
-    sources
-}
-
-/// `WEBHOOK_SECRET_` + the source name upper-cased, `-` replaced by `_`.
-pub fn secret_variable(source: &str) -> String {
-    format!("WEBHOOK_SECRET_{}", source.to_ascii_uppercase().replace('-', "_"))
-}
-
-fn parse_source(name: &str, settings: &Value) -> Result<(Scheme, i64, Option<String>), String> {
-    if !is_slug(name, 64, First::Any) {
-        return Err("a source name matches [a-z0-9_-]{1,64}".into());
-    }
-    let Value::Object(fields) = settings else { return Err("must be an object".into()) };
-    if let Some(unknown) =
-        fields.keys().find(|k| !["scheme", "header", "tolerance_seconds", "forward_to"].contains(&k.as_str()))
-    {
-        return Err(format!("unknown setting `{unknown}`"));
-    }
-    let text = |key: &str| match fields.get(key) {
-        None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.as_str())),
-        Some(_) => Err(format!("`{key}` must be a string")),
-    };
-    let scheme_name = text("scheme")?.ok_or("`scheme` is required")?;
-    let header = text("header")?;
-    if header.is_some_and(|h| h.is_empty() || !h.bytes().all(is_header_name_byte)) {
-        return Err("`header` is not a valid header name".into());
-    }
-    let scheme = Scheme::parse(scheme_name, header)?;
-    let tolerance = match fields.get("tolerance_seconds") {
-        None => DEFAULT_TOLERANCE_SECONDS,
-        Some(value) => value
-            .as_i64()
-            .filter(|seconds| (1..=86_400).contains(seconds))
-            .ok_or("`tolerance_seconds` must be an integer from 1 to 86400")?,
-    };
-    let forward_to = text("forward_to")?;
-    if forward_to.is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://"))) {
-        return Err("`forward_to` must be an http(s) URL".into());
-    }
-    Ok((scheme, tolerance, forward_to.map(str::to_owned)))
-}
-
-/// One secret, or a JSON array of secrets during rotation; a secret may contain spaces.
-fn parse_secrets(scheme: &Scheme, value: Option<String>) -> Result<Vec<WebhookSecret>, String> {
-    let value = value.ok_or("missing: every webhook source needs its secret")?;
-    let texts: Vec<String> = match serde_json::from_str::<Vec<String>>(&value) {
-        Ok(list) if value.trim_start().starts_with('[') => list,
-        _ => vec![value],
-    };
-    if texts.is_empty() {
-        return Err("the list of secrets is empty".into());
-    }
-    texts.iter().map(|text| WebhookSecret::parse(scheme, text).map_err(str::to_owned)).collect()
 }
 
 fn parse_plans(text: &str) -> Result<BTreeMap<String, Quota>, String> {

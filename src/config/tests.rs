@@ -1,4 +1,5 @@
 use super::*;
+use crate::webhook::Scheme;
 
 fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_vars(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))

@@ -1,7 +1,7 @@
 //! A key's Durable Object as it runs: when to write, when the alarm rings,
 //! what to deliver. The object executes these plans and decides nothing.
 
-use super::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
+use super::housekeeping::Housekeeping;
 use super::{Change, Hold, KeyState, LimiterAnswer, LimiterCall, Refusal, IDLE_MILLIS};
 use crate::events::{self, ExpiryNotices, Notification, RATE_LIMITED_NOTICE_MILLIS};
 use crate::owner::OwnerVerdict;
@@ -10,22 +10,12 @@ use crate::project::{CatalogChange, OutboxEntry, ProjectCall};
 use crate::ratelimit::LimitState;
 use crate::record::UnixMillis;
 
-/// How long admitted requests may be counted in memory only: writing the
-/// counters on every request would cost a third of the throughput, and what
-/// a crash can forget is at most this last second of counts.
-pub const FLUSH_MILLIS: UnixMillis = 1000;
-
 /// A key's Durable Object as it runs: the state it holds in memory, and what
 /// storage, the alarm and the project's object still owe it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyObject {
     pub state: KeyState,
-    /// Since when memory holds counts that storage lacks.
-    unflushed_since: Option<UnixMillis>,
-    /// The alarm this instance set and has not seen fire, if any.
-    alarm_at: Option<UnixMillis>,
-    /// When the outbox is to be delivered (after a write, or a failed delivery).
-    deliver_at: Option<UnixMillis>,
+    housekeeping: Housekeeping,
     /// Whether events are sent (`EVENTS_URL` is set): this object then
     /// notices `key.rate_limited` and `key.expiring`.
     pub notify: bool,
@@ -66,8 +56,8 @@ pub struct DeliveredPlan {
 impl KeyObject {
     /// The object as storage last held it; an outbox it holds is delivered at once.
     pub fn loaded(state: KeyState, notify: bool) -> KeyObject {
-        let deliver_at = (!state.outbox.is_empty() || state.usage.in_flight.is_some()).then_some(UnixMillis::MIN);
-        KeyObject { state, deliver_at, notify, ..KeyObject::default() }
+        let housekeeping = Housekeeping::loaded(!state.outbox.is_empty() || state.usage.in_flight.is_some());
+        KeyObject { state, housekeeping, notify }
     }
 
     /// Decides `call` at `now`. A check of a key with an owner answers
@@ -92,14 +82,11 @@ impl KeyObject {
         }
         match change {
             Change::Nothing => {}
-            Change::Counters => {
-                self.unflushed_since.get_or_insert(now);
-            }
-            // The whole state is written, counters included.
-            Change::Everything => self.unflushed_since = None,
+            Change::Counters => self.housekeeping.counted(now),
+            Change::Everything => self.housekeeping.written(),
         }
         if self.state.outbox.len() > outbox_before {
-            self.deliver_at.get_or_insert(now + OUTBOX_DELAY_MILLIS);
+            self.housekeeping.queued(now);
         }
         Effects { answer, write_state: change == Change::Everything, set_alarm_at: self.next_alarm(now) }
     }
@@ -107,17 +94,16 @@ impl KeyObject {
     /// Housekeeping at `now`: flush what is pending, drop the counters of a
     /// key idle for a day, deliver what the project's object is owed.
     pub fn on_alarm(&mut self, now: UnixMillis) -> AlarmPlan {
-        self.alarm_at = None;
+        let pending = self.housekeeping.alarm_rang();
         let dropped = self.state.counters_idle(now);
         if dropped {
             self.state.limit = LimitState::default();
         }
-        let pending = self.unflushed_since.take().is_some();
         // Buckets older than kept go (written with the counters).
         self.state.usage.history.prune(now);
         let write_state = self.notify_expiring(now);
         if write_state {
-            self.deliver_at.get_or_insert(now);
+            self.housekeeping.deliver_by(now);
         }
         let deliver = self.due_delivery(now);
         let write_counters = pending || dropped || deliver.is_some();
@@ -152,7 +138,7 @@ impl KeyObject {
 
     /// What to send the project's object at `now`, if anything is due.
     fn due_delivery(&mut self, now: UnixMillis) -> Option<ProjectCall> {
-        let retry_due = self.deliver_at.is_some_and(|at| at <= now);
+        let retry_due = self.housekeeping.delivery_due(now);
         let outbox_due = retry_due && !self.state.outbox.is_empty();
         let state = &mut self.state;
         // A push in flight goes again only when a retry is due; new counts when their interval ends.
@@ -177,42 +163,38 @@ impl KeyObject {
 
     /// The project's object answered `delivery` (`acknowledged`) or not.
     pub fn delivered(&mut self, delivery: &ProjectCall, acknowledged: bool, now: UnixMillis) -> DeliveredPlan {
+        self.housekeeping.delivered(&mut self.state.outbox, delivery, acknowledged, now);
         if !acknowledged {
-            self.deliver_at = Some(now + RETRY_MILLIS);
             return DeliveredPlan { write_state: false, set_alarm_at: self.next_alarm(now) };
         }
-        if let ProjectCall::Apply { entries, usage, .. } = delivery {
-            self.state.outbox.retain(|queued| !entries.iter().any(|delivered| delivered.id == queued.id));
+        if let ProjectCall::Apply { usage, .. } = delivery {
             let push = usage.as_ref().map(|push| push.seq);
             if push.is_some() && self.state.usage.in_flight.as_ref().map(|in_flight| in_flight.seq) == push {
                 self.state.usage.in_flight = None;
                 self.state.usage.pushed_at = Some(now);
             }
         }
-        // Entries queued while this delivery was under way go with the next.
-        self.deliver_at = (!self.state.outbox.is_empty()).then_some(now + OUTBOX_DELAY_MILLIS);
         DeliveredPlan { write_state: true, set_alarm_at: self.next_alarm(now) }
     }
 
     /// Writing the counters failed: memory keeps them, and the runtime retries the alarm.
     pub fn flush_failed(&mut self, now: UnixMillis) {
-        self.unflushed_since.get_or_insert(now);
+        self.housekeeping.counted(now);
     }
 
     /// Setting the alarm failed: the next call or alarm sets it again.
     pub fn alarm_not_set(&mut self) {
-        self.alarm_at = None;
+        self.housekeeping.alarm_not_set();
     }
 
     /// The alarm to set now, if the one wanted comes before the one pending:
     /// a flush a second after the first unwritten count, a delivery when due,
     /// else the idle cleanup a day after the last use while counters remain.
     fn next_alarm(&mut self, now: UnixMillis) -> Option<UnixMillis> {
-        let flush = self.unflushed_since.map(|since| since + FLUSH_MILLIS);
         let counting = self.state.limit != LimitState::default();
         let idle = counting.then(|| self.state.last_activity().unwrap_or(0) + IDLE_MILLIS);
         let usage = &self.state.usage;
-        let outbox = self.deliver_at.filter(|_| !self.state.outbox.is_empty() || usage.in_flight.is_some());
+        let owes = !self.state.outbox.is_empty() || usage.in_flight.is_some();
         // New counts wait until they have gathered and the push interval has
         // passed, and for the push in flight (which goes again when `deliver_at` says).
         let push = match (&self.state.record, &usage.in_flight) {
@@ -225,13 +207,7 @@ impl KeyObject {
             }
             _ => None,
         };
-        // "At once" (a time already past) is now: never earlier.
-        let wanted = flush.into_iter().chain(idle).chain(outbox).chain(push).chain(expiry).min()?.max(now);
-        if self.alarm_at.is_some_and(|pending| pending <= wanted) {
-            return None;
-        }
-        self.alarm_at = Some(wanted);
-        Some(wanted)
+        self.housekeeping.next_alarm(now, owes, idle.into_iter().chain(push).chain(expiry))
     }
 }
 

@@ -12,15 +12,14 @@
 //! removes them, each stored with its audit event in the object's outbox,
 //! which stays until the project's object acknowledges it; an owner without
 //! limits admits everything (and still counts it); a spend of credits is
-//! written before the answer; other counts within [`FLUSH_MILLIS`].
+//! written before the answer; other counts within [`FLUSH_MILLIS`](crate::keystate::FLUSH_MILLIS).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::admission::{self, Limits, Shortfall};
 use crate::credits::{Balance, Credits};
-use crate::keystate::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
-use crate::keystate::FLUSH_MILLIS;
+use crate::keystate::Housekeeping;
 use crate::project::{OutboxEntry, ProjectCall};
 use crate::ratelimit::{self, LimitState, Quota, RateDecision};
 use crate::record::UnixMillis;
@@ -255,9 +254,7 @@ fn note_changes(
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OwnerObject {
     pub state: OwnerState,
-    unflushed_since: Option<UnixMillis>,
-    alarm_at: Option<UnixMillis>,
-    deliver_at: Option<UnixMillis>,
+    housekeeping: Housekeeping,
 }
 
 /// What the object must do for a call, besides answering it.
@@ -281,8 +278,8 @@ pub struct OwnerAlarm {
 impl OwnerObject {
     /// The object as storage last held it; an outbox it holds is delivered at once.
     pub fn loaded(state: OwnerState) -> OwnerObject {
-        let deliver_at = (!state.outbox.is_empty()).then_some(UnixMillis::MIN);
-        OwnerObject { state, deliver_at, ..OwnerObject::default() }
+        let housekeeping = Housekeeping::loaded(!state.outbox.is_empty());
+        OwnerObject { state, housekeeping }
     }
 
     pub fn on_call(&mut self, call: OwnerCall, now: UnixMillis) -> OwnerEffects {
@@ -290,25 +287,24 @@ impl OwnerObject {
         let counted = matches!(call, OwnerCall::Admit { .. });
         let (answer, write) = self.state.apply(call, now);
         if write {
-            self.unflushed_since = None;
+            self.housekeeping.written();
         } else if counted {
-            self.unflushed_since.get_or_insert(now);
+            self.housekeeping.counted(now);
         }
         if self.state.outbox.len() > outbox_before {
-            self.deliver_at.get_or_insert(now + OUTBOX_DELAY_MILLIS);
+            self.housekeeping.queued(now);
         }
         OwnerEffects { answer, write, set_alarm_at: self.next_alarm(now) }
     }
 
     /// Flushes pending counts (dropping old buckets) and delivers what is due.
     pub fn on_alarm(&mut self, now: UnixMillis) -> OwnerAlarm {
-        self.alarm_at = None;
-        let write = self.unflushed_since.take().is_some();
+        let write = self.housekeeping.alarm_rang();
         self.state.history.prune(now);
-        let due = self.deliver_at.is_some_and(|at| at <= now) && !self.state.outbox.is_empty();
+        let due = self.housekeeping.delivery_due(now) && !self.state.outbox.is_empty();
         if due {
             // In flight: [`OwnerObject::delivered`] says when the next one is due.
-            self.deliver_at = None;
+            self.housekeeping.delivering();
         }
         let deliver = due.then(|| ProjectCall::Apply {
             project: self.state.outbox[0].project.clone(),
@@ -325,35 +321,21 @@ impl OwnerObject {
         acknowledged: bool,
         now: UnixMillis,
     ) -> (bool, Option<UnixMillis>) {
-        if !acknowledged {
-            self.deliver_at = Some(now + RETRY_MILLIS);
-            return (false, self.next_alarm(now));
-        }
-        if let ProjectCall::Apply { entries, .. } = delivery {
-            self.state.outbox.retain(|queued| !entries.iter().any(|delivered| delivered.id == queued.id));
-        }
-        self.deliver_at = (!self.state.outbox.is_empty()).then_some(now + OUTBOX_DELAY_MILLIS);
-        (true, self.next_alarm(now))
+        self.housekeeping.delivered(&mut self.state.outbox, delivery, acknowledged, now);
+        (acknowledged, self.next_alarm(now))
     }
 
     /// Writing failed: memory keeps the counts, and the runtime retries the alarm.
     pub fn flush_failed(&mut self, now: UnixMillis) {
-        self.unflushed_since.get_or_insert(now);
+        self.housekeeping.counted(now);
     }
 
     pub fn alarm_not_set(&mut self) {
-        self.alarm_at = None;
+        self.housekeeping.alarm_not_set();
     }
 
     fn next_alarm(&mut self, now: UnixMillis) -> Option<UnixMillis> {
-        let flush = self.unflushed_since.map(|since| since + FLUSH_MILLIS);
-        let deliver = self.deliver_at.filter(|_| !self.state.outbox.is_empty());
-        let wanted = flush.into_iter().chain(deliver).min()?.max(now);
-        if self.alarm_at.is_some_and(|pending| pending <= wanted) {
-            return None;
-        }
-        self.alarm_at = Some(wanted);
-        Some(wanted)
+        self.housekeeping.next_alarm(now, !self.state.outbox.is_empty(), None)
     }
 }
 

@@ -1,6 +1,8 @@
 use super::*;
 use crate::credits::{Interval, Refill};
 use crate::ids::ProjectId;
+use crate::keystate::delivery::{OUTBOX_DELAY_MILLIS, RETRY_MILLIS};
+use crate::keystate::FLUSH_MILLIS;
 use crate::project::CatalogChange;
 
 const NOW: UnixMillis = 1_795_420_800_000;

@@ -10,30 +10,24 @@ use crate::events::EventType;
 use crate::ids::{KeyId, OwnerId};
 use crate::record::{rfc3339, KeyRecord, UnixMillis};
 
+/// What an audit event records. Its name is its notification's type
+/// ([`EventType::as_str`]), and serde reads and writes that name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Action {
-    #[serde(rename = "key.created")]
     KeyCreated,
-    #[serde(rename = "key.updated")]
     KeyUpdated,
-    #[serde(rename = "key.rotated")]
     KeyRotated,
-    #[serde(rename = "key.deleted")]
     KeyDeleted,
     /// A leak report (GitHub secret scanning) named the key.
-    #[serde(rename = "key.leaked")]
     KeyLeaked,
     /// `POST …/keys/{id}/credits` changed the balance.
-    #[serde(rename = "key.credits_updated")]
     KeyCreditsUpdated,
     /// `PUT …/owners/{owner_id}` set an owner's shared limits.
-    #[serde(rename = "owner.updated")]
     OwnerUpdated,
     /// `DELETE …/owners/{owner_id}` removed them.
-    #[serde(rename = "owner.deleted")]
     OwnerDeleted,
     /// The admin token revealed a recoverable key's secret (`POST …/keys/{id}/reveal`).
-    #[serde(rename = "key.revealed")]
     KeyRevealed,
 }
 
@@ -51,17 +45,7 @@ impl Action {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Action::KeyCreated => "key.created",
-            Action::KeyUpdated => "key.updated",
-            Action::KeyRotated => "key.rotated",
-            Action::KeyDeleted => "key.deleted",
-            Action::KeyLeaked => "key.leaked",
-            Action::KeyCreditsUpdated => "key.credits_updated",
-            Action::OwnerUpdated => "owner.updated",
-            Action::OwnerDeleted => "owner.deleted",
-            Action::KeyRevealed => "key.revealed",
-        }
+        self.event_type().as_str()
     }
 
     /// The notification an event of this action sends.
@@ -81,6 +65,20 @@ impl Action {
 
     pub fn parse(text: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+}
+
+impl From<Action> for &'static str {
+    fn from(action: Action) -> &'static str {
+        action.as_str()
+    }
+}
+
+impl TryFrom<String> for Action {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Action, String> {
+        Action::parse(&name).ok_or_else(|| format!("no audit action is `{name}`"))
     }
 }
 

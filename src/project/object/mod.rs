@@ -6,20 +6,15 @@
 //! removed key stays removed; events older than the retention are pruned on
 //! every write, usage buckets older than kept likewise.
 
+mod reads;
+
 use crate::events::Notification;
-use crate::ids::KeyId;
-use crate::project::query::{AuditQuery, EventsQuery, ListQuery, Position};
 use crate::project::sql::{Sql, SqlError, SqlValue};
-use crate::project::{
-    AuditEvent, CatalogChange, CatalogItem, FailedEvent, OutboxEntry, ProjectAnswer, ProjectCall, TopKey, UsagePush,
-};
-use crate::record::{KeyRecord, UnixMillis};
-use crate::usage::{Counts, Granularity, Outcome, UsageQuery, DAY_MILLIS};
+use crate::project::{CatalogChange, OutboxEntry, ProjectAnswer, ProjectCall, UsagePush};
+use crate::record::UnixMillis;
+use crate::usage::{Granularity, DAY_MILLIS};
 
 pub const DEFAULT_AUDIT_RETENTION_DAYS: i64 = 400;
-/// Rows read per statement while a listing filters in Rust.
-const LIST_BATCH: i64 = 200;
-const TOP_KEYS: i64 = 10;
 
 const SCHEMA: &str = "\
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,9 +32,6 @@ CREATE TABLE IF NOT EXISTS notices (id TEXT PRIMARY KEY, at INTEGER NOT NULL, fa
   notice TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS notices_failed ON notices (failed_at, id);";
 
-/// Later than any time stored, and exact as a JavaScript number (the
-/// object's SQLite binds its parameters through JavaScript).
-const LATEST: UnixMillis = (1 << 53) - 1;
 /// Notifications handed to the queue per batch (the queue takes at most 100).
 pub const NOTICES_PER_BATCH: i64 = 100;
 
@@ -158,30 +150,6 @@ impl<S: Sql> ProjectDecisions<S> {
         }
     }
 
-    fn failed_events(&self, query: &EventsQuery) -> Result<ProjectAnswer, SqlError> {
-        let after = query.after.as_ref();
-        let rows = self.sql.exec(
-            "SELECT notice, failed_at FROM notices WHERE failed_at IS NOT NULL \
-             AND (?1 IS NULL OR failed_at < ?1 OR (failed_at = ?1 AND id < ?2)) \
-             ORDER BY failed_at DESC, id DESC LIMIT ?3",
-            &[
-                after.map(|position| position.at).into(),
-                after.map(|position| position.id.as_str()).into(),
-                (query.limit as i64 + 1).into(),
-            ],
-        )?;
-        let mut events = rows
-            .iter()
-            .map(|row| Ok(FailedEvent { notice: from_json(&row[0])?, failed_at: row[1].int().unwrap_or(0) }))
-            .collect::<Result<Vec<_>, SqlError>>()?;
-        let cursor = (events.len() > query.limit).then(|| {
-            events.truncate(query.limit);
-            let last = &events[query.limit - 1];
-            Position { at: last.failed_at, id: last.notice.id.clone() }.to_cursor()
-        });
-        Ok(ProjectAnswer::FailedEvents { events, cursor })
-    }
-
     fn apply_entry(&self, entry: &OutboxEntry, now: UnixMillis) -> Result<(), SqlError> {
         let fresh = self.sql.exec(
             "INSERT OR IGNORE INTO applied (id, at) VALUES (?, ?) RETURNING id",
@@ -286,114 +254,6 @@ impl<S: Sql> ProjectDecisions<S> {
     fn live_keys(&self) -> Result<u64, SqlError> {
         let rows = self.sql.exec("SELECT count(*) FROM keys WHERE deleted = 0", &[])?;
         Ok(rows.first().and_then(|row| row[0].int()).unwrap_or(0) as u64)
-    }
-
-    /// Newest first from the cursor, filtered in Rust (scope implication
-    /// does not fit SQL), read in batches until a page and one more are found.
-    fn list(&self, query: &ListQuery) -> Result<ProjectAnswer, SqlError> {
-        let mut position = query.after.clone().unwrap_or(Position { at: LATEST, id: String::new() });
-        let mut page: Vec<CatalogItem> = Vec::new();
-        loop {
-            let rows = self.sql.exec(
-                "SELECT created_at, id, record, last_used_at FROM keys \
-                 WHERE deleted = 0 AND (created_at < ?1 OR (created_at = ?1 AND id < ?2)) \
-                 ORDER BY created_at DESC, id DESC LIMIT ?3",
-                &[position.at.into(), position.id.as_str().into(), LIST_BATCH.into()],
-            )?;
-            for row in &rows {
-                let record: KeyRecord = from_json(&row[2])?;
-                if query.matches(&record) {
-                    page.push(CatalogItem { record, last_used_at: row[3].int() });
-                }
-            }
-            match rows.last() {
-                Some(last) if page.len() <= query.limit && rows.len() as i64 == LIST_BATCH => {
-                    position = Position { at: last[0].int().unwrap_or(0), id: last[1].text().unwrap_or("").to_owned() };
-                }
-                _ => break,
-            }
-        }
-        let cursor = (page.len() > query.limit).then(|| {
-            page.truncate(query.limit);
-            let last = &page[query.limit - 1].record;
-            Position { at: last.created_at, id: last.id.to_string() }.to_cursor()
-        });
-        Ok(ProjectAnswer::Keys { keys: page, cursor })
-    }
-
-    fn audit(&self, query: &AuditQuery) -> Result<ProjectAnswer, SqlError> {
-        let after = query.after.as_ref();
-        let rows = self.sql.exec(
-            "SELECT event FROM events WHERE (?1 IS NULL OR at < ?1 OR (at = ?1 AND id < ?2)) \
-             AND (?3 IS NULL OR key_id = ?3) AND (?4 IS NULL OR action = ?4) \
-             AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at <= ?6) \
-             ORDER BY at DESC, id DESC LIMIT ?7",
-            &[
-                after.map(|position| position.at).into(),
-                after.map(|position| position.id.as_str()).into(),
-                query.key_id.as_ref().map(KeyId::as_str).into(),
-                query.action.map(|action| action.as_str()).into(),
-                query.since.into(),
-                query.until.into(),
-                (query.limit as i64 + 1).into(),
-            ],
-        )?;
-        let mut events: Vec<AuditEvent> = rows.iter().map(|row| from_json(&row[0])).collect::<Result<_, _>>()?;
-        let cursor = (events.len() > query.limit).then(|| {
-            events.truncate(query.limit);
-            let last = &events[query.limit - 1];
-            Position { at: last.at, id: last.id.clone() }.to_cursor()
-        });
-        Ok(ProjectAnswer::Events { events, cursor })
-    }
-
-    fn usage(&self, query: &UsageQuery) -> Result<ProjectAnswer, SqlError> {
-        let width = query.granularity.millis();
-        let range = [query.granularity.as_str().into(), (query.from - width).into(), query.to.into()];
-        let in_range = "granularity = ?1 AND start > ?2 AND start <= ?3";
-        let rows = self.sql.exec(
-            &format!(
-                "SELECT start, outcome, sum(n) FROM usage WHERE {in_range} GROUP BY start, outcome ORDER BY start"
-            ),
-            &range,
-        )?;
-        let mut totals = Counts::default();
-        let mut series: Vec<(UnixMillis, Counts)> = Vec::new();
-        for row in &rows {
-            let (Some(start), Some(outcome), Some(n)) =
-                (row[0].int(), row[1].text().and_then(Outcome::parse), row[2].int())
-            else {
-                continue;
-            };
-            totals.add(outcome, n as u64);
-            match series.last_mut() {
-                Some((last, counts)) if *last == start => counts.add(outcome, n as u64),
-                _ => {
-                    let mut counts = Counts::default();
-                    counts.add(outcome, n as u64);
-                    series.push((start, counts));
-                }
-            }
-        }
-        let top = self.sql.exec(
-            &format!(
-                "SELECT usage.key_id, sum(n) AS requests, keys.record FROM usage LEFT JOIN keys ON keys.id = usage.key_id \
-                 WHERE {in_range} GROUP BY usage.key_id ORDER BY requests DESC, usage.key_id LIMIT {TOP_KEYS}"
-            ),
-            &range,
-        )?;
-        let top_keys = top
-            .iter()
-            .filter_map(|row| {
-                let key_id = KeyId::parse(row[0].text()?).ok()?;
-                let name = row[2]
-                    .text()
-                    .and_then(|json| serde_json::from_str::<KeyRecord>(json).ok())
-                    .map(|record| record.name);
-                Some(TopKey { key_id, name, requests: row[1].int()? as u64 })
-            })
-            .collect();
-        Ok(ProjectAnswer::Usage { totals, series, top_keys })
     }
 }
 
