@@ -174,11 +174,15 @@ const FLOOR_NAMES = { 1: "floor 1", 2: "floor 2", 7: "floor 3", 8: "floor 4", 11
 
 // Rounds, each running every scenario once: a ratio is taken between figures of
 // the same round, so drift on a shared machine cancels; the table shows medians.
+// Each floor runs right before what it divides, and every other round runs
+// backwards, so a ratio's two figures are neighbours and slow drift cancels.
+const order = [6, 0, 4, 5, 1, 2, 3, 9, 7, 8, 10, 11];
+if (order.length !== scenarios.length || new Set(order).size !== scenarios.length) throw new Error("bench: order");
 const rounds = [];
 for (const [, url, options] of scenarios) await load(url, options, 2); // warm-up: isolates, objects, caches
 for (let round = 0; round < ROUNDS; round++) {
   const figures = [];
-  for (const [, url, options] of scenarios) figures.push(await load(url, options));
+  for (const i of round % 2 ? [...order].reverse() : order) figures[i] = await load(scenarios[i][1], scenarios[i][2]);
   rounds.push(figures);
 }
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
