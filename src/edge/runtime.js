@@ -23,11 +23,11 @@ export function newResponse(body, init) {
 
 /**
  * `fetch(url, init)`, `init` as JSON (method, headers, redirect) plus the
- * body and a deadline in milliseconds (0: none). A synchronous throw is a rejection.
+ * body and a deadline in milliseconds (`undefined`: none). A synchronous throw is a rejection.
  */
 export async function fetchWith(url, init, body, timeoutMs) {
   const options = JSON.parse(init);
   if (body !== undefined && body !== null) options.body = body;
-  if (timeoutMs > 0) options.signal = AbortSignal.timeout(timeoutMs);
+  if (timeoutMs !== undefined) options.signal = AbortSignal.timeout(timeoutMs);
   return fetch(url, options);
 }

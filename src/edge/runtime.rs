@@ -18,7 +18,7 @@ extern "C" {
     fn new_response(body: &JsValue, init: &str) -> Result<web_sys::Response, JsValue>;
 
     #[wasm_bindgen(js_name = fetchWith)]
-    fn fetch_with(url: &str, init: &str, body: &JsValue, timeout_ms: u32) -> js_sys::Promise;
+    fn fetch_with(url: &str, init: &str, body: &JsValue, timeout_ms: Option<u32>) -> js_sys::Promise;
 }
 
 /// `request`'s method and URL.
@@ -52,7 +52,7 @@ pub fn fetch(
 ) -> Result<js_sys::Promise, JsValue> {
     let redirect = redirect_manual.then_some("manual");
     let init = Init { status: None, method: Some(method), redirect, headers: Headers(headers) };
-    Ok(fetch_with(url, &init.to_json()?, body, timeout_ms.unwrap_or(0)))
+    Ok(fetch_with(url, &init.to_json()?, body, timeout_ms))
 }
 
 #[derive(serde::Serialize)]
