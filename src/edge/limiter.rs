@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, State};
 
 use super::now;
-use super::objects::{call_object, received_call, status, Namespace, OWNERS_BINDING, PROJECTS_BINDING};
+use super::objects::{call_object, received_call, status, with_loaded, Namespace, OWNERS_BINDING, PROJECTS_BINDING};
 use crate::app::store::KeyStore;
 use crate::keystate::delivery::UsageState;
 use crate::keystate::{Effects, KeyObject, KeyState, LimiterAnswer, LimiterCall};
@@ -128,16 +128,7 @@ impl LimiterObject {
     /// Runs `f` on the object, read from SQLite on first use; if `f` fails,
     /// the next call reads SQLite again instead of trusting memory.
     fn with_object<T>(&self, f: impl FnOnce(&mut KeyObject) -> worker::Result<T>) -> worker::Result<T> {
-        let mut loaded = self.loaded.borrow_mut();
-        let object = match loaded.as_mut() {
-            Some(object) => object,
-            None => loaded.insert(KeyObject::loaded(self.read()?, self.notify)),
-        };
-        let result = f(object);
-        if result.is_err() {
-            *loaded = None;
-        }
-        result
+        with_loaded(&self.loaded, || Ok(KeyObject::loaded(self.read()?, self.notify)), f)
     }
 
     /// Decides `call`; an admin change is in SQLite before the answer. A

@@ -149,3 +149,22 @@ impl Deliveries for DurableObjects {
 pub(super) fn status(code: u16) -> worker::Result<worker::Response> {
     Ok(worker::Response::builder().with_status(code).empty())
 }
+
+/// Runs `f` on the object `loaded` holds, loaded with `load` on first use; if
+/// `f` fails, the next call loads again instead of trusting memory.
+pub(super) fn with_loaded<O, T>(
+    loaded: &std::cell::RefCell<Option<O>>,
+    load: impl FnOnce() -> worker::Result<O>,
+    f: impl FnOnce(&mut O) -> worker::Result<T>,
+) -> worker::Result<T> {
+    let mut loaded = loaded.borrow_mut();
+    let object = match loaded.as_mut() {
+        Some(object) => object,
+        None => loaded.insert(load()?),
+    };
+    let result = f(object);
+    if result.is_err() {
+        *loaded = None;
+    }
+    result
+}

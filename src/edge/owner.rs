@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use worker::{durable_object, DurableObject, Env, State};
 
 use super::now;
-use super::objects::{call_object, received_call, status, Namespace, PROJECTS_BINDING};
+use super::objects::{call_object, received_call, status, with_loaded, Namespace, PROJECTS_BINDING};
 use crate::owner::{OwnerCall, OwnerObject as Decisions, OwnerState};
 use crate::project::ProjectAnswer;
 
@@ -50,16 +50,7 @@ impl OwnerObject {
 
     /// Runs `f` on the object, read on first use; a failure makes the next call read again.
     fn with_object<T>(&self, f: impl FnOnce(&mut Decisions) -> worker::Result<T>) -> worker::Result<T> {
-        let mut loaded = self.loaded.borrow_mut();
-        let object = match loaded.as_mut() {
-            Some(object) => object,
-            None => loaded.insert(Decisions::loaded(self.read()?)),
-        };
-        let result = f(object);
-        if result.is_err() {
-            *loaded = None;
-        }
-        result
+        with_loaded(&self.loaded, || Ok(Decisions::loaded(self.read()?)), f)
     }
 
     async fn set_alarm(&self, at: Option<i64>, now: i64) {
