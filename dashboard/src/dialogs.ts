@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, ApiError, type Environment, type KeyObject, type NewKey, type Principal, type RequestBody } from "./api";
 import { isoToLocal, localToIso, parseMeta, parseScopes } from "./format";
-import { ErrorBox, html, Modal, SecretPanel, useId } from "./ui";
+import { ErrorBox, html, Modal, SecretPanel, useId, useSubmission } from "./ui";
 
 interface FormState {
   name: string;
@@ -119,8 +119,7 @@ function formProblem(form: FormState): string | null {
 
 export function CreateDialog({ project, principal, onClose }: { project: string; principal: Principal; onClose: (created?: KeyObject) => void }) {
   const [form, setForm] = useState(initialForm(null, principal.environment));
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useSubmission();
   const [created, setCreated] = useState<NewKey | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
   const [recoverable, setRecoverable] = useState(false);
@@ -139,16 +138,10 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
     if (recoverable) body.recoverable = true;
     const expires = localToIso(form.expires);
     if (expires) body.expires_at = expires;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const answer = await api("POST", "/v1/projects/{project}/keys", { path: { project }, body });
       setCreated(answer.data);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   if (created?.key) {
     const done = () => {
@@ -177,9 +170,8 @@ export function EditDialog({ keyObject, etag, principal, onClose, onReload }: {
   keyObject: KeyObject; etag: string | null; principal: Principal; onClose: (saved?: boolean) => void; onReload: () => void;
 }) {
   const [form, setForm] = useState(initialForm(keyObject, principal.environment));
-  const [error, setError] = useState<unknown>(null);
+  const { error, setError, busy, run } = useSubmission();
   const [stale, setStale] = useState(false);
-  const [busy, setBusy] = useState(false);
   const set = (change: Partial<FormState>) => setForm({ ...form, ...change });
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -197,17 +189,15 @@ export function EditDialog({ keyObject, etag, principal, onClose, onReload }: {
     if (form.expires !== before.expires) body.expires_at = localToIso(form.expires);
     if (form.meta !== before.meta) body.meta = parseMeta(form.meta).meta;
     if (!Object.keys(body).length) return onClose(false);
-    setBusy(true);
-    setError(null);
-    try {
-      await api("PATCH", "/v1/projects/{project}/keys/{id}", { path: { project: keyObject.project, id: keyObject.id }, body, ifMatch: etag });
-      onClose(true);
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 412) setStale(true);
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await run(
+      async () => {
+        await api("PATCH", "/v1/projects/{project}/keys/{id}", { path: { project: keyObject.project, id: keyObject.id }, body, ifMatch: etag });
+        onClose(true);
+      },
+      (e) => {
+        if (e instanceof ApiError && e.status === 412) setStale(true);
+      },
+    );
   };
   return html`<${Modal} title=${`Edit “${keyObject.name}”`} onClose=${() => onClose(false)}>
     <form onSubmit=${submit} novalidate>
@@ -236,27 +226,20 @@ const GRACE = [
 
 export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObject; etag: string | null; onClose: (next?: KeyObject) => void }) {
   const [grace, setGrace] = useState(0);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useSubmission();
   const [rotated, setRotated] = useState<NewKey | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
   const [recoverable, setRecoverable] = useState(keyObject.recoverable);
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const answer = await api("POST", "/v1/projects/{project}/keys/{id}/rotate", {
         path: { project: keyObject.project, id: keyObject.id },
         body: recoverable ? { grace_seconds: grace, recoverable: true } : { grace_seconds: grace },
         ifMatch: etag,
       });
       setRotated(answer.data);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   if (rotated?.key) {
     const done = () => {
@@ -291,22 +274,15 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
 
 export function DeleteDialog({ keyObject, etag, onClose }: { keyObject: KeyObject; etag: string | null; onClose: (deleted?: boolean) => void }) {
   const [typed, setTyped] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useSubmission();
   const id = useId("delete");
   const submit = async (event: Event) => {
     event.preventDefault();
     if (typed !== keyObject.name) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api("DELETE", "/v1/projects/{project}/keys/{id}", { path: { project: keyObject.project, id: keyObject.id }, ifMatch: etag });
       onClose(true);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return html`<${Modal} title=${`Delete “${keyObject.name}”`} onClose=${() => onClose()}>
     <form onSubmit=${submit}>
@@ -337,22 +313,15 @@ function RecoverableField({ checked, set }: { checked: boolean; set: (checked: b
 
 /** Shows a recoverable key's secret again (admin token only), after a confirmation: each reveal is audited. */
 export function RevealDialog({ keyObject, onClose }: { keyObject: KeyObject; onClose: (revealed?: boolean) => void }) {
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, setError, busy, run } = useSubmission();
   const [secret, setSecret] = useState<string | null>(null);
   const [closeAsked, setCloseAsked] = useState(0);
   const submit = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const answer = await api("POST", "/v1/projects/{project}/keys/{id}/reveal", { path: { project: keyObject.project, id: keyObject.id } });
       setSecret(answer.data.key);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   if (secret) {
     const done = () => {

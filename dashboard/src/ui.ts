@@ -14,6 +14,28 @@ export function useId(prefix: string): string {
   return ref.current;
 }
 
+/**
+ * A dialog's submission: `busy` while `work` runs, and its failure kept as
+ * `error` (also handed to `failed`, e.g. to notice a stale ETag).
+ */
+export function useSubmission() {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (work: () => Promise<void>, failed?: (error: unknown) => void) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (e) {
+      failed?.(e);
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, setError, busy, run };
+}
+
 /** An API error shown with its contract message (and code), announced to screen readers. */
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
