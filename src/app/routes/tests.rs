@@ -66,8 +66,7 @@ fn keygate_namespaces_are_reserved() {
     ] {
         assert!(Route::is_reserved(path), "{path}");
     }
-    for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/", "/dashboards", "/.well-knowns"]
-    {
+    for path in ["/v1/projects/p/bots", "/v1/projects/p/keysmith", "/v2/keys", "/", "/dashboards", "/.well-knowns"] {
         assert!(!Route::is_reserved(path), "{path}");
     }
 }
