@@ -4,7 +4,8 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { forgetToken, identify, storedToken, type Principal } from "./api";
-import { Audit, go, KeyDetail, Keys, keysHash, Projects, SignIn } from "./pages";
+import { Audit, go, Keys, keysHash, Projects, SignIn } from "./pages";
+import { KeyDetail } from "./key";
 import { FailedEvents } from "./events";
 import { KEY_ID, PROJECT_ID } from "./format";
 import { ErrorBox, html, Loading } from "./ui";

@@ -1,47 +1,19 @@
 // The control plane end to end (README, "Control plane: catalog, audit log,
-// usage"): the key catalog behind the listing, the audit log, usage rollups and
-// the project list, as a dashboard or an auditor would use them.
+// usage"): the key catalog behind the listing and the project list, as a
+// dashboard or an operator would use them, the reads' query parameters, and
+// who may read the audit log and usage. (The audit log and usage themselves:
+// control-plane-audit.test.mjs, control-plane-usage.test.mjs.)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, digestOf, bearer, ADMIN_TOKEN, eventually } from "./fixture.mjs";
+import { root, startWorker, bearer, eventually, sleep } from "./fixture.mjs";
+import { reads } from "./reads.mjs";
 
 let worker;
 before(async () => {
   worker = await startWorker();
 });
 after(() => worker?.stop());
-
-const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const OUTCOMES = ["valid", "rate_limited", "insufficient_permissions", "project_mismatch", "disabled", "expired", "usage_exceeded", "ip_not_allowed"];
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** GETs `path` and expects 200; answers the body. */
-async function ok(path, headers = root) {
-  const answer = await worker.call("GET", path, { headers });
-  assert.equal(answer.status, 200, `GET ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  return answer.body;
-}
-
-/** Every item of a paged list (`field` of each page), following cursors to the end. */
-async function collect(path, field, params = {}, headers = root) {
-  const items = [];
-  let cursor = null;
-  for (let page = 0; page < 50; page++) {
-    const query = new URLSearchParams({ ...params, ...(cursor === null ? {} : { cursor }) });
-    const body = await ok(`${path}?${query}`, headers);
-    assert.ok(Array.isArray(body[field]), `${path}: ${JSON.stringify(body)}`);
-    items.push(...body[field]);
-    cursor = body.cursor;
-    if (cursor === null) return items;
-    assert.equal(typeof cursor, "string");
-  }
-  assert.fail(`${path}: the cursor never came to an end`);
-}
-
-
-const outcomesOf = (entry) => Object.fromEntries(OUTCOMES.map((o) => [o, entry[o]]));
-const sumOf = (series) => Object.fromEntries(OUTCOMES.map((o) => [o, series.reduce((n, entry) => n + entry[o], 0)]));
+const { ok, collect } = reads(() => worker);
 
 // A dashboard relies on the listing being current (what was just written is
 // there, whole), newest first, and on each filter selecting what it says.
@@ -135,162 +107,6 @@ test("paging while keys are created returns every earlier key exactly once", asy
   assert.equal(new Set(seen).size, seen.length, "no key twice");
   assert.deepEqual([...seen].sort(), [...existing].sort(), "every earlier key, and none created while paging");
   assert.deepEqual(seen, [...existing].reverse(), "newest first");
-});
-
-// An auditor relies on every write being recorded with who, what changed,
-// from where, in order, and on the log never holding a secret.
-test("the audit log records each write with its actor, changes and origin, and no secret", async () => {
-  const project = "/v1/projects/cp-audit";
-  const writer = await worker.createKey("cp-audit", {
-    name: "writer",
-    scopes: ["keys:write", "bots:*"],
-    rate_limit: { per_minute: 100, per_day: 1000 },
-    expires_at: new Date(Date.now() + 30 * 86400_000).toISOString(),
-  });
-  const from = (credential, step) => ({ ...credential, "user-agent": `cp-audit/${step}`, "cf-connecting-ip": `203.0.113.${step}` });
-  const admin = { type: "admin_token" };
-  const byWriter = { type: "key", key_id: writer.id, name: "writer" };
-
-  // Within the writer's power: scopes within its own, lower limits, an earlier expiry.
-  const target = await worker.createKey(
-    "cp-audit",
-    {
-      name: "target",
-      scopes: ["bots:read", "bots:write"],
-      rate_limit: { per_minute: 10, per_day: 100 },
-      expires_at: new Date(Date.now() + 86400_000).toISOString(),
-    },
-    from(bearer(writer.key), 1),
-  );
-  const path = `${project}/keys/${target.id}`;
-  await sleep(1100); // so that since/until can tell the creation apart
-  const write = async (method, url, headers, json) => {
-    const answer = await worker.call(method, url, { headers, json });
-    assert.ok([200, 201, 204].includes(answer.status), `${method} ${url}: ${JSON.stringify(answer.body)}`);
-    return answer.body;
-  };
-  await write("PATCH", path, from(root, 2), { scopes: ["bots:read"] });
-  await write("PATCH", path, from(bearer(writer.key), 3), { status: "inactive" });
-  const ray = "8f2a61c3e9b04d17-AMS";
-  const rotated = await write("POST", `${path}/rotate`, { ...from(root, 4), "cf-ray": ray }, {});
-  await sleep(1100);
-  await write("DELETE", path, from(bearer(writer.key), 5));
-
-  const events = await collect(`${project}/audit`, "events", { key_id: target.id });
-  const actions = events.map((event) => event.action);
-  assert.deepEqual(actions, ["key.deleted", "key.rotated", "key.updated", "key.updated", "key.created"], "newest first");
-  const [deleted, rotation, deactivation, rescoping, creation] = events;
-  const actors = [byWriter, admin, byWriter, admin, byWriter]; // steps 1 to 5
-  [creation, rescoping, deactivation, rotation, deleted].forEach((event, i) => {
-    const step = i + 1;
-    assert.match(event.id, /^evt_/);
-    assert.equal(event.key_id, target.id);
-    assert.match(event.at, RFC3339);
-    assert.ok(!Number.isNaN(Date.parse(event.at)));
-    assert.deepEqual(event.actor, actors[i], `actor of ${event.action} (step ${step})`);
-    assert.equal(event.user_agent, `cp-audit/${step}`);
-    assert.equal(event.ip, `203.0.113.${step}`);
-    assert.equal(typeof event.request_id, "string");
-    assert.ok(event.request_id.length > 0);
-    if (step !== 4) assert.match(event.request_id, /^req_/);
-  });
-  assert.equal(rotation.request_id, ray, "request_id is the CF-Ray header when there is one");
-  for (let i = 1; i < events.length; i++) assert.ok(Date.parse(events[i - 1].at) >= Date.parse(events[i].at));
-
-  assert.deepEqual(creation.changes.name, { from: null, to: "target" });
-  assert.deepEqual(creation.changes.scopes, { from: null, to: ["bots:read", "bots:write"] });
-  assert.ok(Object.values(creation.changes).every((change) => change.from === null), "created: every field from null");
-  assert.deepEqual(rescoping.changes, { scopes: { from: ["bots:read", "bots:write"], to: ["bots:read"] } });
-  assert.deepEqual(deactivation.changes, { status: { from: "active", to: "inactive" } });
-  assert.equal(rotation.new_key_id, rotated.id);
-  assert.deepEqual(rotation.changes.rotated_to, { from: null, to: rotated.id });
-  assert.equal(Date.parse(rotation.changes.expires_at.from), Date.parse(target.expires_at));
-  assert.ok(Date.parse(rotation.changes.expires_at.to) <= Date.now(), "grace 0: retired now");
-  assert.equal(deleted.changes, null);
-
-  // Never a secret or its digest, anywhere in the whole log.
-  const log = JSON.stringify(await collect(`${project}/audit`, "events"));
-  for (const key of [writer.key, target.key, rotated.key]) {
-    assert.ok(!log.includes(key.slice(8)), "a plaintext key in the audit log");
-    assert.ok(!log.includes(digestOf(key)), "a key digest in the audit log");
-  }
-
-  // Filters, and paging.
-  const ids = (list) => list.map((event) => event.id);
-  const updates = await collect(`${project}/audit`, "events", { key_id: target.id, action: "key.updated" });
-  assert.deepEqual(ids(updates), ids([deactivation, rescoping]));
-  const created = await collect(`${project}/audit`, "events", { action: "key.created" });
-  assert.ok(created.every((event) => event.action === "key.created"));
-  assert.ok(created.some((event) => event.key_id === writer.id) && created.some((event) => event.key_id === target.id));
-  const window = { key_id: target.id, since: rescoping.at, until: rotation.at };
-  assert.deepEqual(ids(await collect(`${project}/audit`, "events", window)), ids([rotation, deactivation, rescoping]));
-  const onlySince = await collect(`${project}/audit`, "events", { key_id: target.id, since: deleted.at });
-  assert.deepEqual(ids(onlySince), [deleted.id], "since is inclusive");
-  const page = await ok(`${project}/audit?key_id=${target.id}&limit=2`);
-  assert.deepEqual([ids(page.events), typeof page.cursor], [ids(events.slice(0, 2)), "string"]);
-  assert.deepEqual(ids(await collect(`${project}/audit`, "events", { key_id: target.id, limit: "2" })), ids(events));
-});
-
-// Billing and abuse dashboards rely on every check of a key being counted by
-// outcome: per key at once, per project within seconds.
-test("usage counts every outcome of every check, at once per key and soon per project", async () => {
-  const key = await worker.createKey("cp-usage", {
-    name: "metered",
-    scopes: ["bots:read"],
-    rate_limit: { per_minute: 3, per_day: 1000 },
-  });
-  const expected = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, 0]));
-  const outcomeOf = {
-    VALID: "valid",
-    RATE_LIMIT_EXCEEDED: "rate_limited",
-    INSUFFICIENT_PERMISSIONS: "insufficient_permissions",
-    PROJECT_MISMATCH: "project_mismatch",
-    API_KEY_DISABLED: "disabled",
-    API_KEY_EXPIRED: "expired",
-  };
-  const check = async (json) => {
-    const { status, body } = await worker.call("POST", "/v1/keys/verify", { json: { key: key.key, ...json } });
-    assert.equal(status, 200);
-    assert.ok(body.code in outcomeOf, JSON.stringify(body));
-    expected[outcomeOf[body.code]] += 1;
-    return body.code;
-  };
-  const hour = () => Math.floor(Date.now() / 3600_000) * 3600_000;
-  const firstHour = hour();
-  const started = Date.now();
-  for (let i = 0; i < 4; i++) await check({ scope: "bots:read" }); // 3 per minute: the burst runs out
-  assert.ok(expected.valid >= 1 && expected.rate_limited >= 1, JSON.stringify(expected));
-  assert.equal(await check({ scope: "bots:write" }), "INSUFFICIENT_PERMISSIONS");
-  assert.equal(await check({ scope: "bots:read", project: "cp-usage-elsewhere" }), "PROJECT_MISMATCH");
-  const path = `/v1/projects/cp-usage/keys/${key.id}`;
-  assert.equal((await worker.call("PATCH", path, { headers: root, json: { status: "inactive" } })).status, 200);
-  assert.equal(await check({ scope: "bots:read" }), "API_KEY_DISABLED");
-  const elapsed = Date.now() - started;
-
-  const usage = await ok(`${path}/usage?granularity=hour`);
-  assert.equal(usage.granularity, "hour");
-  for (const field of ["requests_today", "last_used_at", "ratelimit", "from", "to", "series"]) {
-    assert.ok(field in usage, `usage has ${field}`);
-  }
-  assert.notEqual(usage.last_used_at, null);
-  const now = hour();
-  const current = usage.series.find((entry) => Date.parse(entry.start) === now);
-  assert.ok(current, `an entry for the current hour: ${JSON.stringify(usage.series)}`);
-  if (firstHour === now) {
-    assert.equal(usage.series.length, 1, "one entry per bucket with traffic");
-    assert.deepEqual(outcomesOf(current), expected, "exact counts, zeros included, at once");
-  } else {
-    assert.deepEqual(sumOf(usage.series), expected, "the traffic straddled an hour");
-  }
-
-  // The project's object hears of it with the key's first push, about a second after its first check.
-  const requests = Object.values(expected).reduce((n, count) => n + count, 0);
-  await eventually(async () => {
-    const project = await ok("/v1/projects/cp-usage/usage?granularity=hour");
-    assert.deepEqual(outcomesOf(project.totals), expected, `totals (traffic took ${elapsed} ms)`);
-    assert.deepEqual(sumOf(project.series), expected, "the project's series");
-    assert.deepEqual(project.top_keys, [{ key_id: key.id, name: "metered", requests }]);
-  }, 15_000);
 });
 
 // An operator relies on the project list naming every project that has keys,

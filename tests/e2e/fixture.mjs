@@ -8,14 +8,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { Miniflare, Response } from "miniflare";
 import { parse } from "smol-toml";
 
-const root = new URL("../../", import.meta.url).pathname;
-const wrangler = parse(readFileSync(join(root, "wrangler.toml"), "utf8"));
+const checkout = new URL("../../", import.meta.url).pathname;
+const wrangler = parse(readFileSync(join(checkout, "wrangler.toml"), "utf8"));
 
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 export const COMPATIBILITY_DATE = wrangler.compatibility_date;
 
 /** The headers that present `key` (an API key or the admin token) as a bearer credential. */
 export const bearer = (key) => ({ authorization: `Bearer ${key}` });
+/** The headers that present the admin token. */
+export const root = bearer(ADMIN_TOKEN);
+/** A timestamp as the API writes them (RFC 3339). */
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** wrangler.toml's [assets] as Miniflare takes them (wrangler's own translation). */
 function assetOptions({ directory, binding, run_worker_first, html_handling, not_found_handling }) {
@@ -23,7 +27,7 @@ function assetOptions({ directory, binding, run_worker_first, html_handling, not
   if (typeof run_worker_first === "boolean") routerConfig.invoke_user_worker_ahead_of_assets = run_worker_first;
   if (Array.isArray(run_worker_first)) throw new Error("fixture: run_worker_first patterns are not translated");
   return {
-    directory: join(root, directory),
+    directory: join(checkout, directory),
     binding,
     routerConfig,
     assetConfig: { html_handling, not_found_handling },
@@ -59,7 +63,7 @@ function options({ vars = {}, persistTo, outbound, port, direct, quiet, assets =
   );
   const worker = {
     name: wrangler.name,
-    scriptPath: join(root, wrangler.main),
+    scriptPath: join(checkout, wrangler.main),
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: wrangler.compatibility_date,
@@ -129,13 +133,15 @@ export async function startWorker({ vars, persistTo, outbound, port, direct, qui
     return { status: response.status, headers: response.headers, body: data };
   };
   /** POSTs a new key to `project` (as the admin token unless `headers` say otherwise); expects 201. */
-  const createKey = async (project, json, headers = { authorization: `Bearer ${ADMIN_TOKEN}` }) => {
+  const createKey = async (project, json, headers = root) => {
     const answer = await call("POST", `/v1/projects/${project}/keys`, { json, headers });
     if (answer.status !== 201) throw new Error(`creating a key: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   };
   return { mf, url, directUrl, kv, call, createKey, stop: () => mf.dispose() };
 }
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Retries `check` (which throws, e.g. an assertion, until it holds) until it passes or `ms` have gone by; then its last failure. */
 export async function eventually(check, ms = 20_000) {
@@ -146,7 +152,7 @@ export async function eventually(check, ms = 20_000) {
     } catch (error) {
       if (Date.now() > deadline) throw error;
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
 }
 
@@ -234,6 +240,6 @@ export async function answeredEarly(send) {
     } catch (error) {
       if (attempt === 20 || !String(error).includes("fetch failed")) throw error;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    await sleep(50 * attempt);
   }
 }

@@ -1,143 +1,28 @@
 // Leaked keys end to end (README, "Leaked keys"): GitHub's secret-scanning
-// partner endpoint, POST /v1/secret-scanning/github. A real local HTTP server
-// serves the public-key document the worker fetches (over loopback, so the
-// worker's own fetch path is exercised); the test is GitHub: it makes its own
-// P-256 key pairs with node:crypto and signs each report (ASN.1 DER, SHA-256).
-// It checks the labels GitHub gets back, what each LEAKED_KEY_ACTION does to
-// the key and its audit log, and that nothing unsigned changes anything.
+// partner endpoint, POST /v1/secret-scanning/github, with the default
+// LEAKED_KEY_ACTION (`disable`); GitHub's side is scanning.mjs. It checks the
+// labels GitHub gets back, what a report does to the keys and their audit log,
+// that nothing unsigned changes anything, a replay, undoing a leak, and
+// bodies that are no report.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { createHash, generateKeyPairSync, sign } from "node:crypto";
-import { startWorker, answeredEarly, makeKey, bearer, ADMIN_TOKEN } from "./fixture.mjs";
+import { answeredEarly, makeKey, bearer, root, sleep } from "./fixture.mjs";
+import { assertLeak, invalid, item, label, refused, reportCalls, signed } from "./scanning.mjs";
+import { startKeyServer, startScanningWorker, retired, stranger, RETIRED, SCANNER, TOKEN_TYPE } from "./scanning.mjs";
 
-const ENDPOINT = "/v1/secret-scanning/github";
-const TOKEN_TYPE = "keygate_api_key";
-const CURRENT = "current-key-identifier";
-const RETIRED = "retired-key-identifier";
-const root = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const sha256 = (text) => createHash("sha256").update(text).digest("hex");
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-const SCANNER = { type: "secret_scanning", provider: "github" };
-
-// GitHub's two signing keys as its document lists them: one current, one retired.
-const current = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const retired = generateKeyPairSync("ec", { namedCurve: "P-256" });
-// A key pair GitHub never published.
-const stranger = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const pem = ({ publicKey }) => publicKey.export({ type: "spki", format: "pem" });
-const DOCUMENT = JSON.stringify({
-  public_keys: [
-    { key_identifier: RETIRED, key: pem(retired), is_current: false },
-    { key_identifier: CURRENT, key: pem(current), is_current: true },
-  ],
-});
-
-/** How often each worker (told apart by the query) fetched the document. */
-const fetches = new Map();
-let keyServer;
-let keysUrl;
+let keys;
 /** The worker with the default LEAKED_KEY_ACTION (`disable`). */
 let worker;
+const { send, keyObject, auditOf, verify } = reportCalls(() => worker);
 
 before(async () => {
-  keyServer = createServer((request, response) => {
-    const url = new URL(request.url, "http://127.0.0.1");
-    if (request.method !== "GET" || url.pathname !== "/keys") {
-      response.writeHead(404).end();
-      return;
-    }
-    const who = url.searchParams.get("worker");
-    fetches.set(who, (fetches.get(who) ?? 0) + 1);
-    response.writeHead(200, { "content-type": "application/json" }).end(DOCUMENT);
-  });
-  await new Promise((resolve) => keyServer.listen(0, "127.0.0.1", resolve));
-  keysUrl = (who) => `http://127.0.0.1:${keyServer.address().port}/keys?worker=${who}`;
-  worker = await startWorker({ vars: { SECRET_SCANNING_KEYS_URL: keysUrl("disable") }, outbound: null });
+  keys = await startKeyServer();
+  worker = await startScanningWorker(keys);
 });
 after(async () => {
   await worker?.stop();
-  await new Promise((resolve) => (keyServer ? keyServer.close(resolve) : resolve()));
+  await keys?.close();
 });
-
-/** Starts another worker whose LEAKED_KEY_ACTION is `action`. */
-const workerWith = (action) =>
-  startWorker({ vars: { SECRET_SCANNING_KEYS_URL: keysUrl(action), LEAKED_KEY_ACTION: action }, outbound: null });
-
-/** Base64 of the DER ECDSA P-256 / SHA-256 signature of `body` by `pair`. */
-const signatureOf = (body, pair = current) => sign("sha256", Buffer.from(body), pair.privateKey).toString("base64");
-
-/** A report as GitHub sends it: `items` as the body, signed by `pair`, naming `identifier`. */
-function signed(items, { pair = current, identifier = CURRENT } = {}) {
-  const body = typeof items === "string" ? items : JSON.stringify(items);
-  return {
-    body,
-    headers: {
-      "content-type": "application/json",
-      "github-public-key-identifier": identifier,
-      "github-public-key-signature": signatureOf(body, pair),
-    },
-  };
-}
-
-/** POSTs a report (`{body, headers}`) to `on`. */
-const send = ({ body, headers }, on = worker) => on.call("POST", ENDPOINT, { body, headers });
-
-/** One reported match. */
-const item = (token, url = "https://github.com/octo/app/blob/0a1b2c/config.js", source = "content") => ({
-  token,
-  type: TOKEN_TYPE,
-  url,
-  source,
-});
-
-/** The feedback GitHub should get for `token`. */
-const label = (token, truePositive) => ({
-  token_hash: sha256(token),
-  token_type: TOKEN_TYPE,
-  label: truePositive ? "true_positive" : "false_positive",
-});
-
-/** The key object as the admin token reads it. */
-async function keyObject(project, id, on = worker) {
-  const answer = await on.call("GET", `/v1/projects/${project}/keys/${id}`, { headers: root });
-  assert.equal(answer.status, 200, `GET key ${id}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  return answer.body;
-}
-
-/** The audit events with `action` about key `id`, newest first. */
-async function auditOf(project, id, action, on = worker) {
-  const query = new URLSearchParams({ key_id: id, action });
-  const answer = await on.call("GET", `/v1/projects/${project}/audit?${query}`, { headers: root });
-  assert.equal(answer.status, 200, `audit: ${answer.status} ${JSON.stringify(answer.body)}`);
-  return answer.body.events;
-}
-
-const verify = (key, on = worker) => on.call("POST", "/v1/keys/verify", { json: { key } });
-
-/** Asserts that the report answer `answer` is 401 INVALID_SIGNATURE. */
-function refused(answer, what) {
-  assert.equal(answer.status, 401, `${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  assert.equal(answer.body?.error?.code, "INVALID_SIGNATURE", `${what}: ${JSON.stringify(answer.body)}`);
-}
-
-/** Asserts that `answer` is 400 VALIDATION_ERROR. */
-function invalid(answer, what) {
-  assert.equal(answer.status, 400, `${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  assert.equal(answer.body?.error?.code, "VALIDATION_ERROR", `${what}: ${JSON.stringify(answer.body)}`);
-}
-
-/** Asserts that `leaked` records the report of `reported` made between `from` and `to` (ms). */
-function assertLeak(leaked, reported, from, to) {
-  assert.ok(leaked, "the key carries `leaked`");
-  assert.deepEqual(Object.keys(leaked).sort(), ["at", "source", "url"]);
-  assert.match(leaked.at, RFC3339);
-  const at = Date.parse(leaked.at);
-  assert.ok(at >= from - 1000 && at <= to + 1000, `leaked.at ${leaked.at} is when the report came`);
-  assert.equal(leaked.url, reported.url);
-  assert.equal(leaked.source, reported.source);
-}
 
 // GitHub reports every match of the registered pattern; keygate tells it
 // which were real and neutralises those at once.
@@ -233,7 +118,7 @@ test("a report whose signature does not hold is 401 INVALID_SIGNATURE and change
     delete headers[name];
     return { ...good, headers };
   };
-  const fetchesBefore = fetches.get("disable") ?? 0;
+  const fetchesBefore = keys.fetches.get("disable") ?? 0;
 
   const forgeries = {
     "a tampered body": { ...good, body: tampered },
@@ -259,7 +144,8 @@ test("a report whose signature does not hold is 401 INVALID_SIGNATURE and change
   assert.equal((await verify(target.key)).body.valid, true, "the key still works");
   assert.deepEqual(await auditOf(project, target.id, "key.leaked"), []);
   // An unknown identifier does not make keygate fetch the document again within the minute.
-  assert.ok((fetches.get("disable") ?? 0) - fetchesBefore <= 1, `document fetched ${fetches.get("disable")} times`);
+  const fetched = keys.fetches.get("disable") ?? 0;
+  assert.ok(fetched - fetchesBefore <= 1, `document fetched ${fetched} times`);
 
   // The control: the very same report, properly signed, is taken.
   assert.deepEqual((await send(good)).body, [label(target.key, true)]);
@@ -350,99 +236,4 @@ test("a signed body that is not a report is 400 VALIDATION_ERROR (413 above 1 Mi
   assert.deepEqual((await send(signed([]))).body, []);
   const edges = [{ token: "ghp_notours", type: TOKEN_TYPE, extra: true }];
   assert.deepEqual((await send(signed(edges))).body, [label("ghp_notours", false)]);
-});
-
-test("with LEAKED_KEY_ACTION=delete the reported key is deleted, by the scanner", async () => {
-  const deleting = await workerWith("delete");
-  try {
-    const project = "scan-delete";
-    const key = await deleting.createKey(project, { name: "doomed" });
-    const bystander = await deleting.createKey(project, { name: "bystander" });
-    const report = signed([item(key.key, null, null), item("ghp_notours")]);
-    const answer = await send(report, deleting);
-    assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(answer.body, [label(key.key, true), label("ghp_notours", false)]);
-
-    const gone = await deleting.call("GET", `/v1/projects/${project}/keys/${key.id}`, { headers: root });
-    assert.equal(gone.status, 404, JSON.stringify(gone.body));
-    assert.equal(gone.body.error.code, "KEY_NOT_FOUND");
-    const refusal = await verify(key.key, deleting);
-    assert.equal(refusal.body.valid, false);
-    assert.equal(refusal.body.code, "INVALID_API_KEY", JSON.stringify(refusal.body));
-
-    const leakedEvents = await auditOf(project, key.id, "key.leaked", deleting);
-    assert.equal(leakedEvents.length, 1, JSON.stringify(leakedEvents));
-    assert.deepEqual(leakedEvents[0].actor, SCANNER);
-    assert.deepEqual(Object.keys(leakedEvents[0].changes), ["leaked"], "delete does not deactivate first");
-    assert.equal(leakedEvents[0].changes.leaked.from, null);
-    assert.deepEqual([leakedEvents[0].changes.leaked.to.url, leakedEvents[0].changes.leaked.to.source], [null, null]);
-    const deletedEvents = await auditOf(project, key.id, "key.deleted", deleting);
-    assert.equal(deletedEvents.length, 1, JSON.stringify(deletedEvents));
-    assert.deepEqual(deletedEvents[0].actor, SCANNER);
-    assert.equal(deletedEvents[0].changes, null);
-
-    // Once deleted, the key no longer exists: a replay is a false positive and logs nothing.
-    assert.deepEqual((await send(report, deleting)).body, [label(key.key, false), label("ghp_notours", false)]);
-    await sleep(500);
-    assert.equal((await auditOf(project, key.id, "key.leaked", deleting)).length, 1);
-    assert.equal((await auditOf(project, key.id, "key.deleted", deleting)).length, 1);
-    assert.equal((await verify(bystander.key, deleting)).body.valid, true, "other keys are untouched");
-  } finally {
-    await deleting.stop();
-  }
-});
-
-test("with LEAKED_KEY_ACTION=report the key keeps working and is only marked leaked", async () => {
-  const reporting = await workerWith("report");
-  try {
-    const project = "scan-report";
-    const key = await reporting.createKey(project, { name: "flagged" });
-    const reported = item(key.key, "", null); // an empty url is recorded as none
-    const report = signed([reported]);
-    const from = Date.now();
-    const answer = await send(report, reporting);
-    const to = Date.now();
-    assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(answer.body, [label(key.key, true)]);
-
-    const after = await keyObject(project, key.id, reporting);
-    assert.equal(after.status, "active");
-    assertLeak(after.leaked, { url: null, source: null }, from, to);
-    assert.equal((await verify(key.key, reporting)).body.valid, true, "the key still works");
-
-    const events = await auditOf(project, key.id, "key.leaked", reporting);
-    assert.equal(events.length, 1, JSON.stringify(events));
-    assert.deepEqual(events[0].actor, SCANNER);
-    assert.deepEqual(events[0].changes, { leaked: { from: null, to: after.leaked } }, "the flag alone changed");
-
-    const settled = await keyObject(project, key.id, reporting); // with the use above in last_used_at
-    assert.deepEqual((await send(report, reporting)).body, [label(key.key, true)], "a replay is still a true positive");
-    await sleep(500);
-    assert.equal((await auditOf(project, key.id, "key.leaked", reporting)).length, 1, "no second key.leaked event");
-    assert.deepEqual(await keyObject(project, key.id, reporting), settled, "the replay changed nothing");
-
-    // Rotating the leaked key is the way out: its successor starts clean.
-    const rotated = await reporting.call("POST", `/v1/projects/${project}/keys/${key.id}/rotate`, { headers: root });
-    assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
-    assert.equal(rotated.body.leaked, null, "the successor is not leaked");
-    assert.deepEqual((await keyObject(project, key.id, reporting)).leaked, after.leaked, "the old key still is");
-  } finally {
-    await reporting.stop();
-  }
-});
-
-test("without a usable public-key document every report is 401 INVALID_SIGNATURE", async () => {
-  const port = keyServer.address().port;
-  const blind = await startWorker({
-    vars: { SECRET_SCANNING_KEYS_URL: `http://127.0.0.1:${port}/no-such-document` },
-    outbound: null,
-  });
-  try {
-    const key = await blind.createKey("scan-blind", { name: "safe" });
-    refused(await send(signed([item(key.key)]), blind), "a document that answers 404");
-    const after = await keyObject("scan-blind", key.id, blind);
-    assert.deepEqual([after.status, after.leaked], ["active", null]);
-  } finally {
-    await blind.stop();
-  }
 });
