@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, ApiError, type Environment, type KeyObject, type NewKey, type Principal, type RequestBody } from "./api";
 import { isoToLocal, localToIso, parseMeta, parseScopes } from "./format";
-import { ErrorBox, html, Modal, SecretPanel, useId, useSubmission } from "./ui";
+import { ErrorBox, html, Modal, SecretModal, useId, useSubmission } from "./ui";
 
 interface FormState {
   name: string;
@@ -121,7 +121,6 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
   const [form, setForm] = useState(initialForm(null, principal.environment));
   const { error, setError, busy, run } = useSubmission();
   const [created, setCreated] = useState<NewKey | null>(null);
-  const [closeAsked, setCloseAsked] = useState(0);
   const [recoverable, setRecoverable] = useState(false);
   const set = (change: Partial<FormState>) => setForm({ ...form, ...change });
   const submit = async (event: Event) => {
@@ -144,14 +143,12 @@ export function CreateDialog({ project, principal, onClose }: { project: string;
     });
   };
   if (created?.key) {
+    const { key, ...rest } = created;
     const done = () => {
-      const { key: _secret, ...rest } = created;
       setCreated(null);
       onClose(rest);
     };
-    return html`<${Modal} title=${`Key “${created.name}” created`} onClose=${() => setCloseAsked(closeAsked + 1)}>
-      <${SecretPanel} secret=${created.key} onDone=${done} closeAsked=${closeAsked} again=${created.recoverable} />
-    <//>`;
+    return html`<${SecretModal} title=${`Key “${created.name}” created`} secret=${key} again=${created.recoverable} onDone=${done} />`;
   }
   return html`<${Modal} title="Create key" onClose=${() => onClose()}>
     <form onSubmit=${submit} novalidate>
@@ -228,7 +225,6 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
   const [grace, setGrace] = useState(0);
   const { error, setError, busy, run } = useSubmission();
   const [rotated, setRotated] = useState<NewKey | null>(null);
-  const [closeAsked, setCloseAsked] = useState(0);
   const [recoverable, setRecoverable] = useState(keyObject.recoverable);
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -242,14 +238,12 @@ export function RotateDialog({ keyObject, etag, onClose }: { keyObject: KeyObjec
     });
   };
   if (rotated?.key) {
+    const { key, ...rest } = rotated;
     const done = () => {
-      const { key: _secret, ...rest } = rotated;
       setRotated(null);
       onClose(rest);
     };
-    return html`<${Modal} title="New key" onClose=${() => setCloseAsked(closeAsked + 1)}>
-      <${SecretPanel} secret=${rotated.key} onDone=${done} closeAsked=${closeAsked} again=${rotated.recoverable} />
-    <//>`;
+    return html`<${SecretModal} title="New key" secret=${key} again=${rotated.recoverable} onDone=${done} />`;
   }
   return html`<${Modal} title=${`Rotate “${keyObject.name}”`} onClose=${() => onClose()}>
     <form onSubmit=${submit}>
@@ -315,7 +309,6 @@ function RecoverableField({ checked, set }: { checked: boolean; set: (checked: b
 export function RevealDialog({ keyObject, onClose }: { keyObject: KeyObject; onClose: (revealed?: boolean) => void }) {
   const { error, setError, busy, run } = useSubmission();
   const [secret, setSecret] = useState<string | null>(null);
-  const [closeAsked, setCloseAsked] = useState(0);
   const submit = async (event: Event) => {
     event.preventDefault();
     await run(async () => {
@@ -328,9 +321,7 @@ export function RevealDialog({ keyObject, onClose }: { keyObject: KeyObject; onC
       setSecret(null);
       onClose(true);
     };
-    return html`<${Modal} title=${`Key “${keyObject.name}”`} onClose=${() => setCloseAsked(closeAsked + 1)}>
-      <${SecretPanel} secret=${secret} onDone=${done} closeAsked=${closeAsked} again=${true} />
-    <//>`;
+    return html`<${SecretModal} title=${`Key “${keyObject.name}”`} secret=${secret} again=${true} onDone=${done} />`;
   }
   return html`<${Modal} title=${`Reveal “${keyObject.name}”`} onClose=${() => onClose()}>
     <form onSubmit=${submit}>

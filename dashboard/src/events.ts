@@ -4,7 +4,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, type FailedEvent, type Principal, type Success } from "./api";
 import { KEY_ID, when } from "./format";
 import { keysHash } from "./pages";
-import { ErrorBox, html, Loading } from "./ui";
+import { ErrorBox, html, Loading, Pager } from "./ui";
 
 function AdminOnly({ project }: { project: string }) {
   return html`<section>
@@ -149,9 +149,6 @@ function FailedList({ project }: { project: string }) {
           </tbody>
         </table>`
       : null}
-    <nav class="pager" aria-label="Pages of failed events">
-      ${pages.length > 1 ? html`<button type="button" onClick=${() => setPages(pages.slice(0, -1))}>Previous page</button>` : null}
-      ${page?.cursor ? html`<button type="button" onClick=${() => setPages([...pages, page.cursor])}>Next page</button>` : null}
-    </nav>
+    <${Pager} label="Pages of failed events" pages=${pages} setPages=${setPages} cursor=${page?.cursor} />
   </section>`;
 }

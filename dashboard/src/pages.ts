@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, identify, storeToken, type Assert, type AuditAction, type AuditEvent, type Covers, type KeyObject, type Leak, type Principal, type Success } from "./api";
 import { CreateDialog } from "./dialogs";
 import { masked, PROJECT_ID, when } from "./format";
-import { ErrorBox, html, Loading, useId } from "./ui";
+import { ErrorBox, html, Loading, Pager, useId } from "./ui";
 
 export function go(hash: string) {
   location.hash = hash;
@@ -215,10 +215,7 @@ export function Keys({ project, principal }: { project: string; principal: Princ
           </tbody>
         </table>`
       : null}
-    <nav class="pager" aria-label="Pages of keys">
-      ${pages.length > 1 ? html`<button type="button" onClick=${() => setPages(pages.slice(0, -1))}>Previous page</button>` : null}
-      ${page?.cursor ? html`<button type="button" onClick=${() => setPages([...pages, page.cursor])}>Next page</button>` : null}
-    </nav>
+    <${Pager} label="Pages of keys" pages=${pages} setPages=${setPages} cursor=${page?.cursor} />
     ${creating
       ? html`<${CreateDialog} project=${project} principal=${principal}
           onClose=${(created?: KeyObject) => { setCreating(false); if (created) { setPages([null]); setReload(reload + 1); } }} />`

@@ -82,11 +82,27 @@ export function Modal({ title, onClose, children }: { title: string; onClose: ()
   </dialog>`;
 }
 
+/** A dialog showing a secret once; closing it asks the same confirmation as Done. */
+export function SecretModal({ title, secret, again, onDone }: { title: string; secret: string; again: boolean; onDone: () => void }) {
+  const [closeAsked, setCloseAsked] = useState(0);
+  return html`<${Modal} title=${title} onClose=${() => setCloseAsked(closeAsked + 1)}>
+    <${SecretPanel} secret=${secret} onDone=${onDone} closeAsked=${closeAsked} again=${again} />
+  <//>`;
+}
+
+/** Previous and Next over cursor pages (`pages`: the cursors of the pages opened so far). */
+export function Pager({ label, pages, setPages, cursor }: { label: string; pages: (string | null)[]; setPages: (pages: (string | null)[]) => void; cursor?: string | null }) {
+  return html`<nav class="pager" aria-label=${label}>
+    ${pages.length > 1 ? html`<button type="button" onClick=${() => setPages(pages.slice(0, -1))}>Previous page</button>` : null}
+    ${cursor ? html`<button type="button" onClick=${() => setPages([...pages, cursor])}>Next page</button>` : null}
+  </nav>`;
+}
+
 /**
  * The secret, shown this once with Copy and a warning. Closing without copying
  * asks first. The caller drops the secret from its state on `onDone`.
+ * `again`: a recoverable key's, which the admin token can reveal again.
  */
-/** A secret to copy; `again`: a recoverable key's, which the admin token can reveal again. */
 export function SecretPanel({ secret, onDone, closeAsked, again = false }: { secret: string; onDone: () => void; closeAsked: number; again?: boolean }) {
   const [copied, setCopied] = useState<"no" | "yes" | "failed">("no");
   const [confirming, setConfirming] = useState(false);
