@@ -3,7 +3,7 @@
 // floor 3 does), so the isolate's own cost per call shows, and a CPU profile
 // of it is not drowned by the runtime's per-request work.
 //   KEYGATE_BUILDS=build-base,build  builds (directories like build/) side by side
-//   MODES=healthz,healthz-unlogged,gateway,floor3  what each call is (gateway: valid key, local ORIGIN)
+//   MODES=healthz,healthz-unlogged,gateway,floor3,floor3-unlogged  what each call is (gateway: valid key, local ORIGIN)
 //   ISOLATE_CALLS=3000 ISOLATE_ROUNDS=7
 // Prints µs of wall time per call, minimum and median over interleaved rounds.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -96,6 +96,7 @@ const query = (instance, mode) =>
     healthz: "path=/healthz",
     "healthz-unlogged": "path=/healthz&unlogged=1",
     floor3: "path=/healthz&floor=1",
+    "floor3-unlogged": "path=/healthz&floor=1&unlogged=1",
     gateway: `path=/v1/projects/bench/things&key=${instance.key}`,
   })[mode];
 

@@ -16,9 +16,26 @@ export function headerPairs(headers) {
   return JSON.stringify(flat);
 }
 
-/** `new Response(body, init)`, `init` as JSON (`status`, and `headers` as a record or pairs). */
-export function newResponse(body, init) {
-  return new Response(body, JSON.parse(init));
+// Header sets seen lately (JSON → the runtime's Headers, or null when seen
+// once): keygate's own answers repeat a few (`/healthz`, most refusals), and a
+// Response copies a Headers object faster than it converts a record. Bounded:
+// cleared when full.
+const headerSets = new Map();
+const MAX_HEADER_SETS = 64;
+
+/** `new Response(body, { status, headers })`, `headers` as JSON (a record or pairs). */
+export function newResponse(body, status, headers) {
+  let known = headerSets.get(headers);
+  if (known === undefined) {
+    if (headerSets.size >= MAX_HEADER_SETS) headerSets.clear();
+    headerSets.set(headers, null);
+    return new Response(body, { status, headers: JSON.parse(headers) });
+  }
+  if (known === null) {
+    known = new Headers(JSON.parse(headers));
+    headerSets.set(headers, known);
+  }
+  return new Response(body, { status, headers: known });
 }
 
 /**

@@ -15,7 +15,7 @@ extern "C" {
     fn header_pairs_json(headers: &web_sys::Headers) -> String;
 
     #[wasm_bindgen(catch, js_name = newResponse)]
-    fn new_response(body: &JsValue, init: &str) -> Result<web_sys::Response, JsValue>;
+    fn new_response(body: &JsValue, status: u16, headers: &str) -> Result<web_sys::Response, JsValue>;
 
     #[wasm_bindgen(js_name = fetchWith)]
     fn fetch_with(url: &str, init: &str, body: &JsValue, timeout_ms: Option<u32>) -> js_sys::Promise;
@@ -37,8 +37,8 @@ pub fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
 
 /// A `Response` of `body` (a string, bytes, a stream or null) with `status` and `headers`.
 pub fn response(body: &JsValue, status: u16, headers: &[(String, String)]) -> Result<web_sys::Response, JsValue> {
-    let init = Init { status: Some(status), method: None, redirect: None, headers: Headers(headers) };
-    new_response(body, &init.to_json()?)
+    let headers = serde_json::to_string(&Headers(headers)).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    new_response(body, status, &headers)
 }
 
 /// `fetch(url)` with `method`, `headers`, `body` and the rest as `fetch` takes them.
@@ -51,25 +51,18 @@ pub fn fetch(
     timeout_ms: Option<u32>,
 ) -> Result<js_sys::Promise, JsValue> {
     let redirect = redirect_manual.then_some("manual");
-    let init = Init { status: None, method: Some(method), redirect, headers: Headers(headers) };
-    Ok(fetch_with(url, &init.to_json()?, body, timeout_ms))
+    let init = Init { method, redirect, headers: Headers(headers) };
+    let init = serde_json::to_string(&init).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    Ok(fetch_with(url, &init, body, timeout_ms))
 }
 
+/// An upstream request's `init`, but for its body and deadline.
 #[derive(serde::Serialize)]
 struct Init<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    method: Option<&'a str>,
+    method: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     redirect: Option<&'a str>,
     headers: Headers<'a>,
-}
-
-impl Init<'_> {
-    fn to_json(&self) -> Result<String, JsValue> {
-        serde_json::to_string(self).map_err(|e| JsValue::from_str(&e.to_string()))
-    }
 }
 
 /// Headers as a JSON record when no name repeats (the runtime converts a
