@@ -66,17 +66,20 @@ const originServer = createServer((_, res) => { res.writeHead(200, { "content-ty
 await new Promise((r) => originServer.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${originServer.address().port}`;
 
+// keygate's /healthz answer (fields in its order), which floor 3 answers too.
+const version = /^version = "(.*)"$/m.exec(readFileSync(join(root, "Cargo.toml"), "utf8"))[1];
+const health = JSON.stringify({ environment: wrangler.vars.ENVIRONMENT, ok: true, version });
 const ref = new Miniflare({
   host: "127.0.0.1", port: 0, handleRuntimeStdio: quiet,
   workers: [{ name: "reference", scriptPath: join(root, "bench/reference.mjs"), modules: true, compatibilityDate: "2025-09-23",
-    kvNamespaces: ["KEYS"], durableObjects: { EMPTY: { className: "EmptyObject", useSQLite: true } }, bindings: { ORIGIN: origin } }],
+    kvNamespaces: ["KEYS"], durableObjects: { EMPTY: { className: "EmptyObject", useSQLite: true } }, bindings: { ORIGIN: origin, HEALTH: health } }],
 });
 const refUrl = (await ref.ready).toString().replace(/\/$/, "");
 const refPids = newPids();
 await (await ref.getKVNamespace("KEYS")).put("k:reference", JSON.stringify({ id: "key_reference" }));
 
 const scen = [];
-if (ONLY !== "gateway") scen.push(["floor3", `${refUrl}/logged-ok`, {}, null, refPids]);
+if (ONLY !== "gateway") scen.push(["floor3", `${refUrl}/logged-health`, {}, null, refPids]);
 const instances = [];
 for (const b of BUILDS) {
   const kg = await startKeygate(b, { ORIGIN: origin });

@@ -1,6 +1,8 @@
 // The architecture's floors, as plain JS workers in the same workerd:
 //   /              exactly one KV read and one call to an empty Durable Object;
 //   /logged-ok     "ok" and the same JSON log line keygate writes;
+//   /logged-health keygate's answer to /healthz (the same JSON body and
+//                  content type) and the same log line;
 //   /logged-origin one KV read, one empty Durable Object call, the same fetch
 //                  to the same origin and the same log line;
 //   /signed-origin /logged-origin plus an Ed25519 JWT (WebCrypto, the key made
@@ -52,6 +54,10 @@ export default {
     if (path === "/logged-ok") {
       logLine(request, 200, started);
       return new Response("ok");
+    }
+    if (path === "/logged-health") {
+      logLine(request, 200, started);
+      return new Response(env.HEALTH, { headers: { "content-type": "application/json" } });
     }
     const record = await env.KEYS.get("k:reference");
     const stub = env.EMPTY.get(env.EMPTY.idFromName("reference"));

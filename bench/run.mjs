@@ -83,7 +83,7 @@ function pinWorkerd() {
   for (const pid of pids.filter(Boolean)) execFileSync("taskset", ["-a", "-p", "-c", "0", pid], { stdio: "ignore" });
 }
 
-async function startReference(origin) {
+async function startReference(origin, health) {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
@@ -100,7 +100,7 @@ async function startReference(origin) {
         compatibilityDate: "2025-09-23",
         kvNamespaces: ["KEYS"],
         durableObjects: { EMPTY: { className: "EmptyObject", useSQLite: true } },
-        bindings: { ORIGIN: origin },
+        bindings: { ORIGIN: origin, HEALTH: health },
       },
     ],
   });
@@ -136,7 +136,9 @@ const signing = await startWorker({
   vars: { ORIGIN: origin, DASHBOARD: "off", ASSERTION_SIGNING_KEY: JSON.stringify(signingKey) },
   outbound: null,
 });
-const reference = await startReference(origin);
+// Floor 3 answers what keygate's /healthz answers, byte for byte.
+const health = await (await fetch(new URL("/healthz", keygate.url))).text();
+const reference = await startReference(origin, health);
 pinWorkerd();
 const base = keygate.url.toString().replace(/\/$/, "");
 const gatewayBase = gateway.url.toString().replace(/\/$/, "");
@@ -165,20 +167,23 @@ const scenarios = [
   ["POST /v1/keys/verify, valid key", `${base}/v1/keys/verify`, { body: JSON.stringify({ key }) }, 2],
   ["gateway, bad checksum", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": badChecksum } }, 1],
   ["gateway, unknown well-formed key", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": unknown } }, 1],
-  ["reference: ok + the same log line (floor 3)", `${referenceBase}/logged-ok`, {}, null],
+  ["reference: /healthz's answer + the same log line (floor 3)", `${referenceBase}/logged-health`, {}, null],
   ["reference: KV + DO + origin fetch + log line (floor 4)", `${referenceBase}/logged-origin`, {}, null],
   ["gateway, valid key, with ORIGIN", `${gatewayBase}/v1/projects/bench/things`, { headers: { "x-api-key": gatewayKey } }, 8],
   ["gateway, valid key with an owner, no ORIGIN", `${base}/v1/projects/bench/things`, { headers: { "x-api-key": ownedKey } }, 2],
   ["reference: floor 4 + an Ed25519 JWT signature (floor 5)", `${referenceBase}/signed-origin`, {}, null],
   ["gateway, valid key, with ORIGIN and assertions", `${signingBase}/v1/projects/bench/things`, { headers: { "x-api-key": signingGatewayKey } }, 11],
+  ["reference: plain \"ok\" + the same log line (floor 3 until session 7)", `${referenceBase}/logged-ok`, {}, null],
 ];
+// Ratios shown besides the table's: [row, floor row], 1-based.
+const ALSO = [[1, 13]];
 const FLOOR_NAMES = { 1: "floor 1", 2: "floor 2", 7: "floor 3", 8: "floor 4", 11: "floor 5" };
 
 // Rounds, each running every scenario once: a ratio is taken between figures of
 // the same round, so drift on a shared machine cancels; the table shows medians.
 // Each floor runs right before what it divides, and every other round runs
 // backwards, so a ratio's two figures are neighbours and slow drift cancels.
-const order = [6, 0, 4, 5, 1, 2, 3, 9, 7, 8, 10, 11];
+const order = [12, 6, 0, 4, 5, 1, 2, 3, 9, 7, 8, 10, 11];
 if (order.length !== scenarios.length || new Set(order).size !== scenarios.length) throw new Error("bench: order");
 const rounds = [];
 for (const [, url, options] of scenarios) await load(url, options, 2); // warm-up: isolates, objects, caches
@@ -219,6 +224,10 @@ for (const r of results) {
   const ratio = r.floor ? `${(r.ratio * 100).toFixed(0)} % of ${FLOOR_NAMES[r.floor]}` : "";
   const errors = r.non2xx && r.floor !== 1 ? ` (${r.non2xx} non-2xx!)` : "";
   rows.push([`  ${r.name}${errors}`, r.rps.toFixed(0), `${r.p50.toFixed(2)} ms`, `${r.p99.toFixed(2)} ms`, ratio]);
+}
+for (const [row, floor] of ALSO) {
+  const ratio = median(rounds.map((figures) => figures[row - 1].rps / figures[floor - 1].rps));
+  rows.push([`  ${scenarios[row - 1][0]}`, "", "", "", `${(ratio * 100).toFixed(0)} % of row ${floor}`]);
 }
 rows.push(["wasm module", "", "", "", ""]);
 rows.push(["  raw", `${(wasm.length / 1024).toFixed(0)} KiB`, "", "", ""]);
