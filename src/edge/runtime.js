@@ -19,23 +19,29 @@ export function headerPairs(headers) {
 // Header sets seen lately (JSON → the runtime's Headers, or null when seen
 // once): keygate's own answers repeat a few (`/healthz`, most refusals), and a
 // Response copies a Headers object faster than it converts a record. Bounded:
-// cleared when full.
+// small sets only, cleared when full.
 const headerSets = new Map();
 const MAX_HEADER_SETS = 64;
+const MAX_KEPT_JSON = 1024;
 
 /** `new Response(body, { status, headers })`, `headers` as JSON (a record or pairs). */
 export function newResponse(body, status, headers) {
-  let known = headerSets.get(headers);
-  if (known === undefined) {
-    if (headerSets.size >= MAX_HEADER_SETS) headerSets.clear();
-    headerSets.set(headers, null);
-    return new Response(body, { status, headers: JSON.parse(headers) });
-  }
+  const known = headers.length <= MAX_KEPT_JSON ? remembered(headers) : undefined;
+  return new Response(body, { status, headers: known ?? JSON.parse(headers) });
+}
+
+/** The Headers of `json` when it was seen before (made at its second sighting). */
+function remembered(json) {
+  const known = headerSets.get(json);
+  if (known) return known;
   if (known === null) {
-    known = new Headers(JSON.parse(headers));
-    headerSets.set(headers, known);
+    const made = new Headers(JSON.parse(json));
+    headerSets.set(json, made);
+    return made;
   }
-  return new Response(body, { status, headers: known });
+  if (headerSets.size >= MAX_HEADER_SETS) headerSets.clear();
+  headerSets.set(json, null);
+  return undefined;
 }
 
 /**

@@ -19,6 +19,24 @@ test("healthz answers without a credential", async () => {
   assert.match(body.version, /^\d+\.\d+\.\d+$/);
 });
 
+test("answers keep their own headers when the worker remembers repeated header sets", async () => {
+  // runtime.js keeps a header set seen twice as a Headers object: each answer
+  // must still carry exactly its own headers, however they interleave.
+  for (let round = 0; round < 3; round++) {
+    const health = await worker.call("GET", "/healthz");
+    assert.equal(health.status, 200);
+    assert.equal(health.headers.get("content-type"), "application/json");
+    assert.equal(health.headers.get("allow"), null);
+    const refused = await worker.call("DELETE", "/healthz");
+    assert.equal(refused.status, 405);
+    assert.equal(refused.headers.get("allow"), "GET, HEAD");
+    const unknown = await verify({}, { "x-api-key": makeKey() });
+    assert.equal(unknown.status, 200);
+    assert.equal(unknown.headers.get("allow"), null);
+    assert.equal(unknown.headers.get("cache-control"), "no-store");
+  }
+});
+
 test("a seeded key is valid in the body, as a bearer token and in every key header", async () => {
   const { key, record } = await seedKey(worker.kv, { scopes: ["bots:read"] });
   const answers = [
