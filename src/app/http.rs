@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::app::routes::{Route, Target};
+use crate::app::routes::{PathClass, Route};
 use crate::error::Error;
 use crate::ratelimit::{whole_seconds, RateDecision};
 
@@ -32,8 +32,8 @@ pub struct Request {
     /// [`crate::path::canonical`] of `path`, worked out once (every decision
     /// reads it); `None` when it is `path` itself, as it usually is.
     canonical: std::cell::OnceCell<Result<Option<String>, crate::path::PathError>>,
-    /// What the canonical path is to keygate, also worked out once.
-    target: std::cell::OnceCell<Target>,
+    /// What the canonical path is to keygate (a route, reserved, the gateway's), also worked out once.
+    class: std::cell::OnceCell<PathClass>,
 }
 
 impl Request {
@@ -76,17 +76,17 @@ impl Request {
     /// The route the canonical path names (`None`: none of keygate's).
     pub fn route(&self) -> Result<Option<Route<'_>>, crate::path::PathError> {
         let path = self.canonical_path()?;
-        Ok(self.target(path).route(path))
+        Ok(self.class(path).route(path))
     }
 
     /// Whether the canonical path lies in keygate's namespace without naming
     /// one of its routes (never forwarded; see [`Route::is_reserved`]).
     pub fn is_reserved(&self) -> bool {
-        self.canonical_path().is_ok_and(|path| self.target(path) == Target::Reserved)
+        self.canonical_path().is_ok_and(|path| self.class(path) == PathClass::Reserved)
     }
 
-    fn target(&self, canonical: &str) -> Target {
-        *self.target.get_or_init(|| Target::of(canonical))
+    fn class(&self, canonical: &str) -> PathClass {
+        *self.class.get_or_init(|| PathClass::of(canonical))
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Request {

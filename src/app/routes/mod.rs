@@ -197,26 +197,26 @@ impl<'p> Captures<'p> {
 /// [`ROUTE_TABLE`]), its reserved namespace, or the gateway's. Worked out
 /// once per request (`Request::route`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub enum PathClass {
     Row(usize),
     Reserved,
     Gateway,
 }
 
-impl Target {
-    pub fn of(path: &str) -> Target {
+impl PathClass {
+    pub fn of(path: &str) -> PathClass {
         match ROUTE_TABLE.iter().position(|spec| Route::from_spec(spec, path).is_some()) {
-            Some(row) => Target::Row(row),
-            None if Route::is_reserved(path) => Target::Reserved,
-            None => Target::Gateway,
+            Some(row) => PathClass::Row(row),
+            None if Route::is_reserved(path) => PathClass::Reserved,
+            None => PathClass::Gateway,
         }
     }
 
-    /// The route of `path`, which this target was worked out from.
+    /// The route of `path`, which this class was worked out from.
     pub fn route<'p>(self, path: &'p str) -> Option<Route<'p>> {
         match self {
-            Target::Row(row) => Route::from_spec(&ROUTE_TABLE[row], path),
-            Target::Reserved | Target::Gateway => None,
+            PathClass::Row(row) => Route::from_spec(&ROUTE_TABLE[row], path),
+            PathClass::Reserved | PathClass::Gateway => None,
         }
     }
 }

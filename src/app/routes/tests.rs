@@ -72,15 +72,15 @@ fn keygate_namespaces_are_reserved() {
 }
 
 #[test]
-fn a_target_names_the_route_or_the_reserved_namespace() {
+fn a_path_class_names_the_route_or_the_reserved_namespace() {
     let paths =
         ["/healthz", "/v1/projects/acme/keys/key_1", "/v1/projects/p/keys/k/x", "/DASHBOARD/a.js", "/things", "/"];
     for path in paths {
-        let target = Target::of(path);
-        assert_eq!(target.route(path), Route::parse(path), "{path}");
-        assert_eq!(target == Target::Reserved, Route::parse(path).is_none() && Route::is_reserved(path), "{path}");
+        let class = PathClass::of(path);
+        assert_eq!(class.route(path), Route::parse(path), "{path}");
+        assert_eq!(class == PathClass::Reserved, Route::parse(path).is_none() && Route::is_reserved(path), "{path}");
     }
-    assert_eq!(Target::of("/things"), Target::Gateway);
+    assert_eq!(PathClass::of("/things"), PathClass::Gateway);
 }
 
 #[test]
