@@ -18,7 +18,7 @@ pub async fn serve(env: &worker::Env, request: &web_sys::Request) -> http::Respo
         Ok(response) if response.status() == 404 => http::Response::from(Error::NotFound),
         Ok(response) => http::Response {
             status: response.status(),
-            headers: super::header_pairs(&response.headers()),
+            headers: super::runtime::header_pairs(&response.headers()),
             body: response.body().map_or(Body::Bytes(Vec::new()), |stream| Body::Stream(Stream::new(stream))),
         },
         Err(error) => http::Response::from(error),

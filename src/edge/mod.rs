@@ -9,7 +9,7 @@ mod objects;
 mod origin;
 mod owner;
 mod project;
-pub(crate) mod runtime;
+mod runtime;
 
 use std::cell::OnceCell;
 use std::future::Future;
@@ -155,7 +155,7 @@ async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Re
     let (method, url) = runtime::method_and_url(request);
     let mut plain = http::Request::for_url(&method, &url);
     if core::reads_headers(&plain) {
-        plain.headers = header_pairs(&request.headers());
+        plain.headers = runtime::header_pairs(&request.headers());
     }
     match config.map_or(Ok(Some(MAX_JSON_BODY_BYTES)), |config| core::body_limit(config, &plain))? {
         Some(limit) => plain.body = read_body(request, limit, plain.header("content-length")).await?,
@@ -163,10 +163,6 @@ async fn read_request(request: &web_sys::Request, config: Option<&Config>) -> Re
     }
     Ok(plain)
 }
-
-/// Every header as (lower-case name, value), fetched across the JS boundary as
-/// one JSON string rather than a few calls per header.
-pub(crate) use runtime::header_pairs;
 
 /// The body, refused with 413 from `Content-Length` before reading, or while
 /// reading past `limit`. Small JSON bodies are read in one promise; larger

@@ -65,7 +65,11 @@ impl Origin for FetchOrigin {
             Some(stream) => Body::Stream(Stream::new(stream)),
             None => Body::Bytes(Vec::new()),
         };
-        Ok(http::Response { status: response.status(), headers: super::header_pairs(&response.headers()), body })
+        Ok(http::Response {
+            status: response.status(),
+            headers: super::runtime::header_pairs(&response.headers()),
+            body,
+        })
     }
 
     /// The runtime's Ed25519 (native code, one promise) rather than curve

@@ -28,7 +28,8 @@ pub fn method_and_url(request: &web_sys::Request) -> (String, String) {
     (method.to_owned(), url.to_owned())
 }
 
-/// Every header as (lower-case name, value).
+/// Every header as (lower-case name, value), fetched across the JS boundary as
+/// one JSON string rather than a few calls per header.
 pub fn header_pairs(headers: &web_sys::Headers) -> Vec<(String, String)> {
     let strings: Vec<String> = serde_json::from_str(&header_pairs_json(headers)).unwrap_or_default();
     let mut strings = strings.into_iter();
