@@ -66,9 +66,11 @@ const originServer = createServer((_, res) => { res.writeHead(200, { "content-ty
 await new Promise((r) => originServer.listen(0, "127.0.0.1", r));
 const origin = `http://127.0.0.1:${originServer.address().port}`;
 
-// keygate's /healthz answer (fields in its order), which floor 3 answers too.
-const version = /^version = "(.*)"$/m.exec(readFileSync(join(root, "Cargo.toml"), "utf8"))[1];
-const health = JSON.stringify({ environment: wrangler.vars.ENVIRONMENT, ok: true, version });
+const instances = [];
+for (const b of BUILDS) instances.push(await startKeygate(b, { ORIGIN: origin }));
+
+// Floor 3 answers what keygate's /healthz answers, byte for byte.
+const health = await (await fetch(`${instances[0].url}/healthz`)).text();
 const ref = new Miniflare({
   host: "127.0.0.1", port: 0, handleRuntimeStdio: quiet,
   workers: [{ name: "reference", scriptPath: join(root, "bench/reference.mjs"), modules: true, compatibilityDate: "2025-09-23",
@@ -79,12 +81,9 @@ const refPids = newPids();
 await (await ref.getKVNamespace("KEYS")).put("k:reference", JSON.stringify({ id: "key_reference" }));
 
 const scen = [];
-if (ONLY !== "gateway") scen.push(["floor3", `${refUrl}/logged-health`, {}, null, refPids]);
-const instances = [];
-for (const b of BUILDS) {
-  const kg = await startKeygate(b, { ORIGIN: origin });
-  instances.push(kg);
-  if (ONLY !== "gateway") scen.push([`${b}:healthz`, `${kg.url}/healthz`, {}, "floor3", kg.pids]);
+if (ONLY !== "gateway") {
+  scen.push(["floor3", `${refUrl}/logged-health`, {}, null, refPids]);
+  BUILDS.forEach((b, i) => scen.push([`${b}:healthz`, `${instances[i].url}/healthz`, {}, "floor3", instances[i].pids]));
 }
 if (ONLY !== "healthz") {
   scen.push(["floor4", `${refUrl}/logged-origin`, {}, null, refPids]);
