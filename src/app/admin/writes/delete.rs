@@ -38,8 +38,8 @@ impl<S: KeyValueStore, L: Limiter + Projects, O> Context<'_, S, L, O> {
                     let Some(left) = left.filter(|left| &left.project == project && &left.id == id) else {
                         return Err(Error::KeyNotFound);
                     };
-                    principal.may_read(&left)?;
-                    principal.may_touch(&left)?;
+                    // Its version is moot: the key is already gone from its object.
+                    Target { precondition: None, ..*target }.may_write(&left)?;
                     self.keys.remove(Some(&digest_hex), project, id).await?;
                     let change = CatalogChange::Remove { key_id: id.clone(), version: self.now };
                     self.deliver(project, vec![author.entry(project, change, None)?]).await;
